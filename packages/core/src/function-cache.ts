@@ -1,0 +1,73 @@
+import { LruMap } from "./lru.js"
+import type { ServiceQueryResponse } from "./types.js"
+
+/** One cached answer and when it was fetched. */
+export class FunctionMeta {
+  constructor(
+    readonly serviceQueryResponse: ServiceQueryResponse,
+    readonly lastRefresh: number = Date.now(),
+  ) {}
+
+  /** True once `expiryMs` has passed since the answer was fetched. */
+  expired(expiryMs: number, now: number = Date.now()): boolean {
+    return now > this.lastRefresh + expiryMs
+  }
+}
+
+export interface FunctionCacheLookup {
+  /** The last known answer, even when stale. */
+  response: ServiceQueryResponse | undefined
+  /** True only for a fresh entry. */
+  hit: boolean
+}
+
+export interface FunctionCacher {
+  set(name: string, namespace: string, response: ServiceQueryResponse): void
+  /** A stale entry is returned with `hit: false`, as upstream. */
+  get(name: string, namespace: string): FunctionCacheLookup
+  /** The entry itself, without allocating a lookup result (the gateway's hot path). */
+  meta(name: string, namespace: string): FunctionMeta | undefined
+  delete(name: string, namespace: string): void
+  readonly expiryMs: number
+}
+
+export interface FunctionCacheOptions {
+  /** Entries kept at most; the least recently used go first. Default 10 000. */
+  maxEntries?: number
+}
+
+export const DEFAULT_CACHE_MAX_ENTRIES = 10_000
+
+/** The key every per-service structure uses. */
+export function serviceKey(name: string, namespace: string): string {
+  return `${name}.${namespace}`
+}
+
+const MISS: FunctionCacheLookup = Object.freeze({ response: undefined, hit: false })
+
+export function createFunctionCache(
+  expiryMs: number,
+  options: FunctionCacheOptions = {},
+): FunctionCacher {
+  if (!Number.isFinite(expiryMs) || expiryMs < 0) {
+    throw new RangeError(`cache expiry must be a non-negative number of ms, got ${expiryMs}`)
+  }
+  const entries = new LruMap<string, FunctionMeta>(options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES)
+  return {
+    expiryMs,
+    set(name, namespace, response) {
+      entries.set(serviceKey(name, namespace), new FunctionMeta(response))
+    },
+    get(name, namespace) {
+      const meta = entries.get(serviceKey(name, namespace))
+      if (meta === undefined) return MISS
+      return { response: meta.serviceQueryResponse, hit: !meta.expired(expiryMs) }
+    },
+    meta(name, namespace) {
+      return entries.get(serviceKey(name, namespace))
+    },
+    delete(name, namespace) {
+      entries.delete(serviceKey(name, namespace))
+    },
+  }
+}

@@ -1,0 +1,399 @@
+import { asError, sleep } from "./abortable.js"
+import { DEFAULT_MIN_REPLICAS } from "./constants.js"
+import { ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
+import type { ScalingEventListener } from "./events.js"
+import { createFunctionCache, type FunctionCacher, serviceKey } from "./function-cache.js"
+import { LruMap } from "./lru.js"
+import { SingleFlight } from "./single-flight.js"
+import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
+
+export interface ScalingConfig {
+  serviceQuery: ServiceQuery
+  /** Polls of a waking service's status at most; with the interval, the default timeout. Default 1000. */
+  maxPollCount?: number
+  /** Milliseconds between status polls and between scale-up retries. Default 100. */
+  functionPollInterval?: number
+  /** Milliseconds a status answer stays fresh. Default 250. */
+  cacheExpiry?: number
+  /** Scale-up attempts before giving up. Default 20. */
+  setScaleRetries?: number
+  /** Milliseconds a caller waits for a ready replica at most. Default maxPollCount × functionPollInterval. */
+  timeout?: number
+  /** Milliseconds an unknown service is remembered as unknown. Default 1000. */
+  notFoundExpiry?: number
+  onEvent?: ScalingEventListener
+}
+
+export interface ResolvedScalingConfig {
+  readonly serviceQuery: ServiceQuery
+  readonly maxPollCount: number
+  readonly functionPollInterval: number
+  readonly cacheExpiry: number
+  readonly setScaleRetries: number
+  readonly timeout: number
+  readonly notFoundExpiry: number
+}
+
+export interface FunctionScaleResult {
+  /** A replica is ready: forward the request. */
+  available: boolean
+  /** False only when the backend does not know the service. */
+  found: boolean
+  /** Why it is not available: ServiceNotFoundError, ScaleTimeoutError, a provider error or the abort reason. */
+  error?: Error
+  durationMs: number
+  /** True when the caller had to wait for the service to become ready. */
+  coldStart: boolean
+}
+
+export interface ScaleOptions {
+  signal?: AbortSignal
+}
+
+export interface FunctionScaler {
+  readonly config: ResolvedScalingConfig
+  readonly cache: FunctionCacher
+  /** Resolves once the service has a ready replica, scaling it from zero if need be; never rejects. */
+  scale(name: string, namespace: string, options?: ScaleOptions): Promise<FunctionScaleResult>
+  /** Synchronous: the cached status, fresh or stale, without asking the backend. */
+  peek(name: string, namespace: string): ServiceQueryResponse | undefined
+  /** True while the service is remembered as unknown to the backend. */
+  isKnownMissing(name: string, namespace: string): boolean
+  /** Re-reads a service's status in the background (one call per service at a time). */
+  refresh(name: string, namespace: string): void
+  /** Callers waiting for this service now. */
+  waiting(name: string, namespace: string): number
+  /** Callers waiting for any service now. */
+  readonly totalWaiting: number
+  /** Ends every wait (as aborted) and stops every wake. */
+  close(): void
+}
+
+export const DEFAULT_MAX_POLL_COUNT = 1000
+export const DEFAULT_FUNCTION_POLL_INTERVAL = 100
+export const DEFAULT_CACHE_EXPIRY = 250
+export const DEFAULT_SET_SCALE_RETRIES = 20
+export const DEFAULT_NOT_FOUND_EXPIRY = 1000
+const MAX_REMEMBERED_MISSING = 10_000
+
+interface Waiter {
+  readonly start: number
+  settle(result: FunctionScaleResult): void
+}
+
+/** One shared scale-up and readiness wait for a service, alive while it has waiters. */
+interface Wake {
+  readonly name: string
+  readonly namespace: string
+  readonly start: number
+  readonly waiters: Set<Waiter>
+  readonly controller: AbortController
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${what} must be a positive number, got ${value}`)
+  }
+  return value
+}
+
+export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConfig {
+  if (config.serviceQuery === undefined || typeof config.serviceQuery.getReplicas !== "function") {
+    throw new TypeError("ScalingConfig.serviceQuery must implement getReplicas and setReplicas")
+  }
+  const maxPollCount = positive(config.maxPollCount, DEFAULT_MAX_POLL_COUNT, "maxPollCount")
+  const functionPollInterval = positive(
+    config.functionPollInterval,
+    DEFAULT_FUNCTION_POLL_INTERVAL,
+    "functionPollInterval",
+  )
+  return {
+    serviceQuery: config.serviceQuery,
+    maxPollCount,
+    functionPollInterval,
+    cacheExpiry: positive(config.cacheExpiry, DEFAULT_CACHE_EXPIRY, "cacheExpiry"),
+    setScaleRetries: positive(config.setScaleRetries, DEFAULT_SET_SCALE_RETRIES, "setScaleRetries"),
+    timeout: positive(config.timeout, maxPollCount * functionPollInterval, "timeout"),
+    notFoundExpiry: positive(config.notFoundExpiry, DEFAULT_NOT_FOUND_EXPIRY, "notFoundExpiry"),
+  }
+}
+
+const WARM: FunctionScaleResult = Object.freeze({
+  available: true,
+  found: true,
+  durationMs: 0,
+  coldStart: false,
+})
+
+export function createFunctionScaler(
+  scalingConfig: ScalingConfig,
+  cache?: FunctionCacher,
+): FunctionScaler {
+  const config = resolveScalingConfig(scalingConfig)
+  const { serviceQuery, functionPollInterval, timeout } = config
+  const emit = scalingConfig.onEvent ?? (() => {})
+  const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
+  const missing = new LruMap<string, number>(MAX_REMEMBERED_MISSING)
+  const wakes = new Map<string, Wake>()
+  const refreshes = new SingleFlight()
+  let totalWaiting = 0
+
+  const isKnownMissing = (name: string, namespace: string) => {
+    const until = missing.peek(serviceKey(name, namespace))
+    return until !== undefined && Date.now() < until
+  }
+
+  const rememberMissing = (name: string, namespace: string) => {
+    functionCache.delete(name, namespace)
+    missing.set(serviceKey(name, namespace), Date.now() + config.notFoundExpiry)
+  }
+
+  const query = async (name: string, namespace: string, signal?: AbortSignal) => {
+    const status = await serviceQuery.getReplicas(name, namespace, signal ? { signal } : undefined)
+    functionCache.set(name, namespace, status)
+    missing.delete(serviceKey(name, namespace))
+    return status
+  }
+
+  const notFound = (name: string, namespace: string, start: number): FunctionScaleResult => ({
+    available: false,
+    found: false,
+    error: new ServiceNotFoundError(name, namespace),
+    durationMs: Date.now() - start,
+    coldStart: false,
+  })
+
+  /** Asks for max(minReplicas, 1) replicas, retrying while desired replicas stays 0. */
+  const scaleUp = async (wake: Wake, status: ServiceQueryResponse) => {
+    const { name, namespace, controller } = wake
+    const { signal } = controller
+    const replicas = Math.max(status.minReplicas, DEFAULT_MIN_REPLICAS)
+    emit({ type: "scale-up", service: name, namespace, replicas })
+    let lastError: Error | undefined
+    for (let attempt = 0; attempt < config.setScaleRetries; attempt++) {
+      if (attempt > 0) {
+        await sleep(functionPollInterval, signal)
+        if ((await query(name, namespace, signal)).replicas > 0) return
+      }
+      try {
+        await serviceQuery.setReplicas(name, namespace, replicas, { signal })
+        return
+      } catch (error) {
+        if (error instanceof ServiceNotFoundError || signal.aborted) throw error
+        lastError = asError(error)
+      }
+    }
+    throw lastError ?? new Error(`scaling ${name}.${namespace} failed`)
+  }
+
+  const untilAvailableByPolling = async (wake: Wake) => {
+    const { name, namespace, controller } = wake
+    for (;;) {
+      await sleep(functionPollInterval, controller.signal)
+      const status = await query(name, namespace, controller.signal)
+      if (status.availableReplicas > 0) return status
+      // Scaled back to zero by someone else while we waited: ask again.
+      if (status.replicas === 0) await scaleUp(wake, status)
+    }
+  }
+
+  const untilAvailableByWatch = (
+    wake: Wake,
+    watch: NonNullable<ServiceQuery["watch"]>,
+  ): Promise<ServiceQueryResponse> => {
+    const { name, namespace, controller } = wake
+    return new Promise((resolve, reject) => {
+      const subscription = new AbortController()
+      const finish = (status: ServiceQueryResponse | undefined, error?: unknown) => {
+        if (subscription.signal.aborted) return
+        subscription.abort()
+        controller.signal.removeEventListener("abort", onWakeAbort)
+        if (status !== undefined) resolve(status)
+        else reject(error)
+      }
+      const onWakeAbort = () => finish(undefined, controller.signal.reason)
+      const onStatus = (status: ServiceQueryResponse) => {
+        if (subscription.signal.aborted) return
+        functionCache.set(name, namespace, status)
+        if (status.availableReplicas > 0) finish(status)
+      }
+      controller.signal.addEventListener("abort", onWakeAbort, { once: true })
+      try {
+        watch.call(serviceQuery, name, namespace, onStatus, { signal: subscription.signal })
+      } catch (error) {
+        finish(undefined, error)
+        return
+      }
+      // The service may have turned ready between our last read and the subscription.
+      query(name, namespace, subscription.signal).then(onStatus, (error) =>
+        finish(undefined, error),
+      )
+    })
+  }
+
+  const settleAll = (wake: Wake, result: (waiter: Waiter) => FunctionScaleResult) => {
+    wakes.delete(serviceKey(wake.name, wake.namespace))
+    const waiters = [...wake.waiters]
+    wake.waiters.clear()
+    for (const waiter of waiters) waiter.settle(result(waiter))
+    wake.controller.abort()
+  }
+
+  const run = async (wake: Wake) => {
+    const { name, namespace, controller } = wake
+    let coldStart = false
+    try {
+      let status = await query(name, namespace, controller.signal)
+      if (status.availableReplicas === 0) {
+        coldStart = true
+        if (status.replicas === 0) await scaleUp(wake, status)
+        status =
+          serviceQuery.watch !== undefined
+            ? await untilAvailableByWatch(wake, serviceQuery.watch)
+            : await untilAvailableByPolling(wake)
+        functionCache.set(name, namespace, status)
+        emit({
+          type: "ready",
+          service: name,
+          namespace,
+          durationMs: Date.now() - wake.start,
+          waiting: wake.waiters.size,
+        })
+      }
+      settleAll(wake, (waiter) => ({
+        available: true,
+        found: true,
+        durationMs: Date.now() - waiter.start,
+        coldStart,
+      }))
+    } catch (error) {
+      if (controller.signal.aborted) return // every waiter already left
+      if (error instanceof ServiceNotFoundError) {
+        rememberMissing(name, namespace)
+        settleAll(wake, (waiter) => notFound(name, namespace, waiter.start))
+        return
+      }
+      const providerError = asError(error)
+      emit({ type: "error", service: name, namespace, error: providerError })
+      settleAll(wake, (waiter) => ({
+        available: false,
+        found: true,
+        error: providerError,
+        durationMs: Date.now() - waiter.start,
+        coldStart,
+      }))
+    }
+  }
+
+  const join = (
+    name: string,
+    namespace: string,
+    start: number,
+    signal: AbortSignal | undefined,
+  ): Promise<FunctionScaleResult> => {
+    const key = serviceKey(name, namespace)
+    let wake = wakes.get(key)
+    const isNew = wake === undefined
+    if (wake === undefined) {
+      wake = { name, namespace, start, waiters: new Set(), controller: new AbortController() }
+      wakes.set(key, wake)
+    }
+    const joined = wake
+    return new Promise<FunctionScaleResult>((resolve) => {
+      const leave = (result: FunctionScaleResult) => {
+        if (!joined.waiters.delete(waiter)) return
+        waiter.settle(result)
+        if (joined.waiters.size === 0) {
+          wakes.delete(key)
+          joined.controller.abort()
+        }
+      }
+      const onAbort = () =>
+        leave({
+          available: false,
+          found: true,
+          error: asError(signal?.reason),
+          durationMs: Date.now() - start,
+          coldStart: false,
+        })
+      const timer = setTimeout(() => {
+        emit({ type: "timeout", service: name, namespace, timeoutMs: timeout })
+        leave({
+          available: false,
+          found: true,
+          error: new ScaleTimeoutError(name, namespace, timeout),
+          durationMs: Date.now() - start,
+          coldStart: false,
+        })
+      }, timeout)
+      const waiter: Waiter = {
+        start,
+        settle(result) {
+          clearTimeout(timer)
+          signal?.removeEventListener("abort", onAbort)
+          totalWaiting--
+          resolve(result)
+        },
+      }
+      joined.waiters.add(waiter)
+      totalWaiting++
+      signal?.addEventListener("abort", onAbort, { once: true })
+      if (isNew) void run(joined)
+    })
+  }
+
+  return {
+    config,
+    cache: functionCache,
+    get totalWaiting() {
+      return totalWaiting
+    },
+    waiting(name, namespace) {
+      return wakes.get(serviceKey(name, namespace))?.waiters.size ?? 0
+    },
+    peek(name, namespace) {
+      return functionCache.meta(name, namespace)?.serviceQueryResponse
+    },
+    isKnownMissing,
+    refresh(name, namespace) {
+      refreshes
+        .do(serviceKey(name, namespace), () => query(name, namespace))
+        .catch((error: unknown) => {
+          if (error instanceof ServiceNotFoundError) rememberMissing(name, namespace)
+          else emit({ type: "error", service: name, namespace, error: asError(error) })
+        })
+    },
+    scale(name, namespace, options = {}) {
+      const start = Date.now()
+      const { signal } = options
+      const cached = functionCache.get(name, namespace)
+      if (cached.hit && cached.response !== undefined && cached.response.availableReplicas > 0) {
+        return Promise.resolve(WARM)
+      }
+      if (isKnownMissing(name, namespace)) return Promise.resolve(notFound(name, namespace, start))
+      if (signal?.aborted) {
+        return Promise.resolve({
+          available: false,
+          found: true,
+          error: asError(signal.reason),
+          durationMs: 0,
+          coldStart: false,
+        })
+      }
+      return join(name, namespace, start, signal)
+    },
+    close() {
+      for (const wake of [...wakes.values()]) {
+        const reason = new DOMException("the scaler was closed", "AbortError")
+        settleAll(wake, (waiter) => ({
+          available: false,
+          found: true,
+          error: reason,
+          durationMs: Date.now() - waiter.start,
+          coldStart: false,
+        }))
+      }
+    },
+  }
+}

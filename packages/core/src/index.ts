@@ -1,0 +1,20 @@
+export * from "./cached-function-query.js"
+export * from "./constants.js"
+export * from "./errors.js"
+export type * from "./events.js"
+export {
+  createFunctionCache,
+  DEFAULT_CACHE_MAX_ENTRIES,
+  type FunctionCacheLookup,
+  type FunctionCacheOptions,
+  type FunctionCacher,
+  FunctionMeta,
+  serviceKey,
+} from "./function-cache.js"
+export * from "./function-scaler.js"
+export * from "./gate.js"
+export * from "./horizontal-scaling.js"
+export * from "./memory-service-query.js"
+export * from "./names.js"
+export { SingleFlight } from "./single-flight.js"
+export type * from "./types.js"

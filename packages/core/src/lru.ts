@@ -1,0 +1,50 @@
+/**
+ * A Map bounded to `maxEntries`, dropping the least recently used entry first.
+ * `touch` moves an entry to the most-recent end (Map keeps insertion order).
+ */
+export class LruMap<K, V> {
+  readonly #entries = new Map<K, V>()
+  readonly #maxEntries: number
+
+  constructor(maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`)
+    }
+    this.#maxEntries = maxEntries
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** Reads without changing recency. */
+  peek(key: K): V | undefined {
+    return this.#entries.get(key)
+  }
+
+  get(key: K): V | undefined {
+    const value = this.#entries.get(key)
+    if (value !== undefined) {
+      this.#entries.delete(key)
+      this.#entries.set(key, value)
+    }
+    return value
+  }
+
+  set(key: K, value: V): void {
+    this.#entries.delete(key)
+    this.#entries.set(key, value)
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next()
+      if (!oldest.done) this.#entries.delete(oldest.value)
+    }
+  }
+
+  delete(key: K): boolean {
+    return this.#entries.delete(key)
+  }
+
+  clear(): void {
+    this.#entries.clear()
+  }
+}

@@ -1,0 +1,85 @@
+import { InvalidServiceNameError } from "./errors.js"
+
+const FUNCTION_PREFIX = "/function/"
+const ASYNC_FUNCTION_PREFIX = "/async-function/"
+
+/**
+ * The service a gateway URL addresses: `xyz` in `/function/xyz/rest/of/path?q=a`,
+ * `""` when the path is not under `/function/` (upstream's getServiceName).
+ */
+export function getServiceName(url: string): string {
+  return serviceNameAfter(url, FUNCTION_PREFIX)
+}
+
+/** Like getServiceName, for OpenFaaS's `/async-function/` paths too. */
+export function getServiceNameFromPath(path: string): string {
+  return serviceNameAfter(path, FUNCTION_PREFIX) || serviceNameAfter(path, ASYNC_FUNCTION_PREFIX)
+}
+
+function serviceNameAfter(url: string, prefix: string): string {
+  if (!url.startsWith(prefix)) return ""
+  let end = url.length
+  for (let i = prefix.length; i < url.length; i++) {
+    const c = url.charCodeAt(i)
+    // "/", "?" and "#" end the name segment.
+    if (c === 47 || c === 63 || c === 35) {
+      end = i
+      break
+    }
+  }
+  return url.slice(prefix.length, end)
+}
+
+/**
+ * Splits `name.namespace` on its last dot into `[name, namespace]`;
+ * a name with no dot is in `defaultNamespace` (upstream's getNamespace).
+ */
+export function getNamespace(defaultNamespace: string, fullName: string): [string, string] {
+  const dot = fullName.lastIndexOf(".")
+  if (dot > -1) return [fullName.slice(0, dot), fullName.slice(dot + 1)]
+  return [fullName, defaultNamespace]
+}
+
+// Upstream's `[-a-zA-Z_0-9.]+`; Kubernetes caps object names at 253 characters
+// (DNS subdomain) and namespaces at 63 (DNS label).
+const NAME_PATTERN = /^[-a-zA-Z_0-9.]+$/
+const NAMESPACE_PATTERN = /^[-a-zA-Z_0-9]+$/
+export const MAX_NAME_LENGTH = 253
+export const MAX_NAMESPACE_LENGTH = 63
+
+/** Why `name` cannot name a service, or undefined when it can. */
+export function checkServiceName(name: string): InvalidServiceNameError | undefined {
+  if (name.length === 0) return new InvalidServiceNameError(name, "name", "it is empty")
+  if (name.length > MAX_NAME_LENGTH) {
+    return new InvalidServiceNameError(name, "name", `longer than ${MAX_NAME_LENGTH} characters`)
+  }
+  if (!NAME_PATTERN.test(name)) {
+    return new InvalidServiceNameError(
+      name,
+      "name",
+      "only letters, digits, '-', '_' and '.' are allowed",
+    )
+  }
+  return undefined
+}
+
+/** Why `namespace` cannot name a namespace, or undefined when it can. */
+export function checkNamespace(namespace: string): InvalidServiceNameError | undefined {
+  if (namespace.length === 0)
+    return new InvalidServiceNameError(namespace, "namespace", "it is empty")
+  if (namespace.length > MAX_NAMESPACE_LENGTH) {
+    return new InvalidServiceNameError(
+      namespace,
+      "namespace",
+      `longer than ${MAX_NAMESPACE_LENGTH} characters`,
+    )
+  }
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    return new InvalidServiceNameError(
+      namespace,
+      "namespace",
+      "only letters, digits, '-' and '_' are allowed",
+    )
+  }
+  return undefined
+}

@@ -1,0 +1,42 @@
+/** What a backend reports about one service. */
+export interface ServiceQueryResponse {
+  /** Desired replicas. */
+  replicas: number
+  /** Replicas ready to serve traffic. */
+  availableReplicas: number
+  minReplicas: number
+  maxReplicas: number
+  scalingFactor: number
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}
+
+export interface QueryOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * A backend that can report and change a service's replicas: the OpenFaaS
+ * provider API, Kubernetes, Docker, local processes, memory.
+ * Throw `ServiceNotFoundError` for an unknown service; any other error is a provider error.
+ */
+export interface ServiceQuery {
+  getReplicas(
+    service: string,
+    namespace: string,
+    options?: QueryOptions,
+  ): Promise<ServiceQueryResponse>
+  setReplicas(
+    service: string,
+    namespace: string,
+    count: number,
+    options?: QueryOptions,
+  ): Promise<void>
+  /** Optional push: call `onChange` on every status change until `options.signal` aborts. */
+  watch?(
+    service: string,
+    namespace: string,
+    onChange: (response: ServiceQueryResponse) => void,
+    options?: QueryOptions,
+  ): void
+}
