@@ -63,6 +63,8 @@ export interface FunctionScaler {
   refresh(name: string, namespace: string): void
   /** Callers waiting for this service now. */
   waiting(name: string, namespace: string): number
+  /** When the current wake of this service began (epoch ms), or undefined when none runs. */
+  wakingSince(name: string, namespace: string): number | undefined
   /** Callers waiting for any service now. */
   readonly totalWaiting: number
   /** Ends every wait (as aborted) and stops every wake. */
@@ -81,13 +83,17 @@ interface Waiter {
   settle(result: FunctionScaleResult): void
 }
 
-/** One shared scale-up and readiness wait for a service, alive while it has waiters. */
+/**
+ * One shared scale-up and readiness wait for a service. The scale-up runs to its end
+ * once asked for; the readiness wait stops as soon as no caller is left.
+ */
 interface Wake {
   readonly name: string
   readonly namespace: string
   readonly start: number
   readonly waiters: Set<Waiter>
   readonly controller: AbortController
+  phase: "starting" | "waiting"
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -232,12 +238,17 @@ export function createFunctionScaler(
     })
   }
 
+  const stop = (wake: Wake) => {
+    const key = serviceKey(wake.name, wake.namespace)
+    if (wakes.get(key) === wake) wakes.delete(key)
+    wake.controller.abort()
+  }
+
   const settleAll = (wake: Wake, result: (waiter: Waiter) => FunctionScaleResult) => {
-    wakes.delete(serviceKey(wake.name, wake.namespace))
     const waiters = [...wake.waiters]
     wake.waiters.clear()
+    stop(wake)
     for (const waiter of waiters) waiter.settle(result(waiter))
-    wake.controller.abort()
   }
 
   const run = async (wake: Wake) => {
@@ -248,6 +259,11 @@ export function createFunctionScaler(
       if (status.availableReplicas === 0) {
         coldStart = true
         if (status.replicas === 0) await scaleUp(wake, status)
+        wake.phase = "waiting"
+        if (wake.waiters.size === 0) {
+          stop(wake)
+          return
+        }
         status =
           serviceQuery.watch !== undefined
             ? await untilAvailableByWatch(wake, serviceQuery.watch)
@@ -268,7 +284,7 @@ export function createFunctionScaler(
         coldStart,
       }))
     } catch (error) {
-      if (controller.signal.aborted) return // every waiter already left
+      if (controller.signal.aborted) return // stopped: every waiter already left
       if (error instanceof ServiceNotFoundError) {
         rememberMissing(name, namespace)
         settleAll(wake, (waiter) => notFound(name, namespace, waiter.start))
@@ -296,7 +312,14 @@ export function createFunctionScaler(
     let wake = wakes.get(key)
     const isNew = wake === undefined
     if (wake === undefined) {
-      wake = { name, namespace, start, waiters: new Set(), controller: new AbortController() }
+      wake = {
+        name,
+        namespace,
+        start,
+        waiters: new Set(),
+        controller: new AbortController(),
+        phase: "starting",
+      }
       wakes.set(key, wake)
     }
     const joined = wake
@@ -304,10 +327,7 @@ export function createFunctionScaler(
       const leave = (result: FunctionScaleResult) => {
         if (!joined.waiters.delete(waiter)) return
         waiter.settle(result)
-        if (joined.waiters.size === 0) {
-          wakes.delete(key)
-          joined.controller.abort()
-        }
+        if (joined.waiters.size === 0 && joined.phase === "waiting") stop(joined)
       }
       const onAbort = () =>
         leave({
@@ -351,6 +371,9 @@ export function createFunctionScaler(
     },
     waiting(name, namespace) {
       return wakes.get(serviceKey(name, namespace))?.waiters.size ?? 0
+    },
+    wakingSince(name, namespace) {
+      return wakes.get(serviceKey(name, namespace))?.start
     },
     peek(name, namespace) {
       return functionCache.meta(name, namespace)?.serviceQueryResponse

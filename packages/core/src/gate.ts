@@ -1,7 +1,10 @@
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { OverloadedError, ScaleTimeoutError } from "./errors.js"
+import { serviceKey } from "./function-cache.js"
 import { createFunctionScaler, type FunctionScaler, type ScalingConfig } from "./function-scaler.js"
+import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
+import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
 export interface HeaderReader {
@@ -36,12 +39,30 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
   maxWaitingPerService?: number
   /** Seconds sent in `Retry-After` with 503 and 504 answers. Default 1. */
   retryAfter?: number
+  /**
+   * Browser navigations (GET/HEAD accepting text/html) to a cold service are held
+   * `afterMs` (default 2000), then answered with a self-refreshing waiting page;
+   * API clients are always held. `false` holds browsers too.
+   */
+  waitingPage?: false | { afterMs?: number; refreshSeconds?: number }
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
 export interface GatePass {
   readonly kind: "pass"
   readonly coldStartMs?: number
+  /**
+   * Set when the gate counts this request as in flight (idle scale-down is on):
+   * the adapter calls `gate.finished(pass)` once, when the response has ended or the
+   * connection closed. Absent on the untracked warm path, which then costs no listener.
+   */
+  readonly inFlight?: InFlight
+}
+
+/** A request counted in flight for its service. */
+export interface InFlight {
+  readonly name: string
+  readonly namespace: string
 }
 
 /** Answer the request with this instead of forwarding it. */
@@ -57,6 +78,8 @@ export interface GateHold {
   readonly kind: "hold"
   readonly name: string
   readonly namespace: string
+  /** A browser navigation, eligible for the waiting page. */
+  readonly browser: boolean
 }
 
 export type GateVerdict = GatePass | GateReply | GateHold
@@ -67,6 +90,8 @@ export interface Gate {
   admit(request: GateRequest): GateVerdict
   /** Holds until the service is ready, the timeout, or the signal; never rejects. */
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
+  /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
+  finished(pass: GatePass): void
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -106,6 +131,15 @@ function reply(status: number, body: string, extraHeaders?: Record<string, strin
   }
 }
 
+const PAGE_DUE = Symbol("waiting page due")
+
+function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
+  return {
+    afterMs: limit(settings.afterMs, 2000, "waitingPage.afterMs"),
+    refreshSeconds: limit(settings.refreshSeconds, 2, "waitingPage.refreshSeconds"),
+  }
+}
+
 function limit(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value < 0) {
@@ -124,10 +158,13 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     "maxWaitingPerService",
   )
   const retryAfter = { "retry-after": String(limit(options.retryAfter, 1, "retryAfter")) }
+  const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   const emit = options.onEvent ?? (() => {})
   const scaler = createFunctionScaler(options)
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
+  // When each service began waking for browsers shown the page: its reloads are new requests.
+  const pageShownSince = new LruMap<string, number>(1000)
 
   const notFound = (name: string, namespace: string, reason: string) =>
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
@@ -135,6 +172,50 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const shed = (name: string, namespace: string, max: number, scope: "gateway" | "service") => {
     emit({ type: "shed", service: name, namespace, limit: max, scope })
     return reply(503, new OverloadedError(name, namespace, max, scope).message, retryAfter)
+  }
+
+  /** scaler.scale, giving up after `afterMs` with PAGE_DUE. */
+  const scaleWithin = async (
+    name: string,
+    namespace: string,
+    signal: AbortSignal,
+    afterMs: number,
+  ) => {
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    signal.addEventListener("abort", onAbort, { once: true })
+    const timer = setTimeout(() => controller.abort(PAGE_DUE), afterMs)
+    try {
+      const result = await scaler.scale(name, namespace, { signal: controller.signal })
+      return controller.signal.reason === PAGE_DUE ? PAGE_DUE : result
+    } finally {
+      clearTimeout(timer)
+      signal.removeEventListener("abort", onAbort)
+    }
+  }
+
+  const waitingPage = (
+    name: string,
+    namespace: string,
+    start: number,
+    refreshSeconds: number,
+  ): GateReply => {
+    const key = serviceKey(name, namespace)
+    let since = pageShownSince.peek(key)
+    if (since === undefined || Date.now() - since > scaler.config.timeout) {
+      since = start
+      pageShownSince.set(key, since)
+    }
+    return {
+      kind: "reply",
+      status: 503,
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        ...retryAfter,
+      },
+      body: renderWaitingPage({ name, namespace, elapsedMs: Date.now() - since, refreshSeconds }),
+    }
   }
 
   return {
@@ -154,7 +235,12 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       const invalid = checkServiceName(name) ?? checkNamespace(namespace)
       if (invalid !== undefined) return reply(400, invalid.message)
       if (scaler.isKnownMissing(name, namespace)) return notFound(name, namespace, "not found")
-      return { kind: "hold", name, namespace }
+      return {
+        kind: "hold",
+        name,
+        namespace,
+        browser: prefersHtml(request.method, request.headers),
+      }
     },
     async wait(hold, signal) {
       const { name, namespace } = hold
@@ -162,18 +248,27 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (scaler.waiting(name, namespace) >= maxWaitingPerService) {
         return shed(name, namespace, maxWaitingPerService, "service")
       }
-      const result = await scaler.scale(name, namespace, { signal })
-      if (result.available)
+      const start = Date.now()
+      const pageAfter = hold.browser ? page : undefined
+      const result =
+        pageAfter === undefined
+          ? await scaler.scale(name, namespace, { signal })
+          : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
+      if (result === PAGE_DUE)
+        return waitingPage(name, namespace, start, pageAfter?.refreshSeconds ?? 2)
+      if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
+      if (result.available) {
         return result.coldStart ? { kind: "pass", coldStartMs: result.durationMs } : PASS
+      }
       if (!result.found) return notFound(name, namespace, "not found")
       if (signal.aborted) return reply(CLIENT_CLOSED_REQUEST, "client closed request")
-      if (result.error instanceof ScaleTimeoutError)
+      if (result.error instanceof ScaleTimeoutError) {
         return reply(504, result.error.message, retryAfter)
-      return reply(
-        502,
-        `error scaling function ${name}.${namespace}: ${result.error?.message ?? "unknown error"}`,
-      )
+      }
+      const reason = result.error?.message ?? "unknown error"
+      return reply(502, `error scaling function ${name}.${namespace}: ${reason}`)
     },
+    finished() {},
     close: () => scaler.close(),
   }
 }
