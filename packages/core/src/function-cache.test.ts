@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it, vi } from "vitest"
+import { createFunctionCache, FunctionMeta, type ServiceQueryResponse } from "./index.js"
+
+const response = (availableReplicas: number): ServiceQueryResponse => ({
+  replicas: availableReplicas,
+  availableReplicas,
+  minReplicas: 1,
+  maxReplicas: 5,
+  scalingFactor: 10,
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe("FunctionMeta", () => {
+  it("records when it was fetched", () => {
+    const before = Date.now()
+    const meta = new FunctionMeta(response(1))
+    expect(meta.lastRefresh).toBeGreaterThanOrEqual(before)
+    expect(meta.lastRefresh).toBeLessThanOrEqual(Date.now())
+  })
+
+  it("expires once the expiry has passed, not before", () => {
+    const meta = new FunctionMeta(response(1), 1_000)
+    expect(meta.expired(500, 1_500)).toBe(false)
+    expect(meta.expired(500, 1_501)).toBe(true)
+  })
+})
+
+describe("createFunctionCache", () => {
+  it("misses a function it never saw", () => {
+    const cache = createFunctionCache(100)
+    expect(cache.get("figlet", "openfaas-fn")).toEqual({ response: undefined, hit: false })
+  })
+
+  it("hits a function set within the expiry", () => {
+    const cache = createFunctionCache(60_000)
+    cache.set("figlet", "openfaas-fn", response(1))
+    const { response: cached, hit } = cache.get("figlet", "openfaas-fn")
+    expect(hit).toBe(true)
+    expect(cached?.availableReplicas).toBe(1)
+  })
+
+  it("returns a stale entry with hit: false once expired, as upstream", () => {
+    vi.useFakeTimers({ now: 10_000 })
+    const cache = createFunctionCache(1)
+    cache.set("figlet", "openfaas-fn", response(2))
+    vi.setSystemTime(10_002)
+    const { response: stale, hit } = cache.get("figlet", "openfaas-fn")
+    expect(hit).toBe(false)
+    expect(stale?.availableReplicas).toBe(2)
+  })
+
+  it("keeps namespaces apart", () => {
+    const cache = createFunctionCache(60_000)
+    cache.set("figlet", "openfaas-fn", response(1))
+    expect(cache.get("figlet", "staging").hit).toBe(false)
+    cache.set("figlet", "staging", response(3))
+    expect(cache.get("figlet", "staging").response?.availableReplicas).toBe(3)
+    expect(cache.get("figlet", "openfaas-fn").response?.availableReplicas).toBe(1)
+  })
+
+  it("drops the least recently used entry beyond maxEntries", () => {
+    const cache = createFunctionCache(60_000, { maxEntries: 2 })
+    cache.set("a", "ns", response(1))
+    cache.set("b", "ns", response(1))
+    cache.get("a", "ns") // a is now the most recently used
+    cache.set("c", "ns", response(1))
+    expect(cache.get("b", "ns").response).toBeUndefined()
+    expect(cache.get("a", "ns").hit).toBe(true)
+    expect(cache.get("c", "ns").hit).toBe(true)
+  })
+
+  it("rejects a negative expiry and a zero bound", () => {
+    expect(() => createFunctionCache(-1)).toThrow(RangeError)
+    expect(() => createFunctionCache(1, { maxEntries: 0 })).toThrow(RangeError)
+  })
+})
