@@ -1,5 +1,5 @@
 import { asError, sleep } from "./abortable.js"
-import { DEFAULT_MIN_REPLICAS } from "./constants.js"
+import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
 import { ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
 import { createFunctionCache, type FunctionCacher, serviceKey } from "./function-cache.js"
@@ -67,6 +67,11 @@ export interface FunctionScaler {
   wakingSince(name: string, namespace: string): number | undefined
   /** Callers waiting for any service now. */
   readonly totalWaiting: number
+  /**
+   * Scales an idle service to zero, unless a wake for it is under way (then resolves false).
+   * Requests arriving meanwhile are held, and woken once the scale-down is through.
+   */
+  scaleDown(name: string, namespace: string): Promise<boolean>
   /** Ends every wait (as aborted) and stops every wake. */
   close(): void
 }
@@ -142,6 +147,7 @@ export function createFunctionScaler(
   const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
   const missing = new LruMap<string, number>(MAX_REMEMBERED_MISSING)
   const wakes = new Map<string, Wake>()
+  const scaleDowns = new Map<string, Promise<boolean>>()
   const refreshes = new SingleFlight()
   let totalWaiting = 0
 
@@ -255,6 +261,8 @@ export function createFunctionScaler(
     const { name, namespace, controller } = wake
     let coldStart = false
     try {
+      // A wake after a scale-down begins once the scale-down is through.
+      await scaleDowns.get(serviceKey(name, namespace))?.catch(() => {})
       let status = await query(name, namespace, controller.signal)
       if (status.availableReplicas === 0) {
         coldStart = true
@@ -380,6 +388,7 @@ export function createFunctionScaler(
     },
     isKnownMissing,
     refresh(name, namespace) {
+      if (scaleDowns.has(serviceKey(name, namespace))) return
       refreshes
         .do(serviceKey(name, namespace), () => query(name, namespace))
         .catch((error: unknown) => {
@@ -405,6 +414,26 @@ export function createFunctionScaler(
         })
       }
       return join(name, namespace, start, signal)
+    },
+    scaleDown(name, namespace) {
+      const key = serviceKey(name, namespace)
+      if (wakes.has(key) || scaleDowns.has(key)) return Promise.resolve(false)
+      const last = functionCache.meta(name, namespace)?.serviceQueryResponse
+      // From now on the gateway holds this service's requests instead of forwarding them.
+      functionCache.set(name, namespace, {
+        minReplicas: DEFAULT_MIN_REPLICAS,
+        maxReplicas: DEFAULT_MAX_REPLICAS,
+        scalingFactor: DEFAULT_SCALING_FACTOR,
+        ...last,
+        replicas: 0,
+        availableReplicas: 0,
+      })
+      const scaling = serviceQuery
+        .setReplicas(name, namespace, 0)
+        .then(() => true)
+        .finally(() => scaleDowns.delete(key))
+      scaleDowns.set(key, scaling)
+      return scaling
     },
     close() {
       for (const wake of [...wakes.values()]) {

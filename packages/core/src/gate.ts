@@ -2,6 +2,7 @@ import { DEFAULT_NAMESPACE } from "./constants.js"
 import { OverloadedError, ScaleTimeoutError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
 import { createFunctionScaler, type FunctionScaler, type ScalingConfig } from "./function-scaler.js"
+import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
@@ -45,6 +46,13 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * API clients are always held. `false` holds browsers too.
    */
   waitingPage?: false | { afterMs?: number; refreshSeconds?: number }
+  /**
+   * Idle scale-to-zero: once a service's last request has ended and it stays idle for its
+   * `com.openfaas.scale.zero-duration` (or `idleAfterMs`), it is scaled to 0 — only services
+   * labelled `com.openfaas.scale.zero=true`, unless `allServices`. Adapters then count every
+   * request to such a service in flight until its response ends. Off by default.
+   */
+  scaleToZero?: ScaleToZeroOptions
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
@@ -63,6 +71,8 @@ export interface GatePass {
 export interface InFlight {
   readonly name: string
   readonly namespace: string
+  /** Counts the request's end; called by gate.finished. */
+  finished(): void
 }
 
 /** Answer the request with this instead of forwarding it. */
@@ -161,6 +171,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   const emit = options.onEvent ?? (() => {})
   const scaler = createFunctionScaler(options)
+  const idle = options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit)
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
   // When each service began waking for browsers shown the page: its reloads are new requests.
@@ -230,7 +241,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
         // Stale but ready: pass now and re-read in the background, so a ready service never waits.
         if (meta.expired(expiry)) scaler.refresh(name, namespace)
-        return PASS
+        return idle?.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
       }
       const invalid = checkServiceName(name) ?? checkNamespace(namespace)
       if (invalid !== undefined) return reply(400, invalid.message)
@@ -258,7 +269,12 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
         return waitingPage(name, namespace, start, pageAfter?.refreshSeconds ?? 2)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
       if (result.available) {
-        return result.coldStart ? { kind: "pass", coldStartMs: result.durationMs } : PASS
+        const status = idle && scaler.peek(name, namespace)
+        const inFlight = status ? idle.track(name, namespace, status) : undefined
+        if (!result.coldStart) return inFlight?.pass ?? PASS
+        return inFlight === undefined
+          ? { kind: "pass", coldStartMs: result.durationMs }
+          : { kind: "pass", coldStartMs: result.durationMs, inFlight }
       }
       if (!result.found) return notFound(name, namespace, "not found")
       if (signal.aborted) return reply(CLIENT_CLOSED_REQUEST, "client closed request")
@@ -268,7 +284,12 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       const reason = result.error?.message ?? "unknown error"
       return reply(502, `error scaling function ${name}.${namespace}: ${reason}`)
     },
-    finished() {},
-    close: () => scaler.close(),
+    finished(pass) {
+      pass.inFlight?.finished()
+    },
+    close() {
+      idle?.close()
+      scaler.close()
+    },
   }
 }

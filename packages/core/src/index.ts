@@ -1,5 +1,6 @@
 export * from "./cached-function-query.js"
 export * from "./constants.js"
+export { parseDuration } from "./duration.js"
 export * from "./errors.js"
 export type * from "./events.js"
 export {
@@ -14,6 +15,11 @@ export {
 export * from "./function-scaler.js"
 export * from "./gate.js"
 export * from "./horizontal-scaling.js"
+export {
+  DEFAULT_IDLE_AFTER_MS,
+  type ScaleToZeroOptions,
+  type ServiceActivity,
+} from "./idle-scale-down.js"
 export * from "./memory-service-query.js"
 export * from "./names.js"
 export { SingleFlight } from "./single-flight.js"

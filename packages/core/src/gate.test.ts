@@ -1,0 +1,329 @@
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  CLIENT_CLOSED_REQUEST,
+  createGate,
+  createMemoryServiceQuery,
+  type Gate,
+  type GatePass,
+  type GateReply,
+  type GateRequest,
+  type GateVerdict,
+  type MemoryServiceQuery,
+  type ScaleFromZeroOptions,
+  type ScalingEvent,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "./index.js"
+import { activeTimers, settle } from "./leak-check.test-support.js"
+
+const NS = "openfaas-fn"
+const API = new Headers({ accept: "application/json" })
+const BROWSER = new Headers({ accept: "text/html,application/xhtml+xml,*/*;q=0.8" })
+const get = (path: string, headers: Headers = API): GateRequest => ({
+  method: "GET",
+  path,
+  headers,
+})
+
+let gates: Gate[] = []
+let backends: MemoryServiceQuery[] = []
+let timersBefore = 0
+
+function setup(
+  backendOptions: Parameters<typeof createMemoryServiceQuery>[0],
+  options: Omit<ScaleFromZeroOptions, "serviceQuery"> = {},
+) {
+  timersBefore = activeTimers()
+  const serviceQuery = createMemoryServiceQuery(backendOptions)
+  const events: ScalingEvent[] = []
+  const gate = createGate({ serviceQuery, onEvent: (e) => events.push(e), ...options })
+  gates.push(gate)
+  backends.push(serviceQuery)
+  return { gate, serviceQuery, events }
+}
+
+/** What an adapter does: admit, and wait when told to hold. */
+async function handle(gate: Gate, request: GateRequest, signal = new AbortController().signal) {
+  const verdict = gate.admit(request)
+  return verdict.kind === "hold" ? gate.wait(verdict, signal) : verdict
+}
+
+function expectReply(verdict: GateVerdict, status: number): GateReply {
+  expect(verdict.kind).toBe("reply")
+  const reply = verdict as GateReply
+  expect(reply.status).toBe(status)
+  return reply
+}
+
+afterEach(async () => {
+  for (const gate of gates) gate.close()
+  for (const backend of backends) backend.close()
+  await settle(5)
+  expect(activeTimers()).toBeLessThanOrEqual(timersBefore)
+  gates = []
+  backends = []
+})
+
+describe("admit", () => {
+  it("passes a path that is not for a service untouched, asking nothing of the backend", () => {
+    const { gate, serviceQuery } = setup({})
+    expect(gate.admit(get("/healthz"))).toEqual({ kind: "pass" })
+    expect(gate.admit(get("/system/functions"))).toEqual({ kind: "pass" })
+    expect(serviceQuery.calls.getReplicas).toBe(0)
+  })
+
+  it.each([
+    "/function/bad%2Fname",
+    "/function/bad name",
+    "/function/ok.bad.namespace%20x",
+    `/function/${"x".repeat(300)}`,
+    "/function/name.",
+  ])("answers 400 for %j without asking the backend", (path) => {
+    const { gate, serviceQuery } = setup({})
+    const reply = expectReply(gate.admit(get(path)), 400)
+    expect(reply.body).toMatch(/^invalid service (name|namespace)/)
+    expect(serviceQuery.calls.getReplicas).toBe(0)
+  })
+
+  it("passes a cached ready service with the same shared object: no allocation, no wait", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { echo: { replicas: 1 } } },
+      { cacheExpiry: 60_000 },
+    )
+    expect(await handle(gate, get("/function/echo"))).toEqual({ kind: "pass" })
+    const first = gate.admit(get("/function/echo/x"))
+    const second = gate.admit(get("/function/echo/y?z=1"))
+    expect(first).toBe(second)
+    expect(serviceQuery.calls.getReplicas).toBe(1)
+  })
+
+  it("passes a stale ready service at once and re-reads it in the background", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { echo: { replicas: 1 } } },
+      { cacheExpiry: 5 },
+    )
+    await handle(gate, get("/function/echo"))
+    await settle(10)
+    expect(gate.admit(get("/function/echo")).kind).toBe("pass")
+    expect(gate.admit(get("/function/echo")).kind).toBe("pass")
+    await settle(1)
+    expect(serviceQuery.calls.getReplicas).toBe(2)
+  })
+
+  it("reads name.namespace and the async-function path", async () => {
+    const { gate } = setup({ services: { "echo.staging": { replicas: 1 } } })
+    expect((await handle(gate, get("/function/echo.staging/a"))).kind).toBe("pass")
+    expect((await handle(gate, get("/async-function/echo.staging"))).kind).toBe("pass")
+  })
+
+  it("uses a custom resolver", async () => {
+    const { gate } = setup(
+      { services: { "api.prod": { replicas: 1 } } },
+      {
+        resolve: (r) =>
+          r.path.startsWith("/api/") ? { name: "api", namespace: "prod" } : undefined,
+      },
+    )
+    expect(gate.admit(get("/api/users"))).toMatchObject({
+      kind: "hold",
+      name: "api",
+      namespace: "prod",
+    })
+    expect((await handle(gate, get("/api/users"))).kind).toBe("pass")
+    // Only the resolver decides: OpenFaaS paths are no longer special.
+    expect(gate.admit(get("/function/ghost"))).toEqual({ kind: "pass" })
+  })
+})
+
+describe("wait", () => {
+  it("holds a request for a service at zero and passes it when ready, with its cold-start time", async () => {
+    const { gate, serviceQuery, events } = setup({ services: { echo: {} }, startupDelayMs: 30 })
+    const verdict = gate.admit(get("/function/echo"))
+    expect(verdict).toEqual({ kind: "hold", name: "echo", namespace: NS, browser: false })
+    const pass = (await gate.wait(verdict as never, new AbortController().signal)) as GatePass
+    expect(pass.kind).toBe("pass")
+    expect(pass.coldStartMs).toBeGreaterThanOrEqual(25)
+    expect(serviceQuery.calls.setReplicas).toBe(1)
+    expect(events.map((e) => e.type)).toEqual(["scale-up", "ready"])
+    expect(gate.admit(get("/function/echo"))).toEqual({ kind: "pass" })
+  })
+
+  it("answers 404 for an unknown service, then from memory without the backend", async () => {
+    const { gate, serviceQuery } = setup({})
+    const reply = expectReply(await handle(gate, get("/function/ghost")), 404)
+    expect(reply.body).toMatch(/^error finding function ghost\.openfaas-fn: /)
+    expectReply(gate.admit(get("/function/ghost")), 404)
+    expect(serviceQuery.calls.getReplicas).toBe(1)
+  })
+
+  it("answers 502 for a backend error", async () => {
+    const { gate, serviceQuery } = setup({ services: { echo: {} } })
+    serviceQuery.failWith(new Error("connection refused"))
+    const reply = expectReply(await handle(gate, get("/function/echo")), 502)
+    expect(reply.body).toBe("error scaling function echo.openfaas-fn: connection refused")
+  })
+
+  it("answers 504 with Retry-After when the service is not ready in time", async () => {
+    const { gate, events } = setup(
+      { services: { slow: {} }, startupDelayMs: 60_000 },
+      { timeout: 30, retryAfter: 7 },
+    )
+    const reply = expectReply(await handle(gate, get("/function/slow")), 504)
+    expect(reply.headers["retry-after"]).toBe("7")
+    expect(events.map((e) => e.type)).toContain("timeout")
+  })
+
+  it("sheds beyond maxWaiting with 503 and Retry-After, keeping the held ones", async () => {
+    const { gate, events } = setup(
+      { services: { a: {}, b: {} }, startupDelayMs: 40 },
+      { maxWaiting: 3 },
+    )
+    const held = [1, 2, 3].map(() => handle(gate, get("/function/a")))
+    await settle(1)
+    const shed = expectReply(await handle(gate, get("/function/b")), 503)
+    expect(shed.headers["retry-after"]).toBe("1")
+    expect(shed.body).toContain("limit 3")
+    expect(events).toContainEqual({
+      type: "shed",
+      service: "b",
+      namespace: NS,
+      limit: 3,
+      scope: "gateway",
+    })
+    for (const verdict of await Promise.all(held)) expect(verdict.kind).toBe("pass")
+    expect(gate.scaler.totalWaiting).toBe(0)
+  })
+
+  it("sheds beyond maxWaitingPerService for that service only", async () => {
+    const { gate } = setup(
+      { services: { a: {}, b: {} }, startupDelayMs: 30 },
+      { maxWaitingPerService: 2 },
+    )
+    const held = [handle(gate, get("/function/a")), handle(gate, get("/function/a"))]
+    await settle(1)
+    expectReply(await handle(gate, get("/function/a")), 503)
+    expect((await handle(gate, get("/function/b"))).kind).toBe("pass")
+    for (const verdict of await Promise.all(held)) expect(verdict.kind).toBe("pass")
+  })
+
+  it("ends a held request at once when its client leaves, disturbing no other", async () => {
+    const { gate } = setup({ services: { echo: {} }, startupDelayMs: 40 })
+    const client = new AbortController()
+    const leaving = handle(gate, get("/function/echo"), client.signal)
+    const staying = handle(gate, get("/function/echo"))
+    await settle(5)
+    client.abort()
+    expectReply(await leaving, CLIENT_CLOSED_REQUEST)
+    expect(gate.scaler.totalWaiting).toBe(1)
+    expect((await staying).kind).toBe("pass")
+  })
+})
+
+describe("waiting page", () => {
+  it("shows browsers a self-refreshing page after afterMs, while API clients stay held", async () => {
+    const { gate } = setup(
+      { services: { "slow<b>": {}, slow: {} }, startupDelayMs: 80 },
+      { waitingPage: { afterMs: 20, refreshSeconds: 3 } },
+    )
+    const api = handle(gate, get("/function/slow"))
+    const page = expectReply(await handle(gate, get("/function/slow", BROWSER)), 503)
+    expect(page.headers["content-type"]).toBe("text/html; charset=utf-8")
+    expect(page.headers["retry-after"]).toBe("1")
+    expect(page.body).toContain('<meta http-equiv="refresh" content="3">')
+    expect(page.body).toContain("<code>slow.openfaas-fn</code>")
+    expect(page.body).toContain('role="status"')
+    expect((await api).kind).toBe("pass")
+    // Once ready, the browser's reload passes.
+    expect(gate.admit(get("/function/slow", BROWSER)).kind).toBe("pass")
+  })
+
+  it("passes a browser straight through when the service is ready within afterMs", async () => {
+    const { gate } = setup(
+      { services: { quick: {} }, startupDelayMs: 5 },
+      { waitingPage: { afterMs: 2000 } },
+    )
+    expect((await handle(gate, get("/function/quick", BROWSER))).kind).toBe("pass")
+  })
+
+  it("holds browsers too when the page is off", async () => {
+    const { gate } = setup({ services: { s: {} }, startupDelayMs: 30 }, { waitingPage: false })
+    expect((await handle(gate, get("/function/s", BROWSER))).kind).toBe("pass")
+  })
+
+  it("keeps scaling up after the page was shown to the only waiting browser", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { s: {} }, startupDelayMs: 30 },
+      { waitingPage: { afterMs: 0 } },
+    )
+    expectReply(await handle(gate, get("/function/s", BROWSER)), 503)
+    await settle(50)
+    expect(serviceQuery.status("s", NS)).toMatchObject({ replicas: 1, availableReplicas: 1 })
+  })
+})
+
+describe("idle scale-to-zero", () => {
+  const labels = { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "60ms" }
+
+  it("scales an opted-in service to zero once idle, and wakes it again on the next request", async () => {
+    const { gate, serviceQuery, events } = setup(
+      { services: { idle: { replicas: 1, labels } } },
+      { scaleToZero: { checkIntervalMs: 10 } },
+    )
+    const pass = (await handle(gate, get("/function/idle"))) as GatePass
+    expect(pass.inFlight).toMatchObject({ name: "idle", namespace: NS })
+    gate.finished(pass)
+    await settle(120)
+    expect(serviceQuery.status("idle", NS)?.replicas).toBe(0)
+    expect(events).toContainEqual(expect.objectContaining({ type: "scale-down", service: "idle" }))
+    const again = (await handle(gate, get("/function/idle"))) as GatePass
+    expect(again.kind).toBe("pass")
+    expect(again.coldStartMs).toBeGreaterThanOrEqual(0)
+    expect(serviceQuery.status("idle", NS)?.replicas).toBe(1)
+    gate.finished(again)
+  })
+
+  it("never scales down a service with a request still in flight (a long stream)", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { stream: { replicas: 1, labels } } },
+      { scaleToZero: { checkIntervalMs: 10 } },
+    )
+    const streaming = (await handle(gate, get("/function/stream"))) as GatePass
+    await settle(150)
+    expect(serviceQuery.status("stream", NS)?.replicas).toBe(1)
+    gate.finished(streaming)
+    await settle(120)
+    expect(serviceQuery.status("stream", NS)?.replicas).toBe(0)
+  })
+
+  it("leaves services that did not opt in alone, and tracks them without a per-request object", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { plain: { replicas: 1 } } },
+      { scaleToZero: { idleAfterMs: 20, checkIntervalMs: 10 } },
+    )
+    const pass = (await handle(gate, get("/function/plain"))) as GatePass
+    expect(pass).toEqual({ kind: "pass" })
+    await settle(80)
+    expect(serviceQuery.status("plain", NS)?.replicas).toBe(1)
+  })
+
+  it("scales every idle service down with allServices", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { plain: { replicas: 1 } } },
+      { scaleToZero: { idleAfterMs: 20, checkIntervalMs: 10, allServices: true } },
+    )
+    gate.finished((await handle(gate, get("/function/plain"))) as GatePass)
+    await settle(100)
+    expect(serviceQuery.status("plain", NS)?.replicas).toBe(0)
+  })
+
+  it("holds requests that arrive during a scale-down and wakes the service after it", async () => {
+    const { gate, serviceQuery } = setup({ services: { s: { replicas: 1 } }, startupDelayMs: 10 })
+    await handle(gate, get("/function/s"))
+    const scaleDown = gate.scaler.scaleDown("s", NS)
+    const held = gate.admit(get("/function/s"))
+    expect(held.kind).toBe("hold")
+    expect(await scaleDown).toBe(true)
+    expect((await gate.wait(held as never, new AbortController().signal)).kind).toBe("pass")
+    expect(serviceQuery.status("s", NS)?.availableReplicas).toBe(1)
+  })
+})
