@@ -1,0 +1,310 @@
+/**
+ * The ServiceQuery contract: one Vitest suite that every provider runs (memory, process,
+ * docker, kubernetes, openfaas), so they all behave alike under core's scaler.
+ *
+ * ## Harness
+ *
+ * ```ts
+ * import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
+ *
+ * runServiceQueryContract("docker", async () => ({
+ *   query,                      // the ServiceQuery under test
+ *   namespace: "default",       // where the suite's services live (must exist)
+ *   readyWithinMs: 5_000,       // a scale-up turns ready within this on this backend
+ *   async addService(name, namespace, { replicas, labels }) { ... },
+ *   async cleanup() { ... },
+ * }), { watch: true })
+ * ```
+ *
+ * - `createSubject()` is called once, before the first test; `cleanup()` once, after the last.
+ * - `addService(name, namespace, definition)` creates a service the backend knows, with
+ *   `definition.replicas` (0 or 1) replicas and `definition.labels` as its labels, and resolves
+ *   once the service is in that state (with 1, once that replica is ready). Names are
+ *   lowercase DNS labels (`sfz-…`, at most 40 characters), unique in the run.
+ * - Make-ready-after-scale: once `setReplicas(name, ns, n > 0)` resolves, the service must
+ *   turn ready (availableReplicas ≥ 1) by itself within `readyWithinMs`. A backend that
+ *   needs a nudge for that (podman runs no healthcheck timer) runs the nudge inside the
+ *   subject, e.g. a ticker started by `createSubject` and stopped by `cleanup`.
+ * - `options.watch` declares whether `query.watch` exists; the suite checks the declaration
+ *   and, when true, that watch pushes the ready state and stops when its signal aborts.
+ *
+ * What the provider must do (each a test below): report a service's desired and ready
+ * replicas, its labels and the scale labels read as OpenFaaS does; throw core's
+ * `ServiceNotFoundError` for an unknown service; scale from zero to ready and back to zero;
+ * reject at once with the signal's reason when called with an aborted signal, changing
+ * nothing; and carry core's `createFunctionScaler` through a cold start.
+ */
+import {
+  createFunctionScaler,
+  MAX_SCALE_LABEL,
+  MIN_SCALE_LABEL,
+  SCALING_FACTOR_LABEL,
+  ServiceNotFoundError,
+  type ServiceQuery,
+  type ServiceQueryResponse,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "@scale-from-zero/core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+export interface ContractServiceDefinition {
+  /** Replicas the service starts with: 0 (scaled to zero) or 1 (one ready replica). */
+  replicas: 0 | 1
+  labels?: Record<string, string>
+}
+
+export interface ServiceQuerySubject {
+  query: ServiceQuery
+  /** The namespace the suite's services are created in. */
+  namespace: string
+  /** Milliseconds a scale-up may take on this backend until a replica is ready. */
+  readyWithinMs: number
+  addService(name: string, namespace: string, definition: ContractServiceDefinition): Promise<void>
+  /** Removes what the subject created and releases its connections, timers and processes. */
+  cleanup(): Promise<void>
+}
+
+export interface ServiceQueryContractOptions {
+  /** The provider offers `watch`. Default false. */
+  watch?: boolean
+}
+
+/** How long a call with an already-aborted signal may take to reject. */
+const PROMPT_MS = 500
+const POLL_MS = 25
+
+export function runServiceQueryContract(
+  name: string,
+  createSubject: () => Promise<ServiceQuerySubject>,
+  options: ServiceQueryContractOptions = {},
+): void {
+  describe(`ServiceQuery contract: ${name}`, () => {
+    let subject: ServiceQuerySubject | undefined
+    let serial = 0
+    const run = Math.random().toString(36).slice(2, 8)
+
+    /** The subject, for use inside a test (createSubject has run by then). */
+    const given = (): ServiceQuerySubject => {
+      if (subject === undefined) throw new Error("createSubject() did not complete")
+      return subject
+    }
+    const uniqueName = (what: string) => `sfz-${what}-${run}-${++serial}`
+    /** Room for a scale-up plus the polling around it. */
+    const readyBound = () => given().readyWithinMs + 2_000
+
+    const addService = async (what: string, definition: ContractServiceDefinition) => {
+      const { namespace } = given()
+      const service = uniqueName(what)
+      await given().addService(service, namespace, definition)
+      return { service, namespace }
+    }
+
+    /** Polls getReplicas until `done` holds, for at most `withinMs`. */
+    const eventually = async (
+      service: string,
+      namespace: string,
+      done: (status: ServiceQueryResponse) => boolean,
+      withinMs: number,
+    ): Promise<ServiceQueryResponse> => {
+      const deadline = Date.now() + withinMs
+      for (;;) {
+        const status = await given().query.getReplicas(service, namespace)
+        if (done(status)) return status
+        if (Date.now() > deadline) {
+          throw new Error(
+            `${service}.${namespace} did not reach the expected state within ${withinMs}ms; last status ${JSON.stringify(status)}`,
+          )
+        }
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      }
+    }
+
+    const abortedSignal = () => {
+      const controller = new AbortController()
+      controller.abort(new DOMException("the caller left", "AbortError"))
+      return controller.signal
+    }
+
+    /** Rejects at once, with the signal's reason. */
+    const expectPromptAbort = async (call: (signal: AbortSignal) => Promise<unknown>) => {
+      const signal = abortedSignal()
+      const start = performance.now()
+      const outcome = await call(signal).then(
+        () => ({ resolved: true, error: undefined as unknown }),
+        (error: unknown) => ({ resolved: false, error }),
+      )
+      expect(outcome.resolved, "a call with an aborted signal must reject").toBe(false)
+      expect(outcome.error).toBe(signal.reason)
+      expect(performance.now() - start).toBeLessThan(PROMPT_MS)
+    }
+
+    beforeAll(async () => {
+      subject = await createSubject()
+    })
+
+    afterAll(async () => {
+      await subject?.cleanup()
+    })
+
+    it("reports a service scaled to zero, with its labels and the scale labels read as OpenFaaS does", async () => {
+      const labels = {
+        [MIN_SCALE_LABEL]: "1",
+        [MAX_SCALE_LABEL]: "3",
+        [SCALING_FACTOR_LABEL]: "20",
+        [ZERO_SCALE_LABEL]: "true",
+        [ZERO_DURATION_LABEL]: "30s",
+      }
+      const { service, namespace } = await addService("zero", { replicas: 0, labels })
+      const status = await given().query.getReplicas(service, namespace)
+      expect(status).toMatchObject({
+        replicas: 0,
+        availableReplicas: 0,
+        minReplicas: 1,
+        maxReplicas: 3,
+        scalingFactor: 20,
+      })
+      expect(status.labels).toMatchObject({
+        [ZERO_SCALE_LABEL]: "true",
+        [ZERO_DURATION_LABEL]: "30s",
+      })
+    })
+
+    it("reports the OpenFaaS defaults (min 1, max 5, factor 10) for a service without scale labels", async () => {
+      const { service, namespace } = await addService("defaults", { replicas: 0 })
+      expect(await given().query.getReplicas(service, namespace)).toMatchObject({
+        minReplicas: 1,
+        maxReplicas: 5,
+        scalingFactor: 10,
+      })
+    })
+
+    it("reports a running service's desired and ready replicas", async () => {
+      const { service, namespace } = await addService("running", { replicas: 1 })
+      const status = await eventually(
+        service,
+        namespace,
+        (s) => s.availableReplicas >= 1,
+        readyBound(),
+      )
+      expect(status.replicas).toBe(1)
+      expect(status.availableReplicas).toBe(1)
+    })
+
+    it("throws core's ServiceNotFoundError for an unknown service, from both calls", async () => {
+      const { query, namespace } = given()
+      const missing = uniqueName("missing")
+      const read = await query.getReplicas(missing, namespace).catch((error: unknown) => error)
+      expect(read).toBeInstanceOf(ServiceNotFoundError)
+      expect(read).toMatchObject({ service: missing, namespace })
+      const write = await query.setReplicas(missing, namespace, 1).catch((error: unknown) => error)
+      expect(write).toBeInstanceOf(ServiceNotFoundError)
+    })
+
+    it("scales from zero to a ready replica, then back to zero", async () => {
+      const { query } = given()
+      const { service, namespace } = await addService("scale", { replicas: 0 })
+      await query.setReplicas(service, namespace, 1)
+      const up = await eventually(service, namespace, (s) => s.availableReplicas >= 1, readyBound())
+      expect(up.replicas).toBe(1)
+
+      await query.setReplicas(service, namespace, 0)
+      const down = await eventually(
+        service,
+        namespace,
+        (s) => s.replicas === 0 && s.availableReplicas === 0,
+        readyBound(),
+      )
+      expect(down).toMatchObject({ replicas: 0, availableReplicas: 0 })
+    })
+
+    it("rejects at once with the signal's reason when the signal is already aborted, and changes nothing", async () => {
+      const { query } = given()
+      const { service, namespace } = await addService("abort", { replicas: 0 })
+      await expectPromptAbort((signal) => query.getReplicas(service, namespace, { signal }))
+      await expectPromptAbort((signal) => query.setReplicas(service, namespace, 1, { signal }))
+      expect(await query.getReplicas(service, namespace)).toMatchObject({ replicas: 0 })
+    })
+
+    it(`${options.watch ? "offers" : "does not offer"} watch, as declared`, () => {
+      expect(typeof given().query.watch).toBe(options.watch ? "function" : "undefined")
+    })
+
+    if (options.watch) {
+      it("watch pushes the ready state after a scale-up and stops when its signal aborts", async () => {
+        const { query } = given()
+        const watch = query.watch!.bind(query)
+        const { service, namespace } = await addService("watch", { replicas: 0 })
+        const seen: ServiceQueryResponse[] = []
+        const subscription = new AbortController()
+        const ready = new Promise<ServiceQueryResponse>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`watch pushed no ready state within ${readyBound()}ms`)),
+            readyBound(),
+          )
+          watch(
+            service,
+            namespace,
+            (status) => {
+              seen.push(status)
+              if (status.availableReplicas >= 1) {
+                clearTimeout(timer)
+                resolve(status)
+              }
+            },
+            { signal: subscription.signal },
+          )
+        })
+        await query.setReplicas(service, namespace, 1)
+        expect((await ready).availableReplicas).toBeGreaterThanOrEqual(1)
+
+        subscription.abort()
+        const pushed = seen.length
+        await query.setReplicas(service, namespace, 0)
+        await eventually(service, namespace, (s) => s.availableReplicas === 0, readyBound())
+        expect(seen.length, "watch went on after its signal aborted").toBe(pushed)
+      })
+    }
+
+    it("carries core's createFunctionScaler through a cold start with one scale-up call", async () => {
+      const { query, readyWithinMs } = given()
+      const { service, namespace } = await addService("scaler", { replicas: 0 })
+      const calls = { setReplicas: 0 }
+      // Counts scale-up calls without hiding any optional method of the provider.
+      const counted: ServiceQuery = Object.create(query, {
+        setReplicas: {
+          value: (...args: Parameters<ServiceQuery["setReplicas"]>) => {
+            calls.setReplicas++
+            return query.setReplicas(...args)
+          },
+        },
+      })
+      const scaler = createFunctionScaler({
+        serviceQuery: counted,
+        functionPollInterval: 50,
+        cacheExpiry: 50,
+        timeout: readyWithinMs + 5_000,
+      })
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 5 }, () => scaler.scale(service, namespace)),
+        )
+        for (const result of results) {
+          expect(result).toMatchObject({ available: true, found: true, coldStart: true })
+          expect(result.error).toBeUndefined()
+        }
+        expect(calls.setReplicas).toBe(1)
+        expect((await query.getReplicas(service, namespace)).availableReplicas).toBeGreaterThan(0)
+
+        const warm = await scaler.scale(service, namespace)
+        expect(warm).toMatchObject({ available: true, coldStart: false })
+
+        const unknown = await scaler.scale(uniqueName("unknown"), namespace)
+        expect(unknown.found).toBe(false)
+        expect(unknown.error).toBeInstanceOf(ServiceNotFoundError)
+        expect(scaler.totalWaiting).toBe(0)
+      } finally {
+        scaler.close()
+      }
+    })
+  })
+}
