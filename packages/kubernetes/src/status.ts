@@ -1,0 +1,71 @@
+import type { V1EndpointSlice } from "@kubernetes/client-node"
+import type { ServiceQueryResponse } from "@scale-from-zero/core"
+import type { Workload, WorkloadKind } from "./api.js"
+import { readScaleLabels } from "./scale-labels.js"
+
+export type Readiness = "endpoints" | "workload"
+
+/** Pods the workload's controller reports ready: a Deployment's available, a StatefulSet's ready replicas. */
+export function workloadReadyReplicas(kind: WorkloadKind, workload: Workload): number {
+  const status = workload.status
+  return (kind === "Deployment" ? status?.availableReplicas : status?.readyReplicas) ?? 0
+}
+
+/**
+ * Endpoints that can take traffic. An unset `ready` condition means unknown, which the API
+ * reference says consumers should treat as ready. One endpoint may show up in two slices while
+ * the controller moves it, so each pod (or address) counts once.
+ */
+export function readyEndpoints(slices: Iterable<V1EndpointSlice>): number {
+  const ready = new Set<string>()
+  for (const slice of slices) {
+    for (const endpoint of slice.endpoints ?? []) {
+      if (endpoint.conditions?.ready === false) continue
+      const identity = endpoint.targetRef?.uid ?? endpoint.addresses?.[0]
+      if (identity !== undefined) ready.add(identity)
+    }
+  }
+  return ready.size
+}
+
+/**
+ * The status the scaler sees. Desired replicas come from `spec.replicas` (unset means 1, the API's
+ * default); labels and annotations from the workload's metadata with its pod template's on top
+ * (the template is where faas-netes reads them). With `endpoints` readiness, available replicas are
+ * the Service's ready endpoints, capped at the desired replicas: endpoints of pods that are going
+ * away after a scale to zero, or of another workload behind the same Service, never count as capacity
+ * this workload was asked for.
+ */
+export function toServiceQueryResponse(
+  kind: WorkloadKind,
+  readiness: Readiness,
+  workload: Workload,
+  slices: Iterable<V1EndpointSlice> | undefined,
+): ServiceQueryResponse {
+  const replicas = workload.spec?.replicas ?? 1
+  const labels = { ...workload.metadata?.labels, ...workload.spec?.template?.metadata?.labels }
+  const annotations = {
+    ...workload.metadata?.annotations,
+    ...workload.spec?.template?.metadata?.annotations,
+  }
+  const availableReplicas =
+    readiness === "endpoints"
+      ? Math.min(readyEndpoints(slices ?? []), replicas)
+      : workloadReadyReplicas(kind, workload)
+  return { replicas, availableReplicas, ...readScaleLabels(labels), labels, annotations }
+}
+
+/** Stable text of a response, to tell a change from a repeat. */
+export function responseKey(response: ServiceQueryResponse): string {
+  const sorted = (record: Record<string, string> | undefined) =>
+    record && Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return JSON.stringify([
+    response.replicas,
+    response.availableReplicas,
+    response.minReplicas,
+    response.maxReplicas,
+    response.scalingFactor,
+    sorted(response.labels),
+    sorted(response.annotations),
+  ])
+}
