@@ -1,0 +1,314 @@
+import { ServiceNotFoundError, type ServiceQueryResponse } from "@scale-from-zero/core"
+import { afterAll, describe, expect, it } from "vitest"
+import {
+  createDockerServiceQuery,
+  type DockerServiceQuery,
+  NAMESPACE_LABEL,
+  SERVICE_LABEL,
+} from "./docker-service-query.js"
+import { DockerEngineError } from "./engine.js"
+import {
+  containerState,
+  createContainer,
+  freePort,
+  healthcheckTicker,
+  PODMAN_SOCKET,
+  removeContainers,
+  requireEngine,
+  runHealthcheck,
+  startSpareService,
+  uniqueName,
+} from "./test-support/podman.js"
+
+const skipReason = await requireEngine()
+
+/** Resolves with the first pushed status that satisfies `ready`, or rejects after `ms`. */
+function watchUntil(
+  query: DockerServiceQuery,
+  name: string,
+  namespace: string,
+  ready: (status: ServiceQueryResponse) => boolean,
+  ms: number,
+  signal: AbortSignal,
+): Promise<ServiceQueryResponse> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no matching push within ${ms}ms`)), ms)
+    query.watch?.(
+      name,
+      namespace,
+      (status) => {
+        if (!ready(status)) return
+        clearTimeout(timer)
+        resolve(status)
+      },
+      { signal },
+    )
+  })
+}
+
+describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real engine", () => {
+  const created: string[] = []
+  const queries: DockerServiceQuery[] = []
+  const newQuery = (options: Parameters<typeof createDockerServiceQuery>[0] = {}) => {
+    const query = createDockerServiceQuery({
+      socketPath: PODMAN_SOCKET,
+      stopTimeout: 2,
+      ...options,
+    })
+    queries.push(query)
+    return query
+  }
+  const container = async (
+    service: string,
+    extra: Partial<Parameters<typeof createContainer>[0]> = {},
+  ) => {
+    const name = extra.name ?? uniqueName(service)
+    created.push(name)
+    await createContainer({
+      name,
+      port: await freePort(),
+      ...extra,
+      labels: { [SERVICE_LABEL]: service, ...extra.labels },
+    })
+    return name
+  }
+
+  afterAll(async () => {
+    for (const query of queries) query.close()
+    await removeContainers(created)
+  })
+
+  it("throws ServiceNotFoundError for a service no container carries, or not in that namespace", async () => {
+    const query = newQuery()
+    const service = uniqueName("missing")
+    await expect(query.getReplicas(service, "openfaas-fn")).rejects.toBeInstanceOf(
+      ServiceNotFoundError,
+    )
+    await container(service, { labels: { [NAMESPACE_LABEL]: "team-a" } })
+    await expect(query.getReplicas(service, "openfaas-fn")).rejects.toBeInstanceOf(
+      ServiceNotFoundError,
+    )
+    await expect(query.setReplicas(service, "openfaas-fn", 1)).rejects.toBeInstanceOf(
+      ServiceNotFoundError,
+    )
+    expect((await query.getReplicas(service, "team-a")).replicas).toBe(0)
+  })
+
+  it("places containers without a namespace label in defaultNamespace", async () => {
+    const service = uniqueName("plain")
+    await container(service)
+    expect((await newQuery().getReplicas(service, "openfaas-fn")).replicas).toBe(0)
+    expect(
+      (await newQuery({ defaultNamespace: "apps" }).getReplicas(service, "apps")).replicas,
+    ).toBe(0)
+    await expect(newQuery().getReplicas(service, "apps")).rejects.toBeInstanceOf(
+      ServiceNotFoundError,
+    )
+  })
+
+  it("reads the scale labels and starts and stops the service's container", async () => {
+    const query = newQuery()
+    const service = uniqueName("web")
+    const name = await container(service, {
+      labels: {
+        "com.openfaas.scale.min": "1",
+        "com.openfaas.scale.max": "3",
+        "com.openfaas.scale.zero": "true",
+        "com.openfaas.scale.zero-duration": "30s",
+      },
+    })
+    const cold = await query.getReplicas(service, "openfaas-fn")
+    expect(cold).toMatchObject({
+      replicas: 0,
+      availableReplicas: 0,
+      minReplicas: 1,
+      maxReplicas: 3,
+    })
+    expect(cold.labels).toMatchObject({
+      "com.openfaas.scale.zero": "true",
+      "com.openfaas.scale.zero-duration": "30s",
+    })
+
+    let started = performance.now()
+    await query.setReplicas(service, "openfaas-fn", 1)
+    const startMs = performance.now() - started
+    expect(await containerState(name)).toBe("running")
+    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+      replicas: 1,
+      availableReplicas: 1,
+    })
+
+    started = performance.now()
+    await query.setReplicas(service, "openfaas-fn", 0)
+    const stopMs = performance.now() - started
+    expect(await containerState(name)).toBe("exited")
+    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+      replicas: 0,
+      availableReplicas: 0,
+    })
+    console.info(
+      `podman: setReplicas(1) ${startMs.toFixed(0)}ms, setReplicas(0) ${stopMs.toFixed(0)}ms`,
+    )
+  })
+
+  it("starts stopped containers up to the count and stops the surplus, in name order", async () => {
+    const query = newQuery()
+    const service = uniqueName("multi")
+    const prefix = uniqueName("multi")
+    const names = await Promise.all(
+      ["a", "b", "c"].map((suffix) => container(service, { name: `${prefix}-${suffix}` })),
+    )
+    const states = () => Promise.all(names.map(containerState))
+
+    await query.setReplicas(service, "openfaas-fn", 2)
+    expect(await states()).toEqual(["running", "running", "created"])
+    expect((await query.getReplicas(service, "openfaas-fn")).replicas).toBe(2)
+
+    await query.setReplicas(service, "openfaas-fn", 5) // only three containers exist
+    expect(await states()).toEqual(["running", "running", "running"])
+
+    await query.setReplicas(service, "openfaas-fn", 1)
+    expect(await states()).toEqual(["running", "exited", "exited"])
+    await query.setReplicas(service, "openfaas-fn", 0)
+    expect(await states()).toEqual(["exited", "exited", "exited"])
+    await expect(query.setReplicas(service, "openfaas-fn", -1)).rejects.toBeInstanceOf(RangeError)
+  })
+
+  it("counts a running container as available only once its healthcheck passes", async () => {
+    const query = newQuery()
+    const service = uniqueName("healthy")
+    const port = await freePort()
+    const name = await container(service, {
+      port,
+      healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/`],
+    })
+    await query.setReplicas(service, "openfaas-fn", 1)
+    // Podman runs no healthcheck on its own here: the container stays "starting".
+    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+      replicas: 1,
+      availableReplicas: 0,
+    })
+    const deadline = Date.now() + 10_000
+    while (!(await runHealthcheck(name)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+      replicas: 1,
+      availableReplicas: 1,
+    })
+  })
+
+  it("reports a container whose healthcheck fails as running but not available", async () => {
+    const query = newQuery()
+    const service = uniqueName("sick")
+    const name = await container(service, { healthcheck: ["false"] })
+    await query.setReplicas(service, "openfaas-fn", 1)
+    expect(await runHealthcheck(name)).toBe(false)
+    expect(await runHealthcheck(name)).toBe(false)
+    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+      replicas: 1,
+      availableReplicas: 0,
+    })
+  })
+
+  it("pushes readiness from one shared event stream, then closes it when no one watches", async () => {
+    // A poll interval no test waits out: only events can deliver in time.
+    const query = newQuery({ pollInterval: 60_000 })
+    const web = uniqueName("pushed")
+    const api = uniqueName("pushed")
+    const port = await freePort()
+    const apiName = await container(api, {
+      port,
+      healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/`],
+    })
+    await container(web)
+    const controller = new AbortController()
+    const webReady = watchUntil(
+      query,
+      web,
+      "openfaas-fn",
+      (s) => s.availableReplicas > 0,
+      10_000,
+      controller.signal,
+    )
+    const apiReady = watchUntil(
+      query,
+      api,
+      "openfaas-fn",
+      (s) => s.availableReplicas > 0,
+      10_000,
+      controller.signal,
+    )
+    expect(query.activeWatches).toBe(2)
+    const connectDeadline = Date.now() + 5000
+    while (!query.eventStreamConnected && Date.now() < connectDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(query.eventStreamConnected).toBe(true)
+
+    const other = newQuery()
+    const started = performance.now()
+    await other.setReplicas(web, "openfaas-fn", 1)
+    expect((await webReady).availableReplicas).toBe(1)
+    const pushMs = performance.now() - started
+
+    await other.setReplicas(api, "openfaas-fn", 1)
+    const ticker = healthcheckTicker(apiName)
+    try {
+      expect(await apiReady).toMatchObject({ replicas: 1, availableReplicas: 1 })
+    } finally {
+      await ticker.stop()
+    }
+    expect(query.eventStreamsOpened).toBe(1)
+    console.info(`podman: start to watch push ${pushMs.toFixed(0)}ms`)
+
+    controller.abort()
+    expect(query.activeWatches).toBe(0)
+    expect(query.eventStreamConnected).toBe(false)
+  })
+
+  it("reaches the engine over TCP with host and port", async () => {
+    const port = await freePort()
+    const spare = await startSpareService({ port })
+    try {
+      const service = uniqueName("tcp")
+      await container(service)
+      const query = newQuery({ host: "127.0.0.1", port })
+      expect(query.endpoint).toBe(`http://127.0.0.1:${port}`)
+      await query.setReplicas(service, "openfaas-fn", 1)
+      expect((await query.getReplicas(service, "openfaas-fn")).availableReplicas).toBe(1)
+      await query.setReplicas(service, "openfaas-fn", 0)
+    } finally {
+      await spare.kill()
+    }
+  })
+
+  it("reports an engine stopped while a service is watched through onError, naming the socket", async () => {
+    const spare = await startSpareService("unix")
+    try {
+      const service = uniqueName("orphan")
+      await container(service, { healthcheck: ["false"] })
+      const query = newQuery({ socketPath: spare.socketPath!, pollInterval: 100 })
+      await query.setReplicas(service, "openfaas-fn", 1)
+      const controller = new AbortController()
+      const failed = new Promise<Error>((resolve) =>
+        query.watch?.(service, "openfaas-fn", () => {}, {
+          signal: controller.signal,
+          onError: resolve,
+        }),
+      )
+      while (!query.eventStreamConnected) await new Promise((resolve) => setTimeout(resolve, 20))
+      const killedAt = performance.now()
+      await spare.kill()
+      const error = await failed
+      const reportMs = performance.now() - killedAt
+      expect(error).toBeInstanceOf(DockerEngineError)
+      expect(error.message).toContain(spare.socketPath)
+      expect(reportMs).toBeLessThan(2000)
+      controller.abort()
+      expect(query.eventStreamConnected).toBe(false)
+    } finally {
+      await spare.kill()
+    }
+  })
+})

@@ -1,0 +1,56 @@
+// The core gate in front of a real engine: what a gateway's client sees when the engine dies mid-wait.
+import { createGate, type GateHold } from "@scale-from-zero/core"
+import { afterAll, describe, expect, it } from "vitest"
+import { createDockerServiceQuery, SERVICE_LABEL } from "./docker-service-query.js"
+import {
+  createContainer,
+  removeContainers,
+  requireEngine,
+  startSpareService,
+  uniqueName,
+} from "./test-support/podman.js"
+
+const skipReason = await requireEngine()
+
+describe.skipIf(skipReason !== undefined)("a gate over the Docker provider", () => {
+  const created: string[] = []
+  afterAll(() => removeContainers(created))
+
+  it("answers 502 naming the socket, not a hang, when the engine stops mid-wait", async () => {
+    const spare = await startSpareService("unix")
+    const service = uniqueName("stranded")
+    created.push(service)
+    // Never healthy: the wait can only end by the engine going away (or the 15s timeout).
+    await createContainer({
+      name: service,
+      labels: { [SERVICE_LABEL]: service },
+      healthcheck: ["false"],
+    })
+    // Polling: the core's watch has no error channel yet, so a watch would end in 504 at the timeout.
+    const serviceQuery = createDockerServiceQuery({ socketPath: spare.socketPath!, watch: false })
+    const gate = createGate({ serviceQuery, functionPollInterval: 100, timeout: 15_000 })
+    try {
+      const hold = gate.admit({
+        method: "GET",
+        path: `/function/${service}/`,
+        headers: new Headers(),
+      }) as GateHold
+      expect(hold.kind).toBe("hold")
+      const waiting = gate.wait(hold, new AbortController().signal)
+      await expect
+        .poll(() => serviceQuery.getReplicas(service, "openfaas-fn").then((s) => s.replicas))
+        .toBe(1)
+      await new Promise((resolve) => setTimeout(resolve, 500)) // well into the readiness wait
+      const killedAt = performance.now()
+      await spare.kill()
+      const verdict = await waiting
+      expect(verdict).toMatchObject({ kind: "reply", status: 502 })
+      expect(verdict.kind === "reply" && verdict.body).toContain(`unix://${spare.socketPath}`)
+      expect(performance.now() - killedAt).toBeLessThan(2000)
+    } finally {
+      gate.close()
+      serviceQuery.close()
+      await spare.kill()
+    }
+  })
+})
