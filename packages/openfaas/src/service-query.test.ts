@@ -1,0 +1,411 @@
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import {
+  InvalidServiceNameError,
+  SCALING_FACTOR_LABEL,
+  ServiceNotFoundError,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "@scale-from-zero/core"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import {
+  createOpenFaaSServiceQuery,
+  OpenFaaSCredentialsError,
+  OpenFaaSProviderError,
+  type OpenFaaSServiceQueryOptions,
+} from "./index.js"
+import {
+  type FaasProviderSimulator,
+  startFaasProviderSimulator,
+} from "./testing/faas-provider-simulator.js"
+
+const basicAuth = { user: "admin", password: "s3cret:with:colons" }
+const NS = "openfaas-fn"
+
+let simulator: FaasProviderSimulator
+
+beforeEach(async () => {
+  simulator = await startFaasProviderSimulator({ basicAuth, startupDelayMs: 50 })
+})
+
+afterEach(async () => {
+  vi.useRealTimers()
+  await simulator.close()
+})
+
+const query = (options: Partial<OpenFaaSServiceQueryOptions> = {}) =>
+  createOpenFaaSServiceQuery({ url: simulator.url, basicAuth, timeout: 2_000, ...options })
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error("expected a rejection")
+    },
+    (error: unknown) => error,
+  )
+
+interface Captured {
+  url: string
+  init: RequestInit
+}
+
+/** A fetch that records each call and answers with `answer()`. */
+function capturingFetch(answer: () => Response = () => new Response(null, { status: 202 })) {
+  const calls: Captured[] = []
+  const fetch = async (url: string, init: RequestInit) => {
+    calls.push({ url, init })
+    return answer()
+  }
+  return { calls, fetch }
+}
+
+describe("getReplicas", () => {
+  it("maps a FunctionStatus: missing counts are 0, labels and annotations are kept", async () => {
+    simulator.addFunction("figlet", NS, {
+      labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "15m", team: "a" },
+      annotations: { "prometheus.io.scrape": "false" },
+    })
+    expect(await query().getReplicas("figlet", NS)).toEqual({
+      replicas: 0,
+      availableReplicas: 0,
+      minReplicas: 1,
+      maxReplicas: 5,
+      scalingFactor: 10,
+      labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "15m", team: "a" },
+      annotations: { "prometheus.io.scrape": "false" },
+    })
+    expect(simulator.requests.at(-1)?.target).toBe("/system/function/figlet?namespace=openfaas-fn")
+  })
+
+  it("reports a factor outside 1..100 as a provider error, as upstream", async () => {
+    simulator.addFunction("figlet", NS, { labels: { [SCALING_FACTOR_LABEL]: "0" } })
+    const error = await failure(query().getReplicas("figlet", NS))
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect((error as Error).message).toContain("bad scaling factor")
+    expect((error as Error).cause).toBeInstanceOf(RangeError)
+  })
+
+  it("gives ServiceNotFoundError for a 404 with an empty body", async () => {
+    const error = await failure(query().getReplicas("nope", NS))
+    expect(error).toBeInstanceOf(ServiceNotFoundError)
+    expect(error).toMatchObject({ service: "nope", namespace: NS })
+  })
+
+  it.each([
+    ["not JSON", "<html>oops</html>", "not JSON"],
+    ["an array", "[]", "not a JSON object"],
+    ["a negative count", '{"name":"f","replicas":-1}', "replicas is not a non-negative integer"],
+    ["a fractional count", '{"name":"f","availableReplicas":0.5}', "availableReplicas"],
+    ["non-string labels", '{"name":"f","labels":{"a":1}}', "labels is not a map of strings"],
+  ])("refuses a 200 answer holding %s", async (_what, body, reason) => {
+    const { fetch } = capturingFetch(() => new Response(body, { status: 200 }))
+    const error = await failure(query({ fetch }).getReplicas("f", NS))
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect((error as Error).message).toContain(reason)
+    expect((error as OpenFaaSProviderError).bodyExcerpt).toBe(body)
+  })
+
+  it("refuses a status larger than 1 MiB without reading all of it", async () => {
+    const { stream, pulled } = endlessStream()
+    const { fetch } = capturingFetch(() => new Response(stream, { status: 200 }))
+    const error = await failure(query({ fetch }).getReplicas("f", NS))
+    expect((error as Error).message).toContain("larger than 1048576 bytes")
+    expect(pulled()).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024)
+  })
+})
+
+describe("setReplicas", () => {
+  it("POSTs { serviceName, replicas, namespace } to the scale route with JSON and auth headers", async () => {
+    const { calls, fetch } = capturingFetch()
+    await query({ fetch }).setReplicas("figlet", "team-a", 3)
+    expect(calls).toHaveLength(1)
+    const [call] = calls
+    expect(call?.url).toBe(`${simulator.url}/system/scale-function/figlet?namespace=team-a`)
+    expect(call?.init.method).toBe("POST")
+    expect(JSON.parse(String(call?.init.body))).toEqual({
+      serviceName: "figlet",
+      replicas: 3,
+      namespace: "team-a",
+    })
+    expect(call?.init.headers).toMatchObject({
+      "content-type": "application/json",
+      authorization: `Basic ${btoa(`${basicAuth.user}:${basicAuth.password}`)}`,
+    })
+  })
+
+  it("scales a function on the simulator, which then turns available", async () => {
+    simulator.addFunction("figlet", NS)
+    await query().setReplicas("figlet", NS, 2)
+    expect(simulator.status("figlet", NS)).toEqual({ replicas: 2, availableReplicas: 0 })
+    await vi.waitFor(() =>
+      expect(simulator.status("figlet", NS)).toEqual({ replicas: 2, availableReplicas: 2 }),
+    )
+  })
+
+  it.each([-1, 1.5, Number.NaN])(
+    "refuses the replica count %s without a request",
+    async (count) => {
+      const { calls, fetch } = capturingFetch()
+      await expect(query({ fetch }).setReplicas("figlet", NS, count)).rejects.toThrow(RangeError)
+      expect(calls).toHaveLength(0)
+    },
+  )
+
+  it("gives ServiceNotFoundError for a 404", async () => {
+    const error = await failure(query().setReplicas("nope", NS, 1))
+    expect(error).toBeInstanceOf(ServiceNotFoundError)
+  })
+})
+
+describe("errors", () => {
+  it("says the credentials were refused on 401, with the provider's words", async () => {
+    simulator.addFunction("figlet", NS)
+    const error = await failure(
+      query({ basicAuth: { user: "admin", password: "wrong" } }).getReplicas("figlet", NS),
+    )
+    expect(error).toBeInstanceOf(OpenFaaSCredentialsError)
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect(error).toMatchObject({
+      status: 401,
+      bodyExcerpt: "invalid credentials",
+      operation: "get-replicas",
+    })
+    expect((error as Error).message).toContain("refused the credentials (401)")
+    expect(simulator.counters.unauthorized).toBe(1)
+  })
+
+  it("says no credentials were given when none were", async () => {
+    const anonymous = createOpenFaaSServiceQuery({ url: simulator.url })
+    const error = await failure(anonymous.setReplicas("figlet", NS, 1))
+    expect(error).toBeInstanceOf(OpenFaaSCredentialsError)
+    expect((error as Error).message).toContain("no credentials were given")
+  })
+
+  it("treats 403 as refused credentials too", async () => {
+    simulator.injectFault({ status: 403, body: "forbidden: RBAC" })
+    const error = await failure(query().setReplicas("figlet", NS, 1))
+    expect(error).toBeInstanceOf(OpenFaaSCredentialsError)
+    expect(error).toMatchObject({ status: 403, bodyExcerpt: "forbidden: RBAC" })
+  })
+
+  it("carries the status and a short excerpt of the body of any other failure", async () => {
+    const body = `Internal Server Error: ${"deployment lookup failed; ".repeat(40)}`
+    simulator.injectFault({ status: 500, body })
+    const error = await failure(query().getReplicas("figlet", NS))
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect(error).not.toBeInstanceOf(OpenFaaSCredentialsError)
+    const { status, bodyExcerpt, message } = error as OpenFaaSProviderError
+    expect(status).toBe(500)
+    expect(bodyExcerpt?.startsWith("Internal Server Error: deployment lookup failed;")).toBe(true)
+    expect(bodyExcerpt?.length).toBe(201) // 200 characters and an ellipsis
+    expect(message).toContain("answered 500: Internal Server Error")
+  })
+
+  it("reads only a small part of a huge failed answer, then lets it go", async () => {
+    const { stream, pulled, cancelled } = endlessStream()
+    const { fetch } = capturingFetch(() => new Response(stream, { status: 502 }))
+    const error = await failure(query({ fetch }).setReplicas("figlet", NS, 1))
+    expect(error).toMatchObject({ status: 502 })
+    expect(pulled()).toBeLessThanOrEqual(2048 + 64 * 1024)
+    expect(cancelled()).toBe(true)
+  })
+
+  it("reports a provider that cannot be reached as a provider error without a status", async () => {
+    const url = await closedPortUrl()
+    const error = await failure(createOpenFaaSServiceQuery({ url }).getReplicas("figlet", NS))
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect(error).toMatchObject({ status: undefined })
+    expect((error as Error).message).toContain("could not be reached")
+  })
+})
+
+describe("timeout and abort", () => {
+  it("gives up on a provider that does not answer within the timeout", async () => {
+    simulator.injectFault({ delayMs: 10_000, status: 200 })
+    const start = performance.now()
+    const error = await failure(query({ timeout: 150 }).getReplicas("figlet", NS))
+    const elapsed = performance.now() - start
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect((error as Error).message).toContain("did not answer within 150ms")
+    expect((error as Error).cause).toMatchObject({ name: "TimeoutError" })
+    expect(elapsed).toBeGreaterThanOrEqual(140)
+    expect(elapsed).toBeLessThan(1_500)
+    // The held request was dropped on the wire, not left open.
+    await vi.waitFor(() => expect(simulator.inFlight).toBe(0))
+  })
+
+  it("rejects with the caller's reason as soon as the caller aborts, and drops the request", async () => {
+    simulator.injectFault({ delayMs: 10_000, status: 200 })
+    const controller = new AbortController()
+    const reason = new DOMException("client went away", "AbortError")
+    const pending = failure(query().setReplicas("figlet", NS, 1, { signal: controller.signal }))
+    await vi.waitFor(() => expect(simulator.inFlight).toBe(1))
+    const start = performance.now()
+    controller.abort(reason)
+    expect(await pending).toBe(reason)
+    expect(performance.now() - start).toBeLessThan(200)
+    await vi.waitFor(() => expect(simulator.inFlight).toBe(0))
+  })
+
+  it("rejects with the reason of an already aborted signal without a request", async () => {
+    const { calls, fetch } = capturingFetch()
+    const signal = AbortSignal.abort(new Error("gone"))
+    expect(await failure(query({ fetch }).getReplicas("figlet", NS, { signal }))).toBe(
+      signal.reason,
+    )
+    expect(calls).toHaveLength(0)
+  })
+
+  it("leaves no timer and no abort listener behind, on success and on failure", async () => {
+    vi.useFakeTimers()
+    const signal = new AbortController().signal
+    const added = vi.spyOn(signal, "addEventListener")
+    const removed = vi.spyOn(signal, "removeEventListener")
+    let status = 200
+    const { fetch } = capturingFetch(() => new Response('{"name":"f"}', { status }))
+    const subject = query({ fetch })
+    await subject.getReplicas("f", NS, { signal })
+    status = 500
+    await failure(subject.getReplicas("f", NS, { signal }))
+    status = 404
+    await failure(subject.setReplicas("f", NS, 1, { signal }))
+    expect(vi.getTimerCount()).toBe(0)
+    expect(added).toHaveBeenCalledTimes(3)
+    expect(removed).toHaveBeenCalledTimes(3)
+    expect(removed.mock.calls.map((call) => call[1])).toEqual(
+      added.mock.calls.map((call) => call[1]),
+    )
+  })
+})
+
+describe("names", () => {
+  const hostile = [
+    "../system/functions",
+    "a/../../system/scale-function/x",
+    "x?namespace=kube-system",
+    "x#fragment",
+    "%2e%2e",
+    "%2F..%2F",
+    "fn name",
+    "fünf",
+  ]
+
+  it.each(hostile)("keeps the name %j inside the status route's one path segment", async (name) => {
+    const error = await failure(query().getReplicas(name, NS))
+    expect(error).toBeInstanceOf(ServiceNotFoundError)
+    expect(simulator.requests.map((request) => request.target)).toEqual([
+      `/system/function/${encodeURIComponent(name)}?namespace=openfaas-fn`,
+    ])
+    expect(simulator.counters.scale).toBe(0)
+  })
+
+  it.each(hostile)("keeps the name %j inside the scale route's one path segment", async (name) => {
+    const { calls, fetch } = capturingFetch(() => new Response(null, { status: 404 }))
+    await failure(query({ fetch }).setReplicas(name, NS, 1))
+    const url = new URL(calls[0]?.url ?? "")
+    expect(url.pathname).toBe(`/system/scale-function/${encodeURIComponent(name)}`)
+    expect(url.searchParams.getAll("namespace")).toEqual([NS])
+    expect(JSON.parse(String(calls[0]?.init.body)).serviceName).toBe(name)
+  })
+
+  it("encodes the namespace into one query parameter", async () => {
+    const namespace = "a&namespace=kube-system#x"
+    await failure(query().getReplicas("figlet", namespace))
+    const target = simulator.requests[0]?.target ?? ""
+    expect(new URL(target, "http://x").searchParams.getAll("namespace")).toEqual([namespace])
+  })
+
+  it.each(["", ".", ".."])(
+    "refuses the name %j, which no URL can carry, without a request",
+    async (name) => {
+      const error = await failure(query().getReplicas(name, NS))
+      expect(error).toBeInstanceOf(InvalidServiceNameError)
+      expect(simulator.requests).toHaveLength(0)
+    },
+  )
+})
+
+describe("options", () => {
+  it("sends a bearer token instead of basic auth", async () => {
+    const { calls, fetch } = capturingFetch(() => new Response('{"name":"f"}', { status: 200 }))
+    await createOpenFaaSServiceQuery({ url: simulator.url, token: "t0k3n", fetch }).getReplicas(
+      "f",
+      NS,
+    )
+    expect(calls[0]?.init.headers).toMatchObject({ authorization: "Bearer t0k3n" })
+  })
+
+  it("encodes UTF-8 credentials for basic auth", async () => {
+    const { calls, fetch } = capturingFetch()
+    await createOpenFaaSServiceQuery({
+      url: simulator.url,
+      basicAuth: { user: "ädmin", password: "pässword" },
+      fetch,
+    }).setReplicas("f", NS, 1)
+    const headers = calls[0]?.init.headers as Record<string, string>
+    const header = String(headers.authorization)
+    expect(Buffer.from(header.slice("Basic ".length), "base64").toString("utf8")).toBe(
+      "ädmin:pässword",
+    )
+  })
+
+  it("keeps a path prefix of the url and drops its trailing slashes", async () => {
+    const { calls, fetch } = capturingFetch()
+    await createOpenFaaSServiceQuery({ url: "https://example.test/openfaas//", fetch }).setReplicas(
+      "f",
+      NS,
+      1,
+    )
+    expect(calls[0]?.url).toBe(
+      "https://example.test/openfaas/system/scale-function/f?namespace=openfaas-fn",
+    )
+  })
+
+  it.each<[string, Partial<OpenFaaSServiceQueryOptions>, string]>([
+    ["a relative url", { url: "gateway:8080" }, "http or https"],
+    ["not a url", { url: "not a url" }, "absolute http(s) URL"],
+    ["credentials in the url", { url: "http://admin:pw@127.0.0.1:8080" }, "pass them as basicAuth"],
+    ["a query in the url", { url: "http://127.0.0.1:8080/?x=1" }, "query or a fragment"],
+    ["both auth kinds", { url: "http://127.0.0.1", basicAuth, token: "t" }, "not both"],
+    [
+      "a colon in the user",
+      { url: "http://127.0.0.1", basicAuth: { user: "a:b", password: "" } },
+      "':'",
+    ],
+    ["an empty token", { url: "http://127.0.0.1", token: "" }, "non-empty"],
+    ["a zero timeout", { url: "http://127.0.0.1", timeout: 0 }, "positive"],
+  ])("refuses %s", (_what, options, message) => {
+    expect(() =>
+      createOpenFaaSServiceQuery({
+        url: "http://127.0.0.1",
+        ...options,
+      } as OpenFaaSServiceQueryOptions),
+    ).toThrow(message)
+  })
+})
+
+/** A body that never ends, counting what was pulled and whether it was cancelled. */
+function endlessStream() {
+  let pulled = 0
+  let cancelled = false
+  const chunk = new Uint8Array(16 * 1024).fill(120)
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled += chunk.byteLength
+      controller.enqueue(chunk)
+    },
+    cancel() {
+      cancelled = true
+    },
+  })
+  return { stream, pulled: () => pulled, cancelled: () => cancelled }
+}
+
+/** A URL on 127.0.0.1 where nothing listens any more. */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
