@@ -1,0 +1,93 @@
+import { fileURLToPath } from "node:url"
+import { build } from "esbuild"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  type FaasProviderSimulator,
+  startFaasProviderSimulator,
+} from "./testing/faas-provider-simulator.js"
+
+/**
+ * The provider inside workerd (through miniflare), against the simulator on 127.0.0.1.
+ * Locally a machine without workerd skips this file; under CI it must run, so it fails instead.
+ */
+const workerd = await import("miniflare").then(
+  (module) => ({ Miniflare: module.Miniflare, error: undefined }),
+  (error: unknown) => ({ Miniflare: undefined, error }),
+)
+const mustRun = process.env.CI === "true"
+
+/** Bundles a Worker entry with the workspace packages from source, as wrangler would. */
+async function bundle(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    conditions: ["source", "workerd", "worker"],
+    write: false,
+    logLevel: "silent",
+  })
+  return result.outputFiles[0]!.text
+}
+
+describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (miniflare)", () => {
+  const credentials = { user: "admin", password: "edge-secret" }
+  let simulator: FaasProviderSimulator
+  let worker: InstanceType<NonNullable<typeof workerd.Miniflare>>
+
+  beforeAll(async () => {
+    if (workerd.Miniflare === undefined) throw workerd.error
+    simulator = await startFaasProviderSimulator({ basicAuth: credentials, startupDelayMs: 200 })
+    simulator.addFunction("figlet", "openfaas-fn")
+    simulator.addFunction("locked", "openfaas-fn")
+    worker = new workerd.Miniflare({
+      modules: true,
+      script: await bundle("./testing/edge-worker.ts"),
+      compatibilityDate: "2026-04-01",
+      bindings: {
+        PROVIDER_URL: simulator.url,
+        PROVIDER_USER: credentials.user,
+        PROVIDER_PASSWORD: credentials.password,
+      },
+    })
+    await worker.ready
+  })
+
+  afterAll(async () => {
+    await worker?.dispose()
+    await simulator?.close()
+  })
+
+  it("holds a request for a function at zero, scales it through the provider API and forwards it", async () => {
+    const start = performance.now()
+    const response = await worker.dispatchFetch("http://gateway/function/figlet/hello?x=1")
+    const elapsed = performance.now() - start
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe("hello from figlet.openfaas-fn (/function/figlet/hello?x=1)")
+    expect(response.headers.get("x-cold-start")).toBe("true")
+    expect(elapsed).toBeGreaterThanOrEqual(200) // the simulated start-up delay
+    expect(simulator.counters.scale).toBe(1)
+    expect(simulator.counters.unauthorized).toBe(0)
+    expect(simulator.status("figlet", "openfaas-fn")).toEqual({ replicas: 1, availableReplicas: 1 })
+
+    const warm = await worker.dispatchFetch("http://gateway/function/figlet")
+    expect(warm.status).toBe(200)
+    expect(warm.headers.get("x-cold-start")).toBe("false")
+    expect(simulator.counters.scale).toBe(1)
+  })
+
+  it("answers 404 for a function the provider does not know", async () => {
+    const response = await worker.dispatchFetch("http://gateway/function/nope")
+    expect(response.status).toBe(404)
+    expect(await response.text()).toContain("ServiceNotFoundError")
+  })
+
+  it("surfaces the provider's failure with its status and body excerpt", async () => {
+    simulator.injectFault({ status: 500, body: "etcd unavailable" })
+    const response = await worker.dispatchFetch("http://gateway/function/locked")
+    expect(response.status).toBe(502)
+    expect(response.headers.get("x-scale-error")).toBe("OpenFaaSProviderError")
+    expect(await response.text()).toContain("answered 500: etcd unavailable")
+  })
+})
