@@ -1,3 +1,4 @@
+import { ApiException } from "@kubernetes/client-node"
 import { ServiceNotFoundError } from "@scale-from-zero/core"
 
 /** What the gateway tried when the API server refused it: the RBAC rule it needs. */
@@ -59,13 +60,11 @@ interface StatusBody {
   reason?: string
 }
 
-/** The HTTP status of a client error: ApiException has `code`, the Watch's errors `statusCode`. */
+/** The HTTP status of a client error: ApiException's `code`, or the `statusCode` the Watch sets. */
 export function statusOf(error: unknown): number | undefined {
-  if (typeof error !== "object" || error === null) return undefined
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown }
-  if (typeof code === "number") return code
-  if (typeof statusCode === "number") return statusCode
-  return undefined
+  if (error instanceof ApiException) return error.code
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode
+  return typeof statusCode === "number" ? statusCode : undefined
 }
 
 /** The API server's Status object; the client leaves it as text for answers its spec does not declare. */

@@ -56,6 +56,7 @@ export class NamespaceWatch {
     this.workloads = new ResourceWatch<Workload>({
       ...common,
       path: `/apis/apps/v1/namespaces/${encoded}/${workloadResource}`,
+      access: { verb: "watch", resource: workloadResource, group: "apps", namespace },
       list: (signal) => api.listWorkloads(namespace, signal),
       subjectOf: (workload) => workload.metadata?.name,
       onHealth: (healthy, error) => this.onHealth(healthy, workloadResource, error),
@@ -66,6 +67,12 @@ export class NamespaceWatch {
             ...common,
             path: `/apis/discovery.k8s.io/v1/namespaces/${encoded}/endpointslices`,
             labelSelector: SERVICE_NAME_LABEL,
+            access: {
+              verb: "watch",
+              resource: "endpointslices",
+              group: "discovery.k8s.io",
+              namespace,
+            },
             list: (signal) => api.listEndpointSlices(namespace, undefined, signal),
             subjectOf: (slice) => slice.metadata?.labels?.[SERVICE_NAME_LABEL],
             onHealth: (healthy, error) => this.onHealth(healthy, "endpointslices", error),

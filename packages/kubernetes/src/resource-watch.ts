@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises"
 import { type KubeConfig, Watch } from "@kubernetes/client-node"
-import { asError, statusOf } from "./errors.js"
+import { asError, type KubernetesAccess, statusOf, translateError } from "./errors.js"
 
 interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string }
@@ -11,6 +11,8 @@ export interface ResourceWatchOptions<T extends KubeObject> {
   /** The collection's path, e.g. `/apis/apps/v1/namespaces/NS/deployments`. */
   path: string
   labelSelector?: string
+  /** What the watch asks of the API server, to name it in a permission error. */
+  access: KubernetesAccess
   list(signal: AbortSignal): Promise<{ items: T[]; resourceVersion: string }>
   /** The service an object belongs to, told of its changes. */
   subjectOf(object: T): string | undefined
@@ -98,7 +100,10 @@ export class ResourceWatch<T extends KubeObject> {
           this.resourceVersion = undefined
           continue
         }
-        this.setHealth(false, asError(error))
+        this.setHealth(
+          false,
+          asError(translateError(error, this.options.access, this.options.access.namespace)),
+        )
         backoff =
           backoff === 0
             ? this.options.minBackoffMs

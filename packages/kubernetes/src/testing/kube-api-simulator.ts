@@ -49,6 +49,8 @@ export interface RecordedRequest {
   path: string
   query: Record<string, string>
   status: number
+  /** The code of the ERROR event a watch was answered with (410 for a resourceVersion too old). */
+  watchError?: number
 }
 
 interface KubeObject {
@@ -442,6 +444,7 @@ export async function startKubeApiSimulator(
   }
 
   const openWatch = (
+    record: RecordedRequest,
     request: IncomingMessage,
     response: ServerResponse,
     resource: SimulatedResource,
@@ -479,6 +482,7 @@ export async function startKubeApiSimulator(
       const since = Number(from)
       if (!Number.isInteger(since) || since < windowStart) {
         const expired = status(410, "Expired", `too old resource version: ${from} (${windowStart})`)
+        record.watchError = 410
         response.end(`${JSON.stringify({ type: "ERROR", object: expired })}\n`)
         return
       }
@@ -590,7 +594,7 @@ export async function startKubeApiSimulator(
       }
       if (isWatch) {
         record.status = 200
-        openWatch(request, response, resource, namespace, selector, query)
+        openWatch(record, request, response, resource, namespace, selector, query)
         return
       }
       answer(200, listOf(resource, namespace, selector))
