@@ -299,3 +299,19 @@ describe("background refresh", () => {
     expect(scaler.peek("echo", NS)?.availableReplicas).toBe(1)
   })
 })
+
+describe("a backend whose push is lost", () => {
+  it("still releases callers by re-reading the status now and then", async () => {
+    const query = backend({ services: { echo: {} }, startupDelayMs: 20 })
+    // A watch that subscribes but never calls back.
+    query.watch = () => {}
+    const scaler = createFunctionScaler({
+      serviceQuery: query,
+      functionPollInterval: 1,
+      timeout: 5000,
+    })
+    const result = await scaler.scale("echo", NS)
+    expect(result).toMatchObject({ available: true, coldStart: true })
+    expect(result.durationMs).toBeLessThan(5000)
+  })
+})

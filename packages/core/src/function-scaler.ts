@@ -82,6 +82,8 @@ export const DEFAULT_CACHE_EXPIRY = 250
 export const DEFAULT_SET_SCALE_RETRIES = 20
 export const DEFAULT_NOT_FOUND_EXPIRY = 1000
 const MAX_REMEMBERED_MISSING = 10_000
+/** While a backend pushes readiness, its status is still re-read every this many poll intervals (≥ 1 s). */
+const WATCH_RECHECK_FACTOR = 10
 
 interface Waiter {
   readonly start: number
@@ -143,6 +145,7 @@ export function createFunctionScaler(
 ): FunctionScaler {
   const config = resolveScalingConfig(scalingConfig)
   const { serviceQuery, functionPollInterval, timeout } = config
+  const watchRecheckInterval = Math.max(functionPollInterval * WATCH_RECHECK_FACTOR, 1000)
   const emit = scalingConfig.onEvent ?? (() => {})
   const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
   const missing = new LruMap<string, number>(MAX_REMEMBERED_MISSING)
@@ -237,10 +240,15 @@ export function createFunctionScaler(
         finish(undefined, error)
         return
       }
-      // The service may have turned ready between our last read and the subscription.
-      query(name, namespace, subscription.signal).then(onStatus, (error) =>
-        finish(undefined, error),
-      )
+      // Read at once (the service may have turned ready before the subscription), then now
+      // and again in case a push is lost: a dropped event costs a delay, never a timeout.
+      const recheck = async () => {
+        for (;;) {
+          onStatus(await query(name, namespace, subscription.signal))
+          await sleep(watchRecheckInterval, subscription.signal)
+        }
+      }
+      recheck().catch((error: unknown) => finish(undefined, error))
     })
   }
 
