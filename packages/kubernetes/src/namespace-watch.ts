@@ -94,8 +94,10 @@ export class NamespaceWatch {
       this.listeners.set(service, set)
     }
     set.add(listener)
-    const current = this.current(service)
-    if (current !== undefined) queueMicrotask(() => set.has(listener) && listener(current))
+    queueMicrotask(() => {
+      const response = set.has(listener) ? this.readStore(service) : undefined
+      if (response !== undefined) this.deliver(response, [listener])
+    })
     return () => {
       set.delete(listener)
       if (set.size === 0 && this.listeners.get(service) === set) {
@@ -127,13 +129,33 @@ export class NamespaceWatch {
     return toServiceQueryResponse(kind, this.options.readiness, workload, this.slices?.of(service))
   }
 
-  private publish(service: string, response = this.current(service)) {
+  /** Pushes a service's status to its listeners when it differs from the last one pushed. */
+  private publish(service: string, known?: ServiceQueryResponse) {
     const set = this.listeners.get(service)
-    if (set === undefined || response === undefined) return
+    if (set === undefined) return
+    const response = known ?? this.readStore(service)
+    if (response === undefined) return
     const key = responseKey(response)
     if (this.lastSent.get(service) === key) return
     this.lastSent.set(service, key)
-    for (const listener of [...set]) {
+    this.deliver(response, [...set])
+  }
+
+  private readStore(service: string): ServiceQueryResponse | undefined {
+    try {
+      return this.current(service)
+    } catch (error) {
+      // A workload whose labels cannot be read (a scale factor out of range): say so, push nothing.
+      this.options.onError(asError(error), {
+        namespace: this.options.namespace,
+        resource: "labels",
+      })
+      return undefined
+    }
+  }
+
+  private deliver(response: ServiceQueryResponse, listeners: StatusListener[]) {
+    for (const listener of listeners) {
       try {
         listener(response)
       } catch (error) {

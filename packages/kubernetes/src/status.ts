@@ -1,7 +1,7 @@
 import type { V1EndpointSlice } from "@kubernetes/client-node"
 import type { ServiceQueryResponse } from "@scale-from-zero/core"
+import { readScaleLabels } from "@scale-from-zero/openfaas"
 import type { Workload, WorkloadKind } from "./api.js"
-import { readScaleLabels } from "./scale-labels.js"
 
 export type Readiness = "endpoints" | "workload"
 
@@ -35,6 +35,7 @@ export function readyEndpoints(slices: Iterable<V1EndpointSlice>): number {
  * the Service's ready endpoints, capped at the desired replicas: endpoints of pods that are going
  * away after a scale to zero, or of another workload behind the same Service, never count as capacity
  * this workload was asked for.
+ * @throws RangeError for a scale factor label outside 1..100, as the OpenFaaS gateway.
  */
 export function toServiceQueryResponse(
   kind: WorkloadKind,
