@@ -1,0 +1,249 @@
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http"
+import type { AddressInfo } from "node:net"
+import { afterEach, describe, expect, it, vi } from "vitest"
+import type { Gate, GateHold, GatePass, GateReply } from "../gate.js"
+import { MAX_SCALE_REQUEST_BYTES } from "../horizontal-scaling.js"
+import {
+  acceptPass,
+  ClientClosedError,
+  readScaleRequest,
+  reportFinished,
+  scaleRefusalReply,
+  toGateRequest,
+  waitForService,
+  writeReply,
+} from "./index.js"
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void
+
+let server: Server | undefined
+afterEach(async () => {
+  server?.closeAllConnections()
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined))
+  server = undefined
+})
+
+async function serve(handler: Handler): Promise<string> {
+  server = createServer(handler)
+  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+interface SendOptions {
+  method?: string
+  headers?: Record<string, string>
+  /** Leave the request body open for the test to write. */
+  open?: boolean
+}
+
+/** Sends a request; resolves with status, headers and body, or the connection error. */
+function send(url: string, { open = false, ...options }: SendOptions = {}) {
+  const request = httpRequest(url, { agent: false, ...options })
+  if (!open) request.end()
+  const answer = new Promise<{ status: number; headers: IncomingMessage["headers"]; body: string }>(
+    (resolve, reject) => {
+      request.on("error", reject)
+      request.on("response", (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => {
+          body += chunk
+        })
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        )
+      })
+    },
+  )
+  return { request, answer }
+}
+
+const HOLD: GateHold = { kind: "hold", name: "echo", namespace: "openfaas-fn", browser: false }
+const CLOSED: GateReply = { kind: "reply", status: 499, headers: {}, body: "client closed request" }
+
+/** A gate whose wait ends when the test says, or with 499 when the signal aborts. */
+function fakeGate() {
+  let release: (outcome: GatePass | GateReply) => void = () => {}
+  const signals: AbortSignal[] = []
+  const gate = {
+    wait: (_hold: GateHold, signal: AbortSignal) =>
+      new Promise<GatePass | GateReply>((resolve) => {
+        signals.push(signal)
+        release = resolve
+        signal.addEventListener("abort", () => resolve(CLOSED), { once: true })
+      }),
+    finished: vi.fn(),
+  } as unknown as Gate & { finished: ReturnType<typeof vi.fn> }
+  return { gate, signals, release: (outcome: GatePass | GateReply) => release(outcome) }
+}
+
+describe("toGateRequest", () => {
+  it("reads Node's headers in place, case-insensitively, joining repeated ones", async () => {
+    const seen = new Promise<Record<string, unknown>>((resolve, reject) => {
+      serve((request, response) => {
+        const gateRequest = toGateRequest(request)
+        resolve({
+          method: gateRequest.method,
+          path: gateRequest.path,
+          original: toGateRequest(request, "/function/echo/x").path,
+          accept: gateRequest.headers.get("Accept"),
+          missing: gateRequest.headers.get("x-missing"),
+        })
+        response.end()
+      }).then(
+        (url) => send(`${url}/healthz?x=1`, { headers: { accept: "text/html" } }).answer,
+        reject,
+      )
+    })
+    expect(await seen).toEqual({
+      method: "GET",
+      path: "/healthz?x=1",
+      original: "/function/echo/x",
+      accept: "text/html",
+      missing: undefined,
+    })
+  })
+})
+
+describe("waitForService", () => {
+  it("passes the gate's outcome on and removes its close listener", async () => {
+    const { gate, release } = fakeGate()
+    const listeners: number[] = []
+    const url = await serve((request, response) => {
+      listeners.push(response.listenerCount("close"))
+      waitForService(gate, HOLD, response).then((outcome) => {
+        listeners.push(response.listenerCount("close"))
+        acceptPass(gate, outcome as GatePass, response)
+        response.end(request.url)
+      })
+      listeners.push(response.listenerCount("close"))
+    })
+    const { answer } = send(`${url}/function/echo`)
+    await vi.waitFor(() => expect(listeners).toHaveLength(2))
+    release({ kind: "pass", coldStartMs: 42 })
+    const { status, headers } = await answer
+    expect(status).toBe(200)
+    expect(headers["server-timing"]).toBe("cold-start;dur=42")
+    const [before, during, after] = listeners
+    expect(during).toBe((before ?? 0) + 1)
+    expect(after).toBe(before)
+    expect(gate.finished).not.toHaveBeenCalled()
+  })
+
+  it("aborts the wait when the client closes its connection, and answers nothing", async () => {
+    const { gate, signals } = fakeGate()
+    let ended: { outcome: GatePass | GateReply; listeners: number } | undefined
+    const url = await serve((_request, response) => {
+      waitForService(gate, HOLD, response).then((outcome) => {
+        writeReply(response, outcome as GateReply)
+        ended = { outcome, listeners: response.listenerCount("close") }
+      })
+    })
+    const { request, answer } = send(`${url}/function/echo`)
+    answer.catch(() => {})
+    await vi.waitFor(() => expect(signals).toHaveLength(1))
+    request.destroy()
+    await vi.waitFor(() => expect(ended).toBeDefined())
+    expect(signals[0]?.reason).toBeInstanceOf(ClientClosedError)
+    expect(ended).toEqual({ outcome: CLOSED, listeners: 0 })
+  })
+})
+
+describe("acceptPass and reportFinished", () => {
+  it("appends Server-Timing to one already set, and adds nothing to a warm pass", async () => {
+    const { gate } = fakeGate()
+    const url = await serve((request, response) => {
+      response.setHeader("server-timing", "db;dur=3")
+      if (request.url === "/warm") {
+        const before = response.listenerCount("close")
+        acceptPass(gate, { kind: "pass" }, response)
+        response.end(String(response.listenerCount("close") - before))
+      } else {
+        acceptPass(gate, { kind: "pass", coldStartMs: 7 }, response)
+        response.end()
+      }
+    })
+    expect((await send(`${url}/cold`).answer).headers["server-timing"]).toBe(
+      "db;dur=3, cold-start;dur=7",
+    )
+    const warm = await send(`${url}/warm`).answer
+    expect(warm.headers["server-timing"]).toBe("db;dur=3")
+    expect(warm.body).toBe("0")
+  })
+
+  it("reports a tracked pass finished exactly once, when its response ends", async () => {
+    const { gate } = fakeGate()
+    const pass: GatePass = {
+      kind: "pass",
+      inFlight: { name: "echo", namespace: "openfaas-fn", finished: () => {} },
+    }
+    const url = await serve((_request, response) => {
+      acceptPass(gate, pass, response)
+      expect(gate.finished).not.toHaveBeenCalled()
+      response.end("done")
+    })
+    expect((await send(url).answer).body).toBe("done")
+    await vi.waitFor(() => expect(gate.finished).toHaveBeenCalledTimes(1))
+    expect(gate.finished).toHaveBeenCalledWith(pass)
+    reportFinished(gate, pass, { closed: true } as ServerResponse)
+    expect(gate.finished).toHaveBeenCalledTimes(2)
+  })
+})
+
+describe("readScaleRequest", () => {
+  const scaleServer = () =>
+    serve((request, response) => {
+      readScaleRequest(request).then((result) => {
+        if (result.ok) response.end(result.body)
+        else writeReply(response, scaleRefusalReply(result))
+      })
+    })
+
+  it("refuses another method without reading the body, naming POST in Allow", async () => {
+    const url = await scaleServer()
+    const { request, answer } = send(url, { method: "PUT", open: true })
+    request.write("{")
+    const { status, headers } = await answer
+    expect(status).toBe(405)
+    expect(headers.allow).toBe("POST")
+    request.destroy()
+  })
+
+  it("stops reading a chunked body past the limit and still answers 413", async () => {
+    const url = await scaleServer()
+    const { request, answer } = send(url, { method: "POST", open: true })
+    const chunk = "x".repeat(16 * 1024)
+    // Far more than the limit: the answer must come without the client ever finishing.
+    for (let sent = 0; sent <= MAX_SCALE_REQUEST_BYTES * 4; sent += chunk.length)
+      request.write(chunk)
+    const { status, headers } = await answer
+    expect(status).toBe(413)
+    expect(headers.connection).toBe("close")
+    request.destroy()
+  })
+
+  it("refuses a declared Content-Length past the limit at once", async () => {
+    const url = await scaleServer()
+    const { request, answer } = send(url, {
+      method: "POST",
+      headers: { "content-length": String(MAX_SCALE_REQUEST_BYTES + 1) },
+      open: true,
+    })
+    request.write("{")
+    expect((await answer).status).toBe(413)
+    request.destroy()
+  })
+
+  it("normalises a good body", async () => {
+    const url = await scaleServer()
+    const { request, answer } = send(url, { method: "POST", open: true })
+    request.end(JSON.stringify({ serviceName: "echo", replicas: 12 }))
+    expect((await answer).body).toBe('{"serviceName":"echo","replicas":5}')
+  })
+})

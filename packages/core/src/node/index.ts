@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import {
+  coldStartServerTiming,
+  type Gate,
+  type GateHold,
+  type GatePass,
+  type GateReply,
+  type GateRequest,
+  type HeaderReader,
+} from "../gate.js"
+import {
+  type HorizontalScalingResult,
+  MAX_SCALE_REQUEST_BYTES,
+  normalizeScaleRequest,
+} from "../horizontal-scaling.js"
+
+/**
+ * The gate's view of a Node request: reads Node's lower-cased header object in place,
+ * so admitting a request copies no header.
+ */
+class NodeGateRequest implements GateRequest, HeaderReader {
+  readonly method: string
+  readonly headers: HeaderReader = this
+  constructor(
+    private readonly request: IncomingMessage,
+    readonly path: string,
+  ) {
+    this.method = request.method ?? "GET"
+  }
+
+  get(name: string): string | undefined {
+    const value = this.request.headers[name.toLowerCase()]
+    return Array.isArray(value) ? value.join(", ") : value
+  }
+}
+
+/** The request as `gate.admit` takes it; `path` defaults to `request.url` (pass Express's `originalUrl`). */
+export function toGateRequest(request: IncomingMessage, path = request.url ?? "/"): GateRequest {
+  return new NodeGateRequest(request, path)
+}
+
+/** Why a held request's wait ended early: the client closed its connection. */
+export class ClientClosedError extends Error {
+  override readonly name = "ClientClosedError"
+  constructor() {
+    super("client closed the connection before the response was sent")
+  }
+}
+
+/**
+ * Holds the request until its service is ready (or the gate answers otherwise), ending the
+ * wait at once if the client closes its connection first. The request body is not read:
+ * it stays in the socket for whatever handles the request next.
+ * Adds one `close` listener to `response` and removes it when the wait ends.
+ */
+export async function waitForService(
+  gate: Gate,
+  hold: GateHold,
+  response: ServerResponse,
+): Promise<GatePass | GateReply> {
+  const controller = new AbortController()
+  const onClose = () => {
+    if (!response.writableFinished) controller.abort(new ClientClosedError())
+  }
+  if (response.destroyed) onClose()
+  else response.once("close", onClose)
+  try {
+    return await gate.wait(hold, controller.signal)
+  } finally {
+    response.off("close", onClose)
+  }
+}
+
+/**
+ * Prepares `response` for a request the gate let through: the `Server-Timing` cold start
+ * when it was held, the in-flight count when the gate tracks one. Costs nothing on a warm pass.
+ */
+export function acceptPass(gate: Gate, pass: GatePass, response: ServerResponse): void {
+  if (pass.coldStartMs !== undefined) {
+    response.appendHeader("server-timing", coldStartServerTiming(pass.coldStartMs))
+  }
+  if (pass.inFlight !== undefined) reportFinished(gate, pass, response)
+}
+
+/**
+ * Calls `gate.finished(pass)` once, when the response has ended or its connection closed.
+ * Node emits `close` on a response in both cases, after `finish` when it completed.
+ */
+export function reportFinished(gate: Gate, pass: GatePass, response: ServerResponse): void {
+  if (response.closed) gate.finished(pass)
+  else response.once("close", () => gate.finished(pass))
+}
+
+/** Sends a gate reply, unless the client is already gone or an answer already began. */
+export function writeReply(response: ServerResponse, reply: GateReply): void {
+  if (response.destroyed || response.headersSent) return
+  response.writeHead(reply.status, {
+    ...reply.headers,
+    "content-length": Buffer.byteLength(reply.body),
+  })
+  response.end(reply.body)
+}
+
+const SCALE_REQUEST_TOO_LARGE = Object.freeze({
+  ok: false,
+  status: 413,
+  message: "Scale request body too large",
+} as const)
+
+/**
+ * Reads and checks a scale request (`POST {serviceName, replicas, namespace?}`): 405 for another
+ * method (the body left unread), 413 past MAX_SCALE_REQUEST_BYTES (reading stops there), 400 for
+ * a bad body. Rejects if the body stream fails, as when the client goes away mid-body.
+ */
+export function readScaleRequest(request: IncomingMessage): Promise<HorizontalScalingResult> {
+  const method = request.method ?? "GET"
+  if (method.toUpperCase() !== "POST") return Promise.resolve(normalizeScaleRequest(method, ""))
+  if (Number(request.headers["content-length"]) > MAX_SCALE_REQUEST_BYTES) {
+    return Promise.resolve(SCALE_REQUEST_TOO_LARGE)
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const stop = () => {
+      request.off("data", onData)
+      request.off("end", onEnd)
+      request.off("error", onError)
+      request.off("close", onClose)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_SCALE_REQUEST_BYTES) {
+        chunks.push(chunk)
+        return
+      }
+      // Stop reading, but keep the socket: the 413 answer still has to go out.
+      stop()
+      request.pause()
+      resolve(SCALE_REQUEST_TOO_LARGE)
+    }
+    const onEnd = () => {
+      stop()
+      resolve(normalizeScaleRequest(method, Buffer.concat(chunks, size).toString("utf8")))
+    }
+    const onError = (error: Error) => {
+      stop()
+      reject(error)
+    }
+    const onClose = () => {
+      if (request.readableEnded) return
+      stop()
+      reject(new ClientClosedError())
+    }
+    request.on("data", onData)
+    request.on("end", onEnd)
+    request.on("error", onError)
+    request.on("close", onClose)
+  })
+}
+
+/** The answer to a refused scale request; `connection: close` drops a body left unread. */
+export function scaleRefusalReply(refusal: { status: number; message: string }): GateReply {
+  return {
+    kind: "reply",
+    status: refusal.status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      ...(refusal.status === 405 && { allow: "POST" }),
+      ...(refusal.status === 413 && { connection: "close" }),
+    },
+    body: `${refusal.message}\n`,
+  }
+}
+
+/**
+ * Rewrites the request headers for the normalised scale request body that replaces the one
+ * read, so a proxy forwarding that body sends a consistent request.
+ */
+export function describeScaleBody(request: IncomingMessage, body: string): void {
+  request.headers["content-length"] = String(Buffer.byteLength(body))
+  request.headers["content-type"] = "application/json"
+  delete request.headers["transfer-encoding"]
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import {
+  createGate,
+  type Gate,
+  type ScaleFromZeroOptions,
+  type ScaleServiceRequest,
+} from "@scale-from-zero/core"
+import {
+  acceptPass,
+  describeScaleBody,
+  readScaleRequest,
+  scaleRefusalReply,
+  toGateRequest,
+  waitForService,
+  writeReply,
+} from "@scale-from-zero/core/node"
+
+export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+
+/** An Express (4 or 5) request as far as these middlewares read it. */
+export type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown }
+export type NextFunction = (error?: unknown) => void
+
+export interface ScaleFromZeroMiddleware {
+  (request: ExpressRequest, response: ServerResponse, next: NextFunction): void
+  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  readonly gate: Gate
+}
+
+/**
+ * Holds each request for a service without a ready replica until the service is ready
+ * (scaling it from zero), then hands it on with its body unread; answers 400/404/502/503/504
+ * itself. Requests for no service pass straight through.
+ */
+export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+  const gate = createGate(options)
+  const middleware = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
+    const verdict = gate.admit(toGateRequest(request, request.originalUrl))
+    if (verdict.kind === "pass") {
+      acceptPass(gate, verdict, response)
+      return next()
+    }
+    if (verdict.kind === "reply") return writeReply(response, verdict)
+    waitForService(gate, verdict, response).then((outcome) => {
+      if (outcome.kind === "reply") return writeReply(response, outcome)
+      acceptPass(gate, outcome, response)
+      next()
+    }, next)
+  }
+  return Object.assign(middleware, { gate })
+}
+
+/** The request after `horizontalScaling()`: the scale request parsed, and the body to forward. */
+export type ScaleRequestMessage = ExpressRequest & {
+  body: ScaleServiceRequest
+  /** The normalised JSON body; Content-Length describes it. Forward this, not the spent stream. */
+  rawBody: string
+}
+
+/**
+ * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
+ * namespace? }` body (400; 413 past 64 KiB), replicas clamped to 1..5. The next handler gets
+ * `req.body` (parsed) and `req.rawBody` (the normalised JSON a proxy forwards).
+ */
+export function horizontalScaling() {
+  return (request: ExpressRequest, response: ServerResponse, next: NextFunction): void => {
+    readScaleRequest(request).then((result) => {
+      if (!result.ok) return writeReply(response, scaleRefusalReply(result))
+      describeScaleBody(request, result.body)
+      Object.assign(request, { body: result.request, rawBody: result.body })
+      next()
+    }, next)
+  }
+}

@@ -1,0 +1,328 @@
+// One behaviour contract that every scale-from-zero adapter runs against its real framework.
+// Each harness builds the same app (see adapter-scenario.ts):
+//   scaleFromZero(options) in front of everything;
+//   /system/scale-function/* → horizontalScaling() → a handler answering ScaleEchoAnswer JSON;
+//   anything else → a handler answering EchoAnswer JSON about the body it received.
+
+import { randomBytes } from "node:crypto"
+import { request as httpRequest } from "node:http"
+import supertest from "supertest"
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  type ContractScenario,
+  type ContractStats,
+  echoAnswer,
+  SCALE_PATH_PREFIX,
+} from "./adapter-scenario.js"
+
+export * from "./adapter-scenario.js"
+
+export interface RunningApp {
+  /** Base URL, `http://127.0.0.1:PORT`. */
+  readonly url: string
+  stats(): Promise<ContractStats>
+  /** Stops the server and closes the gate and the backend. */
+  close(): Promise<void>
+}
+
+export type ContractCase =
+  | "pass-through"
+  | "invalid-name"
+  | "unknown-service"
+  | "warm"
+  | "cold-start"
+  | "backend-error"
+  | "timeout"
+  | "shed"
+  | "concurrent-cold"
+  | "large-body"
+  | "client-gone"
+  | "waiting-page"
+  | "horizontal-scaling"
+
+export interface AdapterHarness {
+  start(scenario: ContractScenario): Promise<RunningApp>
+  /** The cases this runtime runs; every case when absent. */
+  cases?: readonly ContractCase[]
+}
+
+const SERVICE = "/function/echo"
+const ONE_MIB = 1024 * 1024
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 3000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** A request whose connection the test can cut while it is held. */
+function heldRequest(url: string, path: string) {
+  const request = httpRequest(`${url}${path}`, { agent: false })
+  const outcome = new Promise<string>((resolve) => {
+    request.on("response", (response) => resolve(`answered ${response.statusCode}`))
+    request.on("error", (error) => resolve(`closed: ${error.message}`))
+  })
+  request.end()
+  return { cut: () => request.destroy(), outcome }
+}
+
+export function runAdapterContract(adapterName: string, harness: AdapterHarness): void {
+  const runs = (name: ContractCase) => harness.cases === undefined || harness.cases.includes(name)
+
+  describe(`${adapterName}: scale-from-zero adapter contract`, () => {
+    let app: RunningApp | undefined
+    const start = async (scenario: ContractScenario) => {
+      app = await harness.start(scenario)
+      return { app, http: supertest(app.url) }
+    }
+    afterEach(async () => {
+      await app?.close()
+      app = undefined
+    })
+
+    it.runIf(runs("pass-through"))(
+      "passes a request that is not for a service through untouched",
+      async () => {
+        const { app, http } = await start({ services: { echo: {} } })
+        const response = await http.post("/healthz?probe=1").send("ping").expect(200)
+        expect(response.body).toEqual(await echoAnswer("POST", "/healthz?probe=1", bytes("ping")))
+        expect(response.headers["server-timing"]).toBeUndefined()
+        expect(await app.stats()).toMatchObject({ getReplicas: 0, setReplicas: 0 })
+      },
+    )
+
+    it.runIf(runs("invalid-name"))(
+      "answers 400 for an invalid service name or namespace, asking the backend nothing",
+      async () => {
+        const { app, http } = await start({ services: { echo: {} } })
+        const badName = await http.get("/function/bad%20name").expect(400)
+        expect(badName.text).toContain("invalid service name")
+        const badNamespace = await http.get("/function/echo.bad%20space/x").expect(400)
+        expect(badNamespace.text).toContain("invalid service namespace")
+        expect(await app.stats()).toMatchObject({ getReplicas: 0, setReplicas: 0 })
+      },
+    )
+
+    it.runIf(runs("unknown-service"))(
+      "answers 404 for a service the backend does not know",
+      async () => {
+        const { app, http } = await start({ services: { echo: {} } })
+        const response = await http.get("/function/missing/path").expect(404)
+        expect(response.text).toMatch(/^error finding function missing\.openfaas-fn: /)
+        expect((await app.stats()).setReplicas).toBe(0)
+      },
+    )
+
+    it.runIf(runs("warm"))("passes a ready service at once, without Server-Timing", async () => {
+      const { app, http } = await start({ services: { echo: { replicas: 1 } } })
+      const response = await http.get(`${SERVICE}/hello?x=1`).expect(200)
+      expect(response.body).toMatchObject({ method: "GET", path: `${SERVICE}/hello?x=1` })
+      expect(response.headers["server-timing"]).toBeUndefined()
+      expect((await app.stats()).setReplicas).toBe(0)
+    })
+
+    it.runIf(runs("cold-start"))(
+      "holds a request for a cold service until it is ready, then passes it with Server-Timing",
+      async () => {
+        const { app, http } = await start({ services: { echo: { startupDelayMs: 300 } } })
+        const cold = await http.get(`${SERVICE}/hello`).expect(200)
+        expect(cold.body).toMatchObject({ method: "GET", path: `${SERVICE}/hello` })
+        const timing = /^cold-start;dur=(\d+)$/.exec(String(cold.headers["server-timing"]))
+        expect(timing, String(cold.headers["server-timing"])).not.toBeNull()
+        expect(Number(timing?.[1])).toBeGreaterThanOrEqual(250)
+        const warm = await http.get(`${SERVICE}/hello`).expect(200)
+        expect(warm.headers["server-timing"]).toBeUndefined()
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    it.runIf(runs("backend-error"))("answers 502 when the backend fails", async () => {
+      const { http } = await start({ services: { echo: {} }, failWith: "backend down" })
+      const response = await http.get(`${SERVICE}/`).expect(502)
+      expect(response.text).toContain("backend down")
+    })
+
+    it.runIf(runs("timeout"))(
+      "answers 504 with Retry-After when the service is not ready in time",
+      async () => {
+        const { http } = await start({
+          services: { echo: { startupDelayMs: 10_000 } },
+          gate: { timeout: 300, retryAfter: 3 },
+        })
+        const started = Date.now()
+        const response = await http.get(`${SERVICE}/`).expect(504)
+        expect(Date.now() - started).toBeLessThan(3000)
+        expect(response.headers["retry-after"]).toBe("3")
+      },
+    )
+
+    it.runIf(runs("shed"))(
+      "answers 503 with Retry-After once maxWaiting requests are held, and serves those held",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 700 } },
+          gate: { maxWaiting: 2, retryAfter: 2 },
+        })
+        const held = [http.get(`${SERVICE}/a`), http.get(`${SERVICE}/b`)].map((r) =>
+          r.then((x) => x),
+        )
+        await until("two held requests", async () => (await app.stats()).totalWaiting === 2)
+        const shed = await http.get(`${SERVICE}/c`).expect(503)
+        expect(shed.headers["retry-after"]).toBe("2")
+        expect(shed.text).toContain("limit 2")
+        for (const response of await Promise.all(held)) expect(response.status).toBe(200)
+      },
+    )
+
+    it.runIf(runs("concurrent-cold"))(
+      "scales up once for 200 concurrent cold requests, which all succeed",
+      async () => {
+        const { app, http } = await start({ services: { echo: { startupDelayMs: 300 } } })
+        const responses = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => http.get(`${SERVICE}/${i}`).then((x) => x)),
+        )
+        expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200))
+        expect(responses.map((r) => r.body.path)).toEqual(
+          responses.map((_, i) => `${SERVICE}/${i}`),
+        )
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    it.runIf(runs("large-body"))(
+      "delivers a 1 MiB POST body intact to the next handler after a cold start",
+      async () => {
+        const { http } = await start({ services: { echo: { startupDelayMs: 200 } } })
+        const body = randomBytes(ONE_MIB)
+        const response = await http
+          .post(`${SERVICE}/upload`)
+          .set("content-type", "application/octet-stream")
+          .send(body)
+          .expect(200)
+        expect(response.body).toEqual(await echoAnswer("POST", `${SERVICE}/upload`, body))
+        expect(response.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+      },
+    )
+
+    it.runIf(runs("client-gone"))(
+      "forgets a client that disconnects while held, leaving the other held requests undisturbed",
+      async () => {
+        const { app, http } = await start({ services: { echo: { startupDelayMs: 800 } } })
+        const leaving = heldRequest(app.url, `${SERVICE}/leaving`)
+        const staying = http.get(`${SERVICE}/staying`).then((x) => x)
+        await until("two held requests", async () => (await app.stats()).totalWaiting === 2)
+        leaving.cut()
+        expect(await leaving.outcome).toMatch(/^closed/)
+        await until("the gone client's wait to end", async () => {
+          return (await app.stats()).totalWaiting === 1
+        })
+        expect((await staying).status).toBe(200)
+        expect(await app.stats()).toMatchObject({ totalWaiting: 0, activeWatches: 0 })
+      },
+    )
+
+    it.runIf(runs("client-gone"))(
+      "stops waiting for readiness when the only held client disconnects",
+      async () => {
+        const { app } = await start({ services: { echo: { startupDelayMs: 10_000 } } })
+        const leaving = heldRequest(app.url, `${SERVICE}/`)
+        await until("a held request", async () => (await app.stats()).totalWaiting === 1)
+        leaving.cut()
+        await until("no wait and no watch left", async () => {
+          const stats = await app.stats()
+          return stats.totalWaiting === 0 && stats.activeWatches === 0
+        })
+      },
+    )
+
+    it.runIf(runs("waiting-page"))(
+      "shows a browser a waiting page while an API client stays held",
+      async () => {
+        const { http } = await start({
+          services: { echo: { startupDelayMs: 800 } },
+          gate: { waitingPage: { afterMs: 100, refreshSeconds: 1 } },
+        })
+        const api = http
+          .get(`${SERVICE}/api`)
+          .set("accept", "application/json")
+          .then((x) => x)
+        const page = await http
+          .get(`${SERVICE}/page`)
+          .set("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+          .expect(503)
+        expect(page.headers["content-type"]).toMatch(/^text\/html/)
+        expect(page.headers["retry-after"]).toBeDefined()
+        expect(page.text).toContain('http-equiv="refresh" content="1"')
+        expect(page.text).toContain("echo.openfaas-fn")
+        const held = await api
+        expect(held.status).toBe(200)
+        expect(held.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+        const ready = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
+        expect(ready.body).toMatchObject({ path: `${SERVICE}/page` })
+      },
+    )
+
+    it.runIf(runs("waiting-page"))("holds browsers too when the waiting page is off", async () => {
+      const { http } = await start({
+        services: { echo: { startupDelayMs: 300 } },
+        gate: { waitingPage: false },
+      })
+      const response = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
+      expect(response.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+    })
+
+    describe.runIf(runs("horizontal-scaling"))("horizontalScaling", () => {
+      const path = `${SCALE_PATH_PREFIX}echo`
+
+      it("answers 405 to a method other than POST", async () => {
+        const { http } = await start({ services: {} })
+        await http.get(path).expect(405)
+        await http.put(path).send({ serviceName: "echo", replicas: 1 }).expect(405)
+      })
+
+      it("answers 400 to a body that is not a scale request", async () => {
+        const { http } = await start({ services: {} })
+        await http.post(path).set("content-type", "application/json").send("{not json").expect(400)
+        await http.post(path).send({ replicas: 2 }).expect(400)
+        await http.post(path).send({ serviceName: "echo", replicas: "2" }).expect(400)
+        await http.post(path).send([1, 2]).expect(400)
+      })
+
+      it("answers 413 to a body larger than a scale request can be", async () => {
+        const { http } = await start({ services: {} })
+        const padding = "x".repeat(70 * 1024)
+        await http.post(path).send({ serviceName: "echo", replicas: 1, padding }).expect(413)
+      })
+
+      it("clamps replicas and hands the normalised body on, parsed and as raw bytes", async () => {
+        const { http } = await start({ services: {} })
+        const high = await http
+          .post(path)
+          .send({ serviceName: "echo", replicas: 99, namespace: "", extra: true })
+          .expect(200)
+        const clamped = { serviceName: "echo", replicas: 5 }
+        expect(high.body).toEqual({
+          parsed: clamped,
+          raw: JSON.stringify(clamped),
+          contentLength: String(JSON.stringify(clamped).length),
+        })
+        const low = await http
+          .post(path)
+          .send({ serviceName: "echo", replicas: 0, namespace: "fns" })
+          .expect(200)
+        const raised = { serviceName: "echo", replicas: 1, namespace: "fns" }
+        expect(low.body).toEqual({
+          parsed: raised,
+          raw: JSON.stringify(raised),
+          contentLength: String(JSON.stringify(raised).length),
+        })
+      })
+    })
+  })
+}
+
+function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text)
+}

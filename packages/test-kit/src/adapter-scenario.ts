@@ -1,0 +1,95 @@
+// The app every adapter builds for the contract, described as plain data so that it can be
+// rebuilt inside another runtime (workerd). Web APIs only: no node: imports, no vitest.
+import {
+  createMemoryServiceQuery,
+  type Gate,
+  type MemoryServiceDefinition,
+  type MemoryServiceQuery,
+  type ScaleFromZeroOptions,
+} from "@scale-from-zero/core"
+
+/** The backend and the options of one contract case. */
+export interface ContractScenario {
+  /** Memory backend services, by `name` or `name.namespace`. */
+  services: Record<string, MemoryServiceDefinition>
+  /** Every backend call fails with this message (a provider error). */
+  failWith?: string
+  /** Gate options beyond the backend. */
+  gate?: Omit<ScaleFromZeroOptions, "serviceQuery" | "resolve" | "onEvent">
+}
+
+/** What the contract reads back from the app's gate and backend. */
+export interface ContractStats {
+  getReplicas: number
+  setReplicas: number
+  /** Requests held by the gate now. */
+  totalWaiting: number
+  /** Backend watches still open. */
+  activeWatches: number
+}
+
+export interface ContractBackend {
+  serviceQuery: MemoryServiceQuery
+  options: ScaleFromZeroOptions
+  stats(gate: Gate): ContractStats
+  close(gate: Gate): void
+}
+
+/** Routes of the contract app besides the gated ones. */
+export const SCALE_PATH_PREFIX = "/system/scale-function/"
+
+/** The backend and gate options a harness builds its app from. */
+export function createContractBackend(scenario: ContractScenario): ContractBackend {
+  const serviceQuery = createMemoryServiceQuery({ services: scenario.services })
+  if (scenario.failWith !== undefined) serviceQuery.failWith(new Error(scenario.failWith))
+  return {
+    serviceQuery,
+    options: {
+      functionPollInterval: 20,
+      cacheExpiry: 1000,
+      ...scenario.gate,
+      serviceQuery,
+    },
+    stats: (gate) => ({
+      getReplicas: serviceQuery.calls.getReplicas,
+      setReplicas: serviceQuery.calls.setReplicas,
+      totalWaiting: gate.scaler.totalWaiting,
+      activeWatches: serviceQuery.activeWatches,
+    }),
+    close(gate) {
+      gate.close()
+      serviceQuery.close()
+    },
+  }
+}
+
+/** What the next handler after `scaleFromZero` answers: proof of what reached it. */
+export interface EchoAnswer {
+  method: string
+  path: string
+  /** Bytes of request body received. */
+  bytes: number
+  /** SHA-256 of the body received, hex. */
+  sha256: string
+}
+
+/** What the next handler after `horizontalScaling` answers. */
+export interface ScaleEchoAnswer {
+  /** The parsed request the adapter handed on. */
+  parsed: unknown
+  /** The body a proxy would forward, as read by the next handler. */
+  raw: string
+  /** The Content-Length header the next handler sees. */
+  contentLength: string | null
+}
+
+export async function echoAnswer(
+  method: string,
+  path: string,
+  body: Uint8Array,
+): Promise<EchoAnswer> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(body)))
+  let sha256 = ""
+  for (const byte of digest) sha256 += byte.toString(16).padStart(2, "0")
+  return { method, path, bytes: body.byteLength, sha256 }
+}
