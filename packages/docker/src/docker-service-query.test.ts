@@ -11,7 +11,7 @@ import {
   containerState,
   createContainer,
   freePort,
-  healthcheckTicker,
+  healthNudger,
   PODMAN_SOCKET,
   removeContainers,
   requireEngine,
@@ -216,55 +216,82 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const query = newQuery({ pollInterval: 60_000 })
     const web = uniqueName("pushed")
     const api = uniqueName("pushed")
-    const port = await freePort()
-    const apiName = await container(api, {
-      port,
-      healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/`],
-    })
-    await container(web)
+    await Promise.all([container(web), container(api)])
     const controller = new AbortController()
-    const webReady = watchUntil(
-      query,
-      web,
-      "openfaas-fn",
-      (s) => s.availableReplicas > 0,
-      10_000,
-      controller.signal,
-    )
-    const apiReady = watchUntil(
-      query,
-      api,
-      "openfaas-fn",
-      (s) => s.availableReplicas > 0,
-      10_000,
-      controller.signal,
-    )
+    const ready = (service: string) =>
+      watchUntil(
+        query,
+        service,
+        "openfaas-fn",
+        (s) => s.availableReplicas > 0,
+        10_000,
+        controller.signal,
+      )
+    const webReady = ready(web)
+    const apiReady = ready(api)
     expect(query.activeWatches).toBe(2)
-    const connectDeadline = Date.now() + 5000
-    while (!query.eventStreamConnected && Date.now() < connectDeadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(query.eventStreamConnected).toBe(true)
+    await expect.poll(() => query.eventStreamConnected).toBe(true)
 
     const other = newQuery()
     const started = performance.now()
     await other.setReplicas(web, "openfaas-fn", 1)
     expect((await webReady).availableReplicas).toBe(1)
     const pushMs = performance.now() - started
-
     await other.setReplicas(api, "openfaas-fn", 1)
-    const ticker = healthcheckTicker(apiName)
-    try {
-      expect(await apiReady).toMatchObject({ replicas: 1, availableReplicas: 1 })
-    } finally {
-      await ticker.stop()
-    }
+    expect(await apiReady).toMatchObject({ replicas: 1, availableReplicas: 1 })
     expect(query.eventStreamsOpened).toBe(1)
     console.info(`podman: start to watch push ${pushMs.toFixed(0)}ms`)
 
     controller.abort()
     expect(query.activeWatches).toBe(0)
     expect(query.eventStreamConnected).toBe(false)
+  })
+
+  it("pushes a running container turning healthy, and never a failing one", async () => {
+    const query = newQuery()
+    const service = uniqueName("turning")
+    const sick = uniqueName("failing")
+    const port = await freePort()
+    await container(service, {
+      port,
+      healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/`],
+    })
+    await container(sick, { healthcheck: ["false"] })
+    await Promise.all([
+      query.setReplicas(service, "openfaas-fn", 1),
+      query.setReplicas(sick, "openfaas-fn", 1),
+    ])
+    const controller = new AbortController()
+    const sickPushes: ServiceQueryResponse[] = []
+    query.watch?.(sick, "openfaas-fn", (status) => sickPushes.push(status), {
+      signal: controller.signal,
+    })
+    const healthy = watchUntil(
+      query,
+      service,
+      "openfaas-fn",
+      (s) => s.availableReplicas > 0,
+      10_000,
+      controller.signal,
+    )
+    const nudgers = [
+      healthNudger(`${SERVICE_LABEL}=${service}`),
+      healthNudger(`${SERVICE_LABEL}=${sick}`),
+    ]
+    try {
+      const started = performance.now()
+      expect(await healthy).toMatchObject({ replicas: 1, availableReplicas: 1 })
+      console.info(
+        `podman: healthcheck nudges to healthy push ${(performance.now() - started).toFixed(0)}ms`,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    } finally {
+      await Promise.all(nudgers.map((nudger) => nudger.stop()))
+      controller.abort()
+    }
+    expect(sickPushes.length).toBeGreaterThan(0)
+    for (const status of sickPushes)
+      expect(status).toMatchObject({ replicas: 1, availableReplicas: 0 })
   })
 
   it("reaches the engine over TCP with host and port", async () => {

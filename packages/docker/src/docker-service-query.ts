@@ -19,7 +19,7 @@ export const SERVICE_LABEL = "scale-from-zero.service"
 export const NAMESPACE_LABEL = "scale-from-zero.namespace"
 
 export const DEFAULT_STOP_TIMEOUT = 10
-export const DEFAULT_POLL_INTERVAL = 1000
+export const DEFAULT_POLL_INTERVAL = 500
 
 export interface DockerServiceQueryOptions extends EngineEndpointOptions {
   /** Namespace of containers that carry no `scale-from-zero.namespace` label. Default `openfaas-fn`. */
@@ -28,7 +28,10 @@ export interface DockerServiceQueryOptions extends EngineEndpointOptions {
   stopTimeout?: number
   /** Offer `watch`, fed by the engine's event stream. Default true; false leaves callers to poll. */
   watch?: boolean
-  /** Milliseconds between status reads of watched services while the event stream is down. Default 1000. */
+  /**
+   * Milliseconds between status reads of a watched service while the event stream is down, or
+   * while its running containers are not all healthy yet. Default 500.
+   */
   pollInterval?: number
 }
 
@@ -77,6 +80,8 @@ interface Topic {
   readonly controller: AbortController
   reading: boolean
   readAgain: boolean
+  /** Re-reads a service whose running containers are not all available yet. */
+  settleTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 export function createDockerServiceQuery(
@@ -238,11 +243,24 @@ export function createDockerServiceQuery(
           }
           if (topic.controller.signal.aborted) return
           deliver(topic, status)
+          settle(topic, status)
         } while (topic.readAgain)
       } finally {
         topic.reading = false
       }
     })()
+  }
+
+  /**
+   * A health change may come with no event after it (Podman announces a check before its
+   * result), so a service with running containers not yet available is re-read each interval.
+   */
+  const settle = (topic: Topic, status: ServiceQueryResponse) => {
+    if (status.replicas <= status.availableReplicas || topic.settleTimer !== undefined) return
+    topic.settleTimer = setTimeout(() => {
+      topic.settleTimer = undefined
+      read(topic)
+    }, pollInterval)
   }
 
   const readAll = () => {
@@ -258,8 +276,9 @@ export function createDockerServiceQuery(
     }
     const attributes = event.Actor?.Attributes
     const name = attributes?.[SERVICE_LABEL]
-    // Healthcheck runs are execs: their start and end say nothing; the health_status event does.
-    if (name === undefined || event.Action?.startsWith("exec_")) return
+    // Every event counts, healthcheck execs too: Podman may send health_status before it
+    // records the new health, and the exec's end is the next sign of it.
+    if (name === undefined) return
     const topic = topics.get(topicKey(name, namespaceOf(attributes ?? {})))
     if (topic !== undefined) read(topic)
   }
@@ -334,6 +353,7 @@ export function createDockerServiceQuery(
     activeWatches--
     if (topic.listeners.size > 0) return
     topic.controller.abort()
+    clearTimeout(topic.settleTimer)
     if (topics.get(key) === topic) topics.delete(key)
     if (topics.size === 0) closeStream()
   }
@@ -374,6 +394,7 @@ export function createDockerServiceQuery(
           controller: new AbortController(),
           reading: false,
           readAgain: false,
+          settleTimer: undefined,
         }
         topics.set(key, topic)
       }

@@ -135,12 +135,27 @@ export async function runHealthcheck(name: string): Promise<boolean> {
   }
 }
 
-/** Runs `runHealthcheck` every `everyMs` until stopped (what a healthcheck timer would do). */
-export function healthcheckTicker(name: string, everyMs = 200): { stop(): Promise<void> } {
+/**
+ * What a healthcheck timer would do: every `everyMs`, runs the healthcheck of each running
+ * container labelled `label` (`key=value`) whose health is still "starting".
+ */
+export function healthNudger(label: string, everyMs = 150): { stop(): Promise<void> } {
   let stopped = false
+  const filters = encodeURIComponent(JSON.stringify({ label: [label], status: ["running"] }))
+  const nudge = async () => {
+    const { body } = await api("GET", `/containers/json?filters=${filters}`)
+    const running = Array.isArray(body) ? (body as { Id: string }[]) : []
+    await Promise.all(
+      running.map(async ({ Id }) => {
+        const { body: inspected } = await api("GET", `/containers/${Id}/json`)
+        const health = (inspected as { State?: { Health?: { Status?: string } } })?.State?.Health
+        if (health?.Status === "starting") await runHealthcheck(Id)
+      }),
+    )
+  }
   const loop = (async () => {
     while (!stopped) {
-      await runHealthcheck(name)
+      await nudge().catch(() => {})
       await new Promise((resolve) => setTimeout(resolve, everyMs))
     }
   })()
