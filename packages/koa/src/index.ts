@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import {
+  createGate,
+  type Gate,
+  type GateReply,
+  type ScaleFromZeroOptions,
+  type ScaleServiceRequest,
+} from "@scale-from-zero/core"
+import {
+  acceptPass,
+  describeScaleBody,
+  readScaleRequest,
+  scaleRefusalReply,
+  toGateRequest,
+  waitForService,
+} from "@scale-from-zero/core/node"
+
+export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+
+/** A Koa (2 or 3) context as far as these middlewares use it. */
+export interface KoaContext {
+  req: IncomingMessage
+  res: ServerResponse
+  originalUrl: string
+  request: object
+  status: number
+  body: unknown
+  respond?: boolean
+  set(headers: Record<string, string>): void
+}
+export type Next = () => Promise<unknown>
+
+export interface ScaleFromZeroMiddleware {
+  (context: KoaContext, next: Next): Promise<unknown> | undefined
+  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  readonly gate: Gate
+}
+
+function respond(context: KoaContext, reply: GateReply): undefined {
+  // Nobody is left to read it (and Koa refuses nginx's 499).
+  if (context.res.destroyed) {
+    context.respond = false
+    return
+  }
+  context.status = reply.status
+  context.set(reply.headers)
+  context.body = reply.body
+}
+
+/**
+ * Holds each request for a service without a ready replica until the service is ready
+ * (scaling it from zero), then hands it on with its body unread; answers 400/404/502/503/504
+ * itself. Requests for no service pass straight through.
+ */
+export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+  const gate = createGate(options)
+  const middleware = (context: KoaContext, next: Next) => {
+    const verdict = gate.admit(toGateRequest(context.req, context.originalUrl))
+    if (verdict.kind === "pass") {
+      acceptPass(gate, verdict, context.res)
+      return next()
+    }
+    if (verdict.kind === "reply") return respond(context, verdict)
+    return waitForService(gate, verdict, context.res).then((outcome) => {
+      if (outcome.kind === "reply") return respond(context, outcome)
+      acceptPass(gate, outcome, context.res)
+      return next()
+    })
+  }
+  return Object.assign(middleware, { gate })
+}
+
+/** `ctx.request` after `horizontalScaling()`: the scale request parsed, and the body to forward. */
+export interface ScaleRequestFields {
+  body: ScaleServiceRequest
+  /** The normalised JSON body; Content-Length describes it. Forward this, not the spent stream. */
+  rawBody: string
+}
+
+/**
+ * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
+ * namespace? }` body (400; 413 past 64 KiB), replicas clamped to 1..5. The next middleware gets
+ * `ctx.request.body` (parsed) and `ctx.request.rawBody` (the normalised JSON a proxy forwards).
+ */
+export function horizontalScaling() {
+  return async (context: KoaContext, next: Next): Promise<void> => {
+    const result = await readScaleRequest(context.req)
+    if (!result.ok) return respond(context, scaleRefusalReply(result))
+    describeScaleBody(context.req, result.body)
+    const fields: ScaleRequestFields = { body: result.request, rawBody: result.body }
+    Object.assign(context.request, fields)
+    await next()
+  }
+}

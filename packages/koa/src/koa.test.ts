@@ -1,0 +1,55 @@
+import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
+import { echoNodeRequest, serveContractApp } from "@scale-from-zero/test-kit/adapter-node-server"
+import {
+  type ContractBackend,
+  SCALE_PATH_PREFIX,
+  type ScaleEchoAnswer,
+} from "@scale-from-zero/test-kit/adapter-scenario"
+import Koa3 from "koa"
+import Koa2 from "koa2"
+import {
+  horizontalScaling,
+  type KoaContext,
+  type ScaleRequestFields,
+  scaleFromZero,
+} from "./index.js"
+
+// The handlers after the middlewares: a proxy would forward what they echo.
+const scaling = horizontalScaling()
+const scaleRoute = (context: KoaContext & { path: string }, next: () => Promise<unknown>) => {
+  if (!context.path.startsWith(SCALE_PATH_PREFIX)) return next()
+  return scaling(context, async () => {
+    const { body, rawBody } = context.request as ScaleRequestFields
+    const answer: ScaleEchoAnswer = {
+      parsed: body,
+      raw: rawBody,
+      contentLength: context.req.headers["content-length"] ?? null,
+    }
+    context.body = answer
+  })
+}
+const echo = async (context: KoaContext) => {
+  context.body = await echoNodeRequest(context.req, context.originalUrl)
+}
+
+// Built once per major version, so the middlewares are type-checked against both typings.
+function koa3App({ options }: ContractBackend) {
+  const middleware = scaleFromZero(options)
+  const app = new Koa3()
+  app.use(middleware)
+  app.use(scaleRoute)
+  app.use(echo)
+  return { listener: app.callback(), gate: middleware.gate }
+}
+
+function koa2App({ options }: ContractBackend) {
+  const middleware = scaleFromZero(options)
+  const app = new Koa2()
+  app.use(middleware)
+  app.use(scaleRoute)
+  app.use(echo)
+  return { listener: app.callback(), gate: middleware.gate }
+}
+
+runAdapterContract("Koa 3", { start: (scenario) => serveContractApp(scenario, koa3App) })
+runAdapterContract("Koa 2", { start: (scenario) => serveContractApp(scenario, koa2App) })
