@@ -293,8 +293,12 @@ export async function startFaasProviderSimulator(
     return 405
   }
 
-  /** `/function/NAME[.NAMESPACE]/…`: answers only while a replica is available. */
-  const handleInvoke = (response: ServerResponse, url: URL): number => {
+  /** `/function/NAME[.NAMESPACE]/…`: answers (echoing path and body) only while a replica is available. */
+  const handleInvoke = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    url: URL,
+  ): Promise<number> => {
     const segment = url.pathname.slice("/function/".length).split("/")[0] ?? ""
     const dot = segment.lastIndexOf(".")
     const [name, namespace] =
@@ -310,7 +314,9 @@ export async function startFaasProviderSimulator(
       return 503
     }
     fn.invocationCount++
-    send(response, 200, `hello from ${name}.${namespace} (${url.pathname}${url.search})`)
+    const body = await readBody(request)
+    const echo = body ? `: ${body}` : ""
+    send(response, 200, `hello from ${name}.${namespace} (${url.pathname}${url.search})${echo}`)
     return 200
   }
 
@@ -323,7 +329,7 @@ export async function startFaasProviderSimulator(
     const url = new URL(target, "http://simulator")
     let answer: Promise<number> | number
     if (target.startsWith("/system/")) answer = handleSystem(request, response, url)
-    else if (target.startsWith("/function/")) answer = handleInvoke(response, url)
+    else if (target.startsWith("/function/")) answer = handleInvoke(request, response, url)
     else {
       send(response, 404, "404 page not found\n")
       answer = 404

@@ -1,0 +1,41 @@
+import type { ScalingEventListener } from "@scale-from-zero/core"
+import { scaleFromZero } from "@scale-from-zero/koa"
+import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
+import Koa from "koa"
+import type { GatewayConfig } from "./config.js"
+import { forwardTo } from "./proxy.js"
+
+const FUNCTION_PATH = /^\/(?:async-)?function\//
+
+/**
+ * The gateway: requests for `/function/NAME/…` (and `/async-function/…`) are held while NAME
+ * scales up from zero through the OpenFaaS provider API, then forwarded to the provider.
+ */
+export function createGateway(config: GatewayConfig, onEvent?: ScalingEventListener) {
+  const serviceQuery = createOpenFaaSServiceQuery({
+    url: config.providerUrl,
+    ...(config.basicAuth && { basicAuth: config.basicAuth }),
+  })
+  const scaling = scaleFromZero({
+    serviceQuery,
+    defaultNamespace: config.functionNamespace,
+    timeout: config.upstreamTimeoutMs,
+    ...(onEvent && { onEvent }),
+  })
+  const forward = forwardTo(config.providerUrl, config.upstreamTimeoutMs)
+
+  const app = new Koa()
+  app.use(async (ctx, next) => {
+    if (ctx.path === "/healthz") {
+      ctx.body = "OK"
+      return
+    }
+    await next()
+  })
+  app.use(scaling)
+  app.use(async (ctx, next) => {
+    if (FUNCTION_PATH.test(ctx.path)) await forward(ctx, next)
+    else await next()
+  })
+  return { app, gate: scaling.gate }
+}
