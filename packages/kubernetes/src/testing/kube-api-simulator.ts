@@ -44,6 +44,13 @@ export interface KubeApiSimulatorOptions {
   token?: string
 }
 
+/** An rbac.authorization.k8s.io/v1 PolicyRule, as in a Role. */
+export interface PolicyRule {
+  apiGroups?: string[]
+  resources?: string[]
+  verbs: string[]
+}
+
 export interface RecordedRequest {
   method: string
   path: string
@@ -122,6 +129,8 @@ export interface KubeApiSimulator {
   /** Forbid a verb on a resource ("deployments/scale" for the subresource), in one namespace or all. */
   deny(verb: SimulatedVerb, resource: string, namespace?: string): void
   allowAll(): void
+  /** Allows only what these RBAC PolicyRules grant (as a Role bound to the caller), until called with undefined. */
+  enforceRules(rules: readonly PolicyRule[] | undefined): void
   /** Rejects every request with 401 until called again with false. */
   rejectCredentials(reject: boolean): void
   /** Ends every open watch response, as a restarting API server or a broken connection would. */
@@ -236,6 +245,7 @@ export async function startKubeApiSimulator(
   const denied = new Set<string>()
   const requests: RecordedRequest[] = []
   let rejectingCredentials = false
+  let enforcedRules: readonly PolicyRule[] | undefined
   let interferences = 0
   let nextIp = 10
   const sockets = new Set<import("node:net").Socket>()
@@ -555,7 +565,16 @@ export async function startKubeApiSimulator(
     const verb = verbOf(method, name === undefined, isWatch)
     const resourceName = subresource ? `${resource}/${subresource}` : resource
     const group = GROUP_OF[resource]
+    const grantedByRules =
+      enforcedRules === undefined ||
+      enforcedRules.some(
+        (rule) =>
+          (rule.apiGroups ?? [""]).some((g) => g === group || g === "*") &&
+          (rule.resources ?? []).some((r) => r === resourceName || r === "*") &&
+          rule.verbs.some((v) => v === verb || v === "*"),
+      )
     if (
+      !grantedByRules ||
       denied.has(`${verb} ${resourceName} ${namespace}`) ||
       denied.has(`${verb} ${resourceName} *`)
     ) {
@@ -843,6 +862,9 @@ export async function startKubeApiSimulator(
     },
     allowAll() {
       denied.clear()
+    },
+    enforceRules(rules) {
+      enforcedRules = rules
     },
     rejectCredentials(reject) {
       rejectingCredentials = reject
