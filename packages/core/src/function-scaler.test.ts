@@ -168,6 +168,20 @@ describe("bounded waits", () => {
     expect(query.calls.getReplicas).toBe(polls)
   })
 
+  it("times each caller out at its own deadline, sharing one wake", async () => {
+    const query = backend({ services: { echo: {} }, startupDelayMs: 260 })
+    const scaler = createFunctionScaler({ serviceQuery: query, timeout: 200 })
+    const early = scaler.scale("echo", NS)
+    await settle(150)
+    const late = scaler.scale("echo", NS)
+    const earlyResult = await early
+    expect(earlyResult.error).toBeInstanceOf(ScaleTimeoutError)
+    expect(scaler.waiting("echo", NS)).toBe(1)
+    // The late caller's deadline (350 ms) falls after the service is ready (260 ms).
+    expect(await late).toMatchObject({ available: true, coldStart: true })
+    expect(query.calls.setReplicas).toBe(1)
+  })
+
   it("defaults the timeout to maxPollCount × functionPollInterval", () => {
     const scaler = createFunctionScaler({
       serviceQuery: createMemoryServiceQuery(),

@@ -85,7 +85,8 @@ const MAX_REMEMBERED_MISSING = 10_000
 /** While a backend pushes readiness, its status is still re-read every this many poll intervals (≥ 1 s). */
 const WATCH_RECHECK_FACTOR = 10
 
-interface Waiter {
+interface WaitingCaller {
+  readonly wake: Wake
   readonly start: number
   settle(result: FunctionScaleResult): void
 }
@@ -98,9 +99,10 @@ interface Wake {
   readonly name: string
   readonly namespace: string
   readonly start: number
-  readonly waiters: Set<Waiter>
+  readonly waiters: Set<WaitingCaller>
   readonly controller: AbortController
   phase: "starting" | "waiting"
+  deadlineTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -255,10 +257,12 @@ export function createFunctionScaler(
   const stop = (wake: Wake) => {
     const key = serviceKey(wake.name, wake.namespace)
     if (wakes.get(key) === wake) wakes.delete(key)
+    clearTimeout(wake.deadlineTimer)
+    wake.deadlineTimer = undefined
     wake.controller.abort()
   }
 
-  const settleAll = (wake: Wake, result: (waiter: Waiter) => FunctionScaleResult) => {
+  const settleAll = (wake: Wake, result: (waiter: WaitingCaller) => FunctionScaleResult) => {
     const waiters = [...wake.waiters]
     wake.waiters.clear()
     stop(wake)
@@ -318,6 +322,65 @@ export function createFunctionScaler(
     }
   }
 
+  const leave = (waiter: WaitingCaller, result: FunctionScaleResult) => {
+    const { wake } = waiter
+    if (!wake.waiters.delete(waiter)) return
+    waiter.settle(result)
+    if (wake.waiters.size === 0 && wake.phase === "waiting") stop(wake)
+  }
+
+  /** A caller waiting on a wake; it is its own abort listener, so it costs no closures. */
+  class Waiter implements WaitingCaller {
+    constructor(
+      readonly wake: Wake,
+      readonly start: number,
+      readonly signal: AbortSignal | undefined,
+      readonly resolve: (result: FunctionScaleResult) => void,
+    ) {}
+
+    handleEvent() {
+      leave(this, {
+        available: false,
+        found: true,
+        error: asError(this.signal?.reason),
+        durationMs: Date.now() - this.start,
+        coldStart: false,
+      })
+    }
+
+    settle(result: FunctionScaleResult) {
+      this.signal?.removeEventListener("abort", this)
+      totalWaiting--
+      this.resolve(result)
+    }
+  }
+
+  // Callers join in time order and share one timeout, so the first waiter's deadline is the
+  // earliest: one timer per wake, not one per caller.
+  const armDeadline = (wake: Wake) => {
+    const first = wake.waiters.values().next()
+    if (first.done || wake.deadlineTimer !== undefined) return
+    const due = first.value.start + timeout - Date.now()
+    wake.deadlineTimer = setTimeout(() => expire(wake), Math.max(0, due))
+  }
+
+  const expire = (wake: Wake) => {
+    wake.deadlineTimer = undefined
+    const now = Date.now()
+    for (const waiter of wake.waiters) {
+      if (waiter.start + timeout > now) break
+      emit({ type: "timeout", service: wake.name, namespace: wake.namespace, timeoutMs: timeout })
+      leave(waiter, {
+        available: false,
+        found: true,
+        error: new ScaleTimeoutError(wake.name, wake.namespace, timeout),
+        durationMs: now - waiter.start,
+        coldStart: false,
+      })
+    }
+    armDeadline(wake)
+  }
+
   const join = (
     name: string,
     namespace: string,
@@ -335,46 +398,17 @@ export function createFunctionScaler(
         waiters: new Set(),
         controller: new AbortController(),
         phase: "starting",
+        deadlineTimer: undefined,
       }
       wakes.set(key, wake)
     }
     const joined = wake
     return new Promise<FunctionScaleResult>((resolve) => {
-      const leave = (result: FunctionScaleResult) => {
-        if (!joined.waiters.delete(waiter)) return
-        waiter.settle(result)
-        if (joined.waiters.size === 0 && joined.phase === "waiting") stop(joined)
-      }
-      const onAbort = () =>
-        leave({
-          available: false,
-          found: true,
-          error: asError(signal?.reason),
-          durationMs: Date.now() - start,
-          coldStart: false,
-        })
-      const timer = setTimeout(() => {
-        emit({ type: "timeout", service: name, namespace, timeoutMs: timeout })
-        leave({
-          available: false,
-          found: true,
-          error: new ScaleTimeoutError(name, namespace, timeout),
-          durationMs: Date.now() - start,
-          coldStart: false,
-        })
-      }, timeout)
-      const waiter: Waiter = {
-        start,
-        settle(result) {
-          clearTimeout(timer)
-          signal?.removeEventListener("abort", onAbort)
-          totalWaiting--
-          resolve(result)
-        },
-      }
+      const waiter = new Waiter(joined, start, signal, resolve)
       joined.waiters.add(waiter)
       totalWaiting++
-      signal?.addEventListener("abort", onAbort, { once: true })
+      signal?.addEventListener("abort", waiter, { once: true })
+      armDeadline(joined)
       if (isNew) void run(joined)
     })
   }
