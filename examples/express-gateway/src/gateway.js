@@ -1,0 +1,185 @@
+// An Express gateway in front of local services that run only while they are used:
+// a request for /function/NAME/... starts NAME if it is not running, is held until NAME
+// answers its health check, then is proxied to it; NAME is stopped again once idle.
+import { Agent } from "node:http"
+import { fileURLToPath } from "node:url"
+import {
+  DEFAULT_NAMESPACE,
+  getNamespace,
+  getServiceName,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "@scale-from-zero/core"
+import { scaleFromZero } from "@scale-from-zero/express"
+import { createProcessServiceQuery } from "@scale-from-zero/process"
+import express from "express"
+import { createProxyMiddleware } from "http-proxy-middleware"
+
+/** The sample services shipped in ../services, each a plain Node HTTP server on $PORT. */
+export const SAMPLE_SERVICES = ["hello", "echo"]
+
+/**
+ * @param {object} [options]
+ * @param {number} [options.idleAfterMs] idle time before a service is stopped (default 30 s)
+ * @param {number} [options.timeoutMs] how long a request may wait for its service (default 30 s)
+ * @param {(line: string) => void} [options.log] where to tell what happens (default console.log)
+ */
+export function createGateway(options = {}) {
+  const idleAfterMs = options.idleAfterMs ?? 30_000
+  const log = options.log ?? console.log
+  const namespace = DEFAULT_NAMESPACE
+
+  const sample = (name) => ({
+    command: process.execPath,
+    args: [fileURLToPath(new URL(`../services/${name}.mjs`, import.meta.url))],
+    readiness: { httpPath: "/healthz" },
+    // Opt in to idle scale-down, as an OpenFaaS function would.
+    labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: `${idleAfterMs}ms` },
+  })
+  const services = createProcessServiceQuery({
+    namespace,
+    services: Object.fromEntries(SAMPLE_SERVICES.map((name) => [name, sample(name)])),
+    onEvent: (event) => {
+      const line = describeProcessEvent(event)
+      if (line !== undefined) log(line)
+    },
+  })
+
+  const scaling = scaleFromZero({
+    serviceQuery: services,
+    defaultNamespace: namespace,
+    timeout: options.timeoutMs ?? 30_000,
+    scaleToZero: { idleAfterMs },
+    onEvent: (event) => log(describeScalingEvent(event)),
+  })
+  const { gate } = scaling
+
+  /** Finds a ready replica for the request, waiting for one if the last just went away. */
+  const toReplica = async (req, res, next) => {
+    const [name, ns] = getNamespace(namespace, getServiceName(req.originalUrl))
+    let replica = services.endpoint(name, ns)
+    if (replica === undefined) {
+      // The gate let the request through on a status read moments ago, but that replica
+      // has since gone (it crashed, or was stopped): wait for the next one like a cold start.
+      gate.scaler.cache.delete(name, ns)
+      const controller = new AbortController()
+      const onClose = () => controller.abort()
+      res.once("close", onClose)
+      const result = await gate.scaler.scale(name, ns, { signal: controller.signal })
+      res.off("close", onClose)
+      replica = result.available ? services.endpoint(name, ns) : undefined
+      if (replica === undefined) {
+        if (!res.headersSent && !controller.signal.aborted) {
+          const reason = result.error?.message ?? "no ready replica"
+          res.status(502).type("text/plain").send(`${name}.${ns}: ${reason}\n`)
+        }
+        return
+      }
+    }
+    req.replica = replica
+    next()
+  }
+
+  // Mounted under /function/NAME, so the replica sees the rest of the path: /function/hello/x?y=1 → /x?y=1.
+  // The body is not read here: it streams through to the replica, and the answer streams back.
+  // Keep-alive to the replicas: no new connection per request (a stopped replica closes its own).
+  const agent = new Agent({ keepAlive: true })
+  const proxy = createProxyMiddleware({
+    router: (req) => req.replica,
+    agent,
+    xfwd: true,
+    on: {
+      error: (error, req, res) => {
+        log(`${getServiceName(req.originalUrl)}: proxying failed: ${error.message}`)
+        if (typeof res.writeHead !== "function") return res.destroy()
+        if (res.headersSent) return res.destroy()
+        res.writeHead(502, { "content-type": "text/plain" }).end(`bad gateway: ${error.message}\n`)
+      },
+    },
+  })
+
+  const app = express()
+  app.disable("x-powered-by")
+  app.get("/", (_req, res) => {
+    res.json(
+      SAMPLE_SERVICES.map((name) => {
+        const status = services.status(name)
+        return {
+          name,
+          replicas: status.replicas,
+          availableReplicas: status.availableReplicas,
+          pids: status.processes.map((p) => p.pid),
+          crashes: status.crashes,
+        }
+      }),
+    )
+  })
+  app.use(scaling)
+  app.use("/function/:service", toReplica, proxy)
+
+  return {
+    app,
+    services,
+    gate,
+    /** Ends every held request and stops every service process. */
+    async close() {
+      gate.close()
+      await services.close()
+      agent.destroy()
+    },
+  }
+}
+
+const seconds = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`)
+
+/** One line for what the gate does, or undefined for nothing worth a line. */
+export function describeScalingEvent(event) {
+  const name = event.service
+  switch (event.type) {
+    case "scale-up":
+      return `${name}: no replica ready — request held, scale-up to ${event.replicas} requested`
+    case "ready":
+      return `${name}: ready after ${seconds(event.durationMs)}, releasing ${event.waiting} held request(s)`
+    case "scale-down":
+      return `${name}: idle for ${seconds(event.idleMs)} → scaled to 0`
+    case "timeout":
+      return `${name}: not ready within ${seconds(event.timeoutMs)} — answered 504`
+    case "shed":
+      return `${name}: too many held requests (limit ${event.limit}) — answered 503`
+    case "error":
+      return `${name}: ${event.error.message}`
+    default:
+      return `${name}: ${event.type}`
+  }
+}
+
+/** One line for what happens to a service process, or undefined for nothing worth a line. */
+export function describeProcessEvent(event) {
+  const name = event.service
+  switch (event.type) {
+    case "spawn":
+      return `${name}: started pid ${event.pid} on port ${event.port}`
+    case "ready":
+      return `${name}: pid ${event.pid} answers its health check after ${seconds(event.startupMs)}`
+    case "unready":
+      return `${name}: pid ${event.pid} fails its health check — taken out of rotation`
+    case "startup-timeout":
+      return `${name}: pid ${event.pid} not ready within ${seconds(event.timeoutMs)} — stopping it`
+    case "stop":
+      return `${name}: stopping pid ${event.pid} (SIGTERM)`
+    case "kill":
+      return `${name}: pid ${event.pid} still running after ${seconds(event.gracePeriodMs)} — SIGKILL`
+    case "exit":
+      return event.crashed
+        ? `${name}: pid ${event.pid} crashed (${event.signal ?? `exit code ${event.code}`}) — it will be replaced`
+        : `${name}: pid ${event.pid} stopped`
+    case "backoff":
+      return event.failures > 1
+        ? `${name}: ${event.failures} failures in a row — next start in ${seconds(event.delayMs)}`
+        : undefined
+    case "error":
+      return `${name}: ${event.error.message}`
+    default:
+      return undefined
+  }
+}
