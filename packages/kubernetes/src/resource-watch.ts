@@ -31,11 +31,11 @@ type WatchEnd = "closed" | "expired"
 
 const QUICK_CLOSE_MS = 1000
 
-/** An ERROR event's Status, as an Error carrying its code. */
+/** An ERROR event's Status, as an Error carrying its code where the Watch puts HTTP statuses. */
 class WatchStatusError extends Error {
   override readonly name = "WatchStatusError"
   constructor(
-    readonly code: number | undefined,
+    readonly statusCode: number | undefined,
     message: string,
   ) {
     super(message)
@@ -91,15 +91,12 @@ export class ResourceWatch<T extends KubeObject> {
         const end = await this.watchOnce(signal)
         backoff = 0
         if (end === "expired") this.resourceVersion = undefined
-        // A server that keeps closing watches at once must not be met by a busy loop.
-        else if (Date.now() - started < QUICK_CLOSE_MS)
+        // A server that keeps ending watches at once must not be met by a busy loop.
+        if (Date.now() - started < QUICK_CLOSE_MS) {
           await sleep(this.options.minBackoffMs, undefined, { signal })
+        }
       } catch (error) {
         if (signal.aborted) break
-        if (statusOf(error) === 410) {
-          this.resourceVersion = undefined
-          continue
-        }
         this.setHealth(
           false,
           asError(translateError(error, this.options.access, this.options.access.namespace)),
@@ -145,7 +142,7 @@ export class ResourceWatch<T extends KubeObject> {
       let settled = false
       // A connection that goes silent past the server's own timeout is dead: start again.
       const silenceMs = (timeoutSeconds + 30) * 1000
-      let silence = setTimeout(
+      const silence = setTimeout(
         () => finish(() => reject(new Error("the watch went silent"))),
         silenceMs,
       )
@@ -162,11 +159,7 @@ export class ResourceWatch<T extends KubeObject> {
 
       const onEvent = (type: string, object: T & { code?: number; message?: string }) => {
         if (settled) return
-        clearTimeout(silence)
-        silence = setTimeout(
-          () => finish(() => reject(new Error("the watch went silent"))),
-          silenceMs,
-        )
+        silence.refresh()
         const name = object.metadata?.name
         switch (type) {
           case "ADDED":
@@ -194,7 +187,9 @@ export class ResourceWatch<T extends KubeObject> {
         }
       }
       const onDone = (error: unknown) => {
-        if (error) finish(() => reject(error))
+        // 410 Gone as the HTTP status rather than an ERROR event: the same answer.
+        if (statusOf(error) === 410) finish(() => resolve("expired"))
+        else if (error) finish(() => reject(error))
         else finish(() => resolve("closed"))
       }
       const query: Record<string, string | number | boolean> = {

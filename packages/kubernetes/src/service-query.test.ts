@@ -347,22 +347,29 @@ describe("watch", () => {
     expect(Number(resumed?.query.resourceVersion)).toBeGreaterThanOrEqual(seenVersion)
   })
 
-  it("lists again when the API server answers 410 Gone, and catches up with what changed meanwhile", async () => {
-    const { simulator, query } = await setup()
-    simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
-    const { latest } = subscribe(query, "api")
-    await until(latest, (s) => s !== undefined, "the first pushed status")
-    const lists = listRequests(simulator, "deployments").length
+  it.each(["error-event", "http-410"] as const)(
+    "lists again when the API server answers 410 Gone (%s), and catches up with what changed meanwhile",
+    async (expiredWatch) => {
+      const { simulator, query } = await setup({ expiredWatch })
+      simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
+      const { latest } = subscribe(query, "api")
+      await until(latest, (s) => s !== undefined, "the first pushed status")
+      const lists = listRequests(simulator, "deployments").length
 
-    // The change happens while no watch is open, and then leaves the watch window.
-    simulator.dropWatches()
-    simulator.scale("Deployment", NS, "api", 1)
-    simulator.expireWatchWindow()
-    await until(latest, (s) => s?.availableReplicas === 1, "the scale-up pushed after the re-list")
+      // The change happens while no watch is open, and then leaves the watch window.
+      simulator.dropWatches()
+      simulator.scale("Deployment", NS, "api", 1)
+      simulator.expireWatchWindow()
+      await until(
+        latest,
+        (s) => s?.availableReplicas === 1,
+        "the scale-up pushed after the re-list",
+      )
 
-    expect(watchRequests(simulator, "deployments").some((r) => r.watchError === 410)).toBe(true)
-    expect(listRequests(simulator, "deployments").length).toBeGreaterThan(lists)
-  })
+      expect(watchRequests(simulator, "deployments").some((r) => r.watchError === 410)).toBe(true)
+      expect(listRequests(simulator, "deployments").length).toBeGreaterThan(lists)
+    },
+  )
 
   it("falls back to polling when the watch is forbidden, and reports why", async () => {
     const errors: Error[] = []

@@ -40,6 +40,12 @@ export interface KubeApiSimulatorOptions {
   bookmarkIntervalMs?: number
   /** Watch events kept for resuming; a watch from an older resourceVersion gets 410. Default 1000. */
   watchWindow?: number
+  /**
+   * How a watch from a resourceVersion older than the window is refused: an ERROR event carrying
+   * a 410 Expired Status on a 200 stream (the watch cache's way, the default), or a plain
+   * HTTP 410 Gone answer (the way a request that cannot start its watch is refused).
+   */
+  expiredWatch?: "error-event" | "http-410"
   /** The bearer token the simulator accepts. Default "simulator-token". */
   token?: string
 }
@@ -234,6 +240,7 @@ export async function startKubeApiSimulator(
   const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000
   const watchWindow = options.watchWindow ?? 1000
   const token = options.token ?? "simulator-token"
+  const expiredWatch = options.expiredWatch ?? "error-event"
 
   let revision = 100
   /** Watches from a resourceVersion below this are too old (410). */
@@ -462,6 +469,21 @@ export async function startKubeApiSimulator(
     selector: Selector,
     query: URLSearchParams,
   ) => {
+    const from = query.get("resourceVersion")
+    const since = Number(from)
+    const fromNow = from === null || from === "" || from === "0"
+    if (!fromNow && (!Number.isInteger(since) || since < windowStart)) {
+      const expired = status(410, "Expired", `too old resource version: ${from} (${windowStart})`)
+      record.watchError = 410
+      if (expiredWatch === "http-410") {
+        record.status = 410
+        reply(response, 410, expired)
+      } else {
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end(`${JSON.stringify({ type: "ERROR", object: expired })}\n`)
+      }
+      return
+    }
     response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" })
     response.flushHeaders()
     const watch: OpenWatch = {
@@ -479,9 +501,8 @@ export async function startKubeApiSimulator(
     }
     request.on("close", end)
     response.on("close", end)
-    const from = query.get("resourceVersion")
     const [apiVersion, kind] = OBJECT_KIND[resource]
-    if (from === null || from === "" || from === "0") {
+    if (fromNow) {
       // "Get state and start at most recent": synthetic ADDED events for what exists now.
       for (const item of listOf(resource, namespace, selector).items) {
         response.write(
@@ -489,13 +510,6 @@ export async function startKubeApiSimulator(
         )
       }
     } else {
-      const since = Number(from)
-      if (!Number.isInteger(since) || since < windowStart) {
-        const expired = status(410, "Expired", `too old resource version: ${from} (${windowStart})`)
-        record.watchError = 410
-        response.end(`${JSON.stringify({ type: "ERROR", object: expired })}\n`)
-        return
-      }
       for (const event of history) {
         if (
           event.revision > since &&
