@@ -240,7 +240,7 @@ describe("createProcessServiceQuery", () => {
     const { query, events } = start({
       services: {
         polite: serverService(),
-        stubborn: serverService({ IGNORE_SIGTERM: "1" }, { stopGracePeriodMs: 300 }),
+        stubborn: serverService({ IGNORE_SIGTERM: "1" }, { stopGracePeriodMs: 1000 }),
       },
     })
     await Promise.all([query.setReplicas("polite", ns, 1), query.setReplicas("stubborn", ns, 1)])
@@ -259,11 +259,11 @@ describe("createProcessServiceQuery", () => {
         { type: "exit" }
       > & { at: number }
     expect(exit("polite")).toMatchObject({ signal: "SIGTERM", crashed: false })
-    expect(exit("polite").at - stopped).toBeLessThan(300)
+    expect(exit("polite").at - stopped).toBeLessThan(1000)
     expect(exit("stubborn")).toMatchObject({ signal: "SIGKILL", crashed: false })
-    expect(exit("stubborn").at - stopped).toBeGreaterThanOrEqual(290)
+    expect(exit("stubborn").at - stopped).toBeGreaterThanOrEqual(990)
     expect(events).toContainEqual(
-      expect.objectContaining({ type: "kill", service: "stubborn", gracePeriodMs: 300 }),
+      expect.objectContaining({ type: "kill", service: "stubborn", gracePeriodMs: 1000 }),
     )
     expect(events.some((e) => e.type === "kill" && e.service === "polite")).toBe(false)
   })
