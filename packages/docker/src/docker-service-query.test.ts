@@ -1,3 +1,7 @@
+import { rmSync } from "node:fs"
+import { connect, createServer, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { ServiceNotFoundError, type ServiceQueryResponse } from "@scale-from-zero/core"
 import { afterAll, describe, expect, it } from "vitest"
 import {
@@ -21,6 +25,52 @@ import {
 } from "./test-support/podman.js"
 
 const skipReason = await requireEngine()
+
+/**
+ * A unix-socket proxy to the engine that can cut the event stream and refuse to re-open it,
+ * while every other call goes through.
+ */
+async function startEventCuttingProxy() {
+  const socketPath = join(tmpdir(), `${uniqueName("proxy")}.sock`)
+  const pairs = new Set<[Socket, Socket]>()
+  let blocked = false
+  const server = createServer((client) => {
+    const upstream = connect(PODMAN_SOCKET)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    const end = () => {
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on("data", (chunk: Buffer) => {
+      if (blocked && chunk.toString("latin1").includes("/events?")) end()
+      else upstream.write(chunk)
+    })
+    upstream.on("data", (chunk: Buffer) => client.write(chunk))
+    for (const socket of pair) {
+      socket.on("close", end)
+      socket.on("error", end)
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve))
+  return {
+    socketPath,
+    blockEvents(block: boolean) {
+      blocked = block
+      // Cuts every open connection, the event stream among them; new calls connect anew.
+      if (block) for (const [client] of pairs) client.destroy()
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const [client] of pairs) client.destroy()
+        server.close(() => {
+          rmSync(socketPath, { force: true })
+          resolve()
+        })
+      }),
+  }
+}
 
 /** Resolves with the first pushed status that satisfies `ready`, or rejects after `ms`. */
 function watchUntil(
@@ -292,6 +342,39 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     expect(sickPushes.length).toBeGreaterThan(0)
     for (const status of sickPushes)
       expect(status).toMatchObject({ replicas: 1, availableReplicas: 0 })
+  })
+
+  it("falls back to polling while the event stream is cut, and re-opens it", async () => {
+    const proxy = await startEventCuttingProxy()
+    try {
+      const query = newQuery({ socketPath: proxy.socketPath, pollInterval: 200 })
+      const service = uniqueName("cut")
+      await container(service)
+      const controller = new AbortController()
+      const ready = watchUntil(
+        query,
+        service,
+        "openfaas-fn",
+        (s) => s.availableReplicas > 0,
+        5_000,
+        controller.signal,
+      )
+      await expect.poll(() => query.eventStreamConnected).toBe(true)
+
+      proxy.blockEvents(true)
+      await expect.poll(() => query.eventStreamConnected).toBe(false)
+      await newQuery().setReplicas(service, "openfaas-fn", 1)
+      expect(await ready).toMatchObject({ replicas: 1, availableReplicas: 1 })
+      expect(query.eventStreamConnected).toBe(false) // delivered by polling
+      expect(query.eventStreamsOpened).toBeGreaterThan(1) // and re-opening was tried
+
+      proxy.blockEvents(false)
+      await expect.poll(() => query.eventStreamConnected, { timeout: 2_000 }).toBe(true)
+      controller.abort()
+      expect(query.eventStreamConnected).toBe(false)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it("reaches the engine over TCP with host and port", async () => {

@@ -136,6 +136,12 @@ export function createEngine(options: EngineEndpointOptions): Engine {
         chunks.push(chunk)
       })
       response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+      // Closed before its end without an error event: the promise must settle all the same.
+      response.on("close", () => {
+        if (!response.complete) {
+          reject(signal.aborted ? signal.reason : fail("connection closed before the answer ended"))
+        }
+      })
       response.on("error", (error) =>
         reject(
           signal.aborted
