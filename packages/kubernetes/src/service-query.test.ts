@@ -347,6 +347,28 @@ describe("watch", () => {
     expect(Number(resumed?.query.resourceVersion)).toBeGreaterThanOrEqual(seenVersion)
   })
 
+  it("advances its resourceVersion with BOOKMARKs, so a resumed watch need not replay other namespaces' history", async () => {
+    const { simulator, query } = await setup({ bookmarkIntervalMs: 20 })
+    simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
+    const { latest } = subscribe(query, "api")
+    await until(latest, (s) => s !== undefined, "the first pushed status")
+    const ownVersion = Number(simulator.get("Deployment", NS, "api")?.metadata.resourceVersion)
+    // Writes elsewhere advance the cluster's resourceVersion; this namespace hears only bookmarks.
+    simulator.addWorkload("Deployment", "team-b", "other", { replicas: 0 })
+    const advanced = Number(simulator.resourceVersion)
+    expect(advanced).toBeGreaterThan(ownVersion)
+    await new Promise((resolve) => setTimeout(resolve, 120))
+
+    const watches = watchRequests(simulator, "deployments").length
+    simulator.dropWatches()
+    const resumed = await until(
+      () => watchRequests(simulator, "deployments")[watches],
+      (request) => request !== undefined,
+      "the resumed watch",
+    )
+    expect(Number(resumed?.query.resourceVersion)).toBeGreaterThanOrEqual(advanced)
+  })
+
   it.each(["error-event", "http-410"] as const)(
     "lists again when the API server answers 410 Gone (%s), and catches up with what changed meanwhile",
     async (expiredWatch) => {
