@@ -70,6 +70,10 @@ function heldRequest(url: string, path: string) {
 
 export function runAdapterContract(adapterName: string, harness: AdapterHarness): void {
   const runs = (name: ContractCase) => harness.cases === undefined || harness.cases.includes(name)
+  // A case this runtime cannot show is left out, not reported as skipped.
+  const contractCase = (name: ContractCase, title: string, test: () => Promise<void>) => {
+    if (runs(name)) it(title, test)
+  }
 
   describe(`${adapterName}: scale-from-zero adapter contract`, () => {
     let app: RunningApp | undefined
@@ -82,7 +86,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       app = undefined
     })
 
-    it.runIf(runs("pass-through"))(
+    contractCase(
+      "pass-through",
       "passes a request that is not for a service through untouched",
       async () => {
         const { app, http } = await start({ services: { echo: {} } })
@@ -93,7 +98,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("invalid-name"))(
+    contractCase(
+      "invalid-name",
       "answers 400 for an invalid service name or namespace, asking the backend nothing",
       async () => {
         const { app, http } = await start({ services: { echo: {} } })
@@ -105,7 +111,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("unknown-service"))(
+    contractCase(
+      "unknown-service",
       "answers 404 for a service the backend does not know",
       async () => {
         const { app, http } = await start({ services: { echo: {} } })
@@ -115,7 +122,7 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("warm"))("passes a ready service at once, without Server-Timing", async () => {
+    contractCase("warm", "passes a ready service at once, without Server-Timing", async () => {
       const { app, http } = await start({ services: { echo: { replicas: 1 } } })
       const response = await http.get(`${SERVICE}/hello?x=1`).expect(200)
       expect(response.body).toMatchObject({ method: "GET", path: `${SERVICE}/hello?x=1` })
@@ -123,7 +130,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       expect((await app.stats()).setReplicas).toBe(0)
     })
 
-    it.runIf(runs("cold-start"))(
+    contractCase(
+      "cold-start",
       "holds a request for a cold service until it is ready, then passes it with Server-Timing",
       async () => {
         const { app, http } = await start({ services: { echo: { startupDelayMs: 300 } } })
@@ -138,13 +146,14 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("backend-error"))("answers 502 when the backend fails", async () => {
+    contractCase("backend-error", "answers 502 when the backend fails", async () => {
       const { http } = await start({ services: { echo: {} }, failWith: "backend down" })
       const response = await http.get(`${SERVICE}/`).expect(502)
       expect(response.text).toContain("backend down")
     })
 
-    it.runIf(runs("timeout"))(
+    contractCase(
+      "timeout",
       "answers 504 with Retry-After when the service is not ready in time",
       async () => {
         const { http } = await start({
@@ -158,7 +167,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("shed"))(
+    contractCase(
+      "shed",
       "answers 503 with Retry-After once maxWaiting requests are held, and serves those held",
       async () => {
         const { app, http } = await start({
@@ -176,7 +186,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("concurrent-cold"))(
+    contractCase(
+      "concurrent-cold",
       "scales up once for 200 concurrent cold requests, which all succeed",
       async () => {
         const { app, http } = await start({ services: { echo: { startupDelayMs: 300 } } })
@@ -191,7 +202,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("large-body"))(
+    contractCase(
+      "large-body",
       "delivers a 1 MiB POST body intact to the next handler after a cold start",
       async () => {
         const { http } = await start({ services: { echo: { startupDelayMs: 200 } } })
@@ -206,7 +218,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("client-gone"))(
+    contractCase(
+      "client-gone",
       "forgets a client that disconnects while held, leaving the other held requests undisturbed",
       async () => {
         const { app, http } = await start({ services: { echo: { startupDelayMs: 800 } } })
@@ -223,7 +236,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("client-gone"))(
+    contractCase(
+      "client-gone",
       "stops waiting for readiness when the only held client disconnects",
       async () => {
         const { app } = await start({ services: { echo: { startupDelayMs: 10_000 } } })
@@ -237,7 +251,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("waiting-page"))(
+    contractCase(
+      "waiting-page",
       "shows a browser a waiting page while an API client stays held",
       async () => {
         const { http } = await start({
@@ -264,7 +279,7 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       },
     )
 
-    it.runIf(runs("waiting-page"))("holds browsers too when the waiting page is off", async () => {
+    contractCase("waiting-page", "holds browsers too when the waiting page is off", async () => {
       const { http } = await start({
         services: { echo: { startupDelayMs: 300 } },
         gate: { waitingPage: false },
@@ -273,7 +288,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       expect(response.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
     })
 
-    describe.runIf(runs("horizontal-scaling"))("horizontalScaling", () => {
+    const horizontal = runs("horizontal-scaling") ? describe : () => {}
+    horizontal("horizontalScaling", () => {
       const path = `${SCALE_PATH_PREFIX}echo`
 
       it("answers 405 to a method other than POST", async () => {

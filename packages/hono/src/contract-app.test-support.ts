@@ -1,0 +1,43 @@
+// The contract app in Hono, shared by the Node server test and the workerd Worker (Web APIs only).
+import {
+  type ContractScenario,
+  type ContractStats,
+  createContractBackend,
+  echoAnswer,
+  SCALE_PATH_PREFIX,
+  type ScaleEchoAnswer,
+} from "@scale-from-zero/test-kit/adapter-scenario"
+import { Hono } from "hono"
+import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "./index.js"
+
+export interface ContractApp {
+  app: Hono<HorizontalScalingEnv>
+  stats(): ContractStats
+  close(): void
+}
+
+export function createContractApp(scenario: ContractScenario): ContractApp {
+  const backend = createContractBackend(scenario)
+  const middleware = scaleFromZero(backend.options)
+  const app = new Hono<HorizontalScalingEnv>()
+  app.use(middleware)
+  app.all(`${SCALE_PATH_PREFIX}*`, horizontalScaling(), async (c) => {
+    const answer: ScaleEchoAnswer = {
+      parsed: c.get("scaleRequest"),
+      raw: await c.req.raw.text(),
+      contentLength: c.req.raw.headers.get("content-length"),
+    }
+    return c.json(answer)
+  })
+  app.all("*", async (c) => {
+    const { url, method } = c.req.raw
+    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2))
+    const body = new Uint8Array(await c.req.raw.arrayBuffer())
+    return c.json(await echoAnswer(method, path, body))
+  })
+  return {
+    app,
+    stats: () => backend.stats(middleware.gate),
+    close: () => backend.close(middleware.gate),
+  }
+}

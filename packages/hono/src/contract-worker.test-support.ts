@@ -1,0 +1,20 @@
+// The Worker that workerd runs for the contract: the contract app, rebuilt per case by
+// POST /__scenario, with the gate's and backend's counters at GET /__stats.
+import type { ContractScenario } from "@scale-from-zero/test-kit/adapter-scenario"
+import { type ContractApp, createContractApp } from "./contract-app.test-support.js"
+
+let current: ContractApp | undefined
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url)
+    if (pathname === "/__scenario") {
+      current?.close()
+      current = createContractApp((await request.json()) as ContractScenario)
+      return new Response(null, { status: 204 })
+    }
+    if (current === undefined) return new Response("no scenario yet", { status: 503 })
+    if (pathname === "/__stats") return Response.json(current.stats())
+    return current.app.fetch(request)
+  },
+}

@@ -1,0 +1,138 @@
+import {
+  coldStartServerTiming,
+  createGate,
+  type Gate,
+  type GatePass,
+  type GateReply,
+  type GateRequest,
+  type HorizontalScalingResult,
+  MAX_SCALE_REQUEST_BYTES,
+  normalizeScaleRequest,
+  type ScaleFromZeroOptions,
+  type ScaleServiceRequest,
+} from "@scale-from-zero/core"
+import type { MiddlewareHandler } from "hono"
+
+export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+
+export type ScaleFromZeroMiddleware = MiddlewareHandler & {
+  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  readonly gate: Gate
+}
+
+/** Path and query as sent, read off the absolute URL without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2)
+  return start === -1 ? "/" : url.slice(start)
+}
+
+function toGateRequest(request: Request): GateRequest {
+  return { method: request.method, path: pathOf(request.url), headers: request.headers }
+}
+
+function toResponse(reply: GateReply): Response {
+  return new Response(reply.body, { status: reply.status, headers: reply.headers })
+}
+
+/**
+ * Holds each request for a service without a ready replica until the service is ready
+ * (scaling it from zero), then hands it on with its body unread; answers 400/404/502/503/504
+ * itself. Requests for no service pass straight through. Web APIs only: runs on Node
+ * (@hono/node-server), Cloudflare Workers, Deno and Bun.
+ */
+export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+  const gate = createGate(options)
+  // Counts a tracked request's end once the handlers are done (its body may still stream).
+  const passTracked = async (pass: GatePass, next: () => Promise<void>) => {
+    try {
+      await next()
+    } finally {
+      gate.finished(pass)
+    }
+  }
+  const middleware: MiddlewareHandler = (c, next) => {
+    const request = c.req.raw
+    const verdict = gate.admit(toGateRequest(request))
+    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(verdict, next) : next()
+    if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
+    // workerd cancels a request it sees waiting on nothing of its own as hung, and a held
+    // request waits on a wake that another request's timers drive: this timer is its own.
+    const keepAlive = setTimeout(() => {}, gate.scaler.config.timeout + 1000)
+    return gate.wait(verdict, request.signal).then(async (outcome) => {
+      clearTimeout(keepAlive)
+      if (outcome.kind === "reply") return toResponse(outcome)
+      await (outcome.inFlight ? passTracked(outcome, next) : next())
+      if (outcome.coldStartMs !== undefined) {
+        c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
+      }
+    })
+  }
+  return Object.assign(middleware, { gate })
+}
+
+const SCALE_REQUEST_TOO_LARGE = Object.freeze({
+  ok: false,
+  status: 413,
+  message: "Scale request body too large",
+} as const)
+
+/** Reads a scale request body, stopping past MAX_SCALE_REQUEST_BYTES. */
+async function readScaleRequest(request: Request): Promise<HorizontalScalingResult> {
+  const { method } = request
+  if (method.toUpperCase() !== "POST" || request.body === null) {
+    return normalizeScaleRequest(method, "")
+  }
+  if (Number(request.headers.get("content-length")) > MAX_SCALE_REQUEST_BYTES) {
+    return SCALE_REQUEST_TOO_LARGE
+  }
+  const reader = request.body.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  let size = 0
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    size += chunk.value.byteLength
+    if (size > MAX_SCALE_REQUEST_BYTES) {
+      // Stop reading but leave the body be: cancelling it may drop the connection before the 413.
+      reader.releaseLock()
+      return SCALE_REQUEST_TOO_LARGE
+    }
+    text += decoder.decode(chunk.value, { stream: true })
+  }
+  return normalizeScaleRequest(method, text + decoder.decode())
+}
+
+/** Context variables set by `horizontalScaling()`: `c.get("scaleRequest")`. */
+export interface HorizontalScalingEnv {
+  Variables: { scaleRequest: ScaleServiceRequest }
+}
+
+/**
+ * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
+ * namespace? }` body (400; 413 past 64 KiB), replicas clamped to 1..5. The next handler gets
+ * `c.get("scaleRequest")` (parsed) and `c.req.raw`, a request carrying the normalised JSON
+ * body, ready to forward (`fetch(upstream, c.req.raw)`).
+ */
+export function horizontalScaling(): MiddlewareHandler<HorizontalScalingEnv> {
+  return async (c, next) => {
+    const request = c.req.raw
+    const result = await readScaleRequest(request)
+    if (!result.ok) {
+      return c.text(`${result.message}\n`, result.status, {
+        ...(result.status === 405 && { allow: "POST" }),
+        ...(result.status === 413 && { connection: "close" }),
+      })
+    }
+    const headers = new Headers(request.headers)
+    headers.set("content-type", "application/json")
+    headers.set("content-length", String(new TextEncoder().encode(result.body).byteLength))
+    headers.delete("transfer-encoding")
+    c.set("scaleRequest", result.request)
+    c.req.raw = new Request(request.url, {
+      method: request.method,
+      headers,
+      body: result.body,
+      signal: request.signal,
+    })
+    await next()
+  }
+}
