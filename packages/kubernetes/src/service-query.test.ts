@@ -328,24 +328,29 @@ describe("watch", () => {
     expect(query.watchedNamespaces).toBe(0)
   })
 
-  it("resumes a dropped watch from its last resourceVersion, without listing again", async () => {
-    const { simulator, query } = await setup()
-    simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
-    const { latest } = subscribe(query, "api")
-    await until(latest, (s) => s !== undefined, "the first pushed status")
-    const lists = listRequests(simulator, "deployments").length
-    const watches = watchRequests(simulator, "deployments").length
-    const seenVersion = Number(simulator.get("Deployment", NS, "api")?.metadata.resourceVersion)
+  it.each(["reset", "end"] as const)(
+    "resumes a watch whose connection ended (%s) from its last resourceVersion, without listing again",
+    async (how) => {
+      // The fallback polls once when the connection breaks, then not for a minute: the ready
+      // state, 200 ms later, can only come through the resumed watch.
+      const { simulator, query } = await setup({ podReadyDelayMs: 200 }, { pollIntervalMs: 60_000 })
+      simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
+      const { latest } = subscribe(query, "api")
+      await until(latest, (s) => s !== undefined, "the first pushed status")
+      const lists = listRequests(simulator, "deployments").length
+      const watches = watchRequests(simulator, "deployments").length
+      const seenVersion = Number(simulator.get("Deployment", NS, "api")?.metadata.resourceVersion)
 
-    simulator.dropWatches()
-    simulator.scale("Deployment", NS, "api", 1)
-    await until(latest, (s) => s?.availableReplicas === 1, "the scale-up pushed after the drop")
+      simulator.dropWatches(how)
+      simulator.scale("Deployment", NS, "api", 1)
+      await until(latest, (s) => s?.availableReplicas === 1, "the scale-up pushed after the drop")
 
-    expect(listRequests(simulator, "deployments")).toHaveLength(lists)
-    const resumed = watchRequests(simulator, "deployments")[watches]
-    expect(resumed?.status).toBe(200)
-    expect(Number(resumed?.query.resourceVersion)).toBeGreaterThanOrEqual(seenVersion)
-  })
+      expect(listRequests(simulator, "deployments")).toHaveLength(lists)
+      const resumed = watchRequests(simulator, "deployments")[watches]
+      expect(resumed?.status).toBe(200)
+      expect(Number(resumed?.query.resourceVersion)).toBeGreaterThanOrEqual(seenVersion)
+    },
+  )
 
   it("advances its resourceVersion with BOOKMARKs, so a resumed watch need not replay other namespaces' history", async () => {
     const { simulator, query } = await setup({ bookmarkIntervalMs: 20 })
@@ -372,7 +377,10 @@ describe("watch", () => {
   it.each(["error-event", "http-410"] as const)(
     "lists again when the API server answers 410 Gone (%s), and catches up with what changed meanwhile",
     async (expiredWatch) => {
-      const { simulator, query } = await setup({ expiredWatch })
+      const { simulator, query } = await setup(
+        { expiredWatch, podReadyDelayMs: 200 },
+        { pollIntervalMs: 60_000 },
+      )
       simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
       const { latest } = subscribe(query, "api")
       await until(latest, (s) => s !== undefined, "the first pushed status")

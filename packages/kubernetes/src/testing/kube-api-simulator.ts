@@ -139,8 +139,11 @@ export interface KubeApiSimulator {
   enforceRules(rules: readonly PolicyRule[] | undefined): void
   /** Rejects every request with 401 until called again with false. */
   rejectCredentials(reject: boolean): void
-  /** Ends every open watch response, as a restarting API server or a broken connection would. */
-  dropWatches(): void
+  /**
+   * Ends every open watch: "reset" breaks the connection (a restarting API server, a network
+   * fault), "end" finishes the response cleanly (as the server does at a watch's timeout).
+   */
+  dropWatches(how?: "reset" | "end"): void
   /** Forgets every past event: a watch from any earlier resourceVersion now gets 410 Gone. */
   expireWatchWindow(): void
   readonly requests: readonly RecordedRequest[]
@@ -883,10 +886,11 @@ export async function startKubeApiSimulator(
     rejectCredentials(reject) {
       rejectingCredentials = reject
     },
-    dropWatches() {
+    dropWatches(how = "reset") {
       for (const watch of [...watches]) {
         watches.delete(watch)
-        watch.response.destroy()
+        if (how === "end") watch.response.end()
+        else watch.response.destroy()
       }
     },
     expireWatchWindow() {
