@@ -10,7 +10,11 @@ export type StatusListener = (response: ServiceQueryResponse) => void
 
 export interface WatchErrorContext {
   namespace: string
-  /** `deployments`, `statefulsets`, `endpointslices`, or `poll` for the fallback's reads. */
+  /**
+   * What failed: the watch of `deployments`, `statefulsets` or `endpointslices`; `poll`, a read
+   * of the polling fallback; `labels`, a workload whose scale labels cannot be read; `listener`,
+   * an `onChange` that threw.
+   */
   resource: string
 }
 
