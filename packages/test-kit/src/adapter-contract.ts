@@ -38,6 +38,7 @@ export type ContractCase =
   | "large-body"
   | "client-gone"
   | "waiting-page"
+  | "in-flight"
   | "horizontal-scaling"
 
 export interface AdapterHarness {
@@ -66,6 +67,20 @@ function heldRequest(url: string, path: string) {
   })
   request.end()
   return { cut: () => request.destroy(), outcome }
+}
+
+/** A POST whose body the test finishes when it likes: the request stays in flight until then. */
+function slowRequest(url: string, path: string) {
+  const request = httpRequest(`${url}${path}`, { method: "POST", agent: false })
+  const status = new Promise<number | undefined>((resolve, reject) => {
+    request.on("response", (response) => {
+      response.resume()
+      response.on("end", () => resolve(response.statusCode))
+    })
+    request.on("error", reject)
+  })
+  request.write("first part, ")
+  return { finish: () => request.end("last part"), status }
 }
 
 export function runAdapterContract(adapterName: string, harness: AdapterHarness): void {
@@ -287,6 +302,26 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       const response = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
       expect(response.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
     })
+
+    contractCase(
+      "in-flight",
+      "with scaleToZero, counts a request in flight until its response ends, then scales down",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { replicas: 1 } },
+          gate: { scaleToZero: { allServices: true, idleAfterMs: 200, checkIntervalMs: 20 } },
+        })
+        await http.get(`${SERVICE}/quick`).expect(200)
+        await http.get(`${SERVICE}/quick`).expect(200)
+        // Counted twice as finished, either request would leave the slow one uncounted.
+        const slow = slowRequest(app.url, `${SERVICE}/slow`)
+        await new Promise((resolve) => setTimeout(resolve, 600))
+        expect((await app.stats()).setReplicas).toBe(0)
+        slow.finish()
+        expect(await slow.status).toBe(200)
+        await until("the idle scale-down", async () => (await app.stats()).setReplicas === 1)
+      },
+    )
 
     const horizontal = runs("horizontal-scaling") ? describe : () => {}
     horizontal("horizontalScaling", () => {
