@@ -326,6 +326,22 @@ describe("watch", () => {
       "every watch ending",
     )
     expect(query.watchedNamespaces).toBe(0)
+
+    // close() ends watches whose subscribers never left, and resolves once their requests ended.
+    subscribe(query, "one")
+    await until(
+      () => simulator.openWatches,
+      (n) => n === 2,
+      "a new watch",
+    )
+    await query.close()
+    expect(query.watchedNamespaces).toBe(0)
+    await until(
+      () => simulator.openWatches,
+      (n) => n === 0,
+      "the server seeing them end",
+      1_000,
+    )
   })
 
   it.each(["reset", "end"] as const)(
