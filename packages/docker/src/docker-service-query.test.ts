@@ -297,6 +297,29 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     expect(query.eventStreamConnected).toBe(false)
   })
 
+  it("ends every watch and the event stream on close, pushing nothing after", async () => {
+    const query = newQuery()
+    const service = uniqueName("closed")
+    await container(service)
+    const pushes: ServiceQueryResponse[] = []
+    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status))
+    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status), {
+      signal: new AbortController().signal,
+    })
+    await expect.poll(() => query.eventStreamConnected).toBe(true)
+    const before = pushes.length
+    query.close()
+    expect(query.activeWatches).toBe(0)
+    expect(query.eventStreamConnected).toBe(false)
+    const other = newQuery()
+    await other.setReplicas(service, "openfaas-fn", 1)
+    await expect
+      .poll(async () => (await other.getReplicas(service, "openfaas-fn")).availableReplicas)
+      .toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(pushes).toHaveLength(before)
+  })
+
   it("pushes a running container turning healthy, and never a failing one", async () => {
     const query = newQuery()
     const service = uniqueName("turning")

@@ -11,7 +11,12 @@ import {
   type ServiceQuery,
   type ServiceQueryResponse,
 } from "@scale-from-zero/core"
-import { createEngine, DockerEngineError, type EngineEndpointOptions } from "./engine.js"
+import {
+  createEngine,
+  DEFAULT_REQUEST_TIMEOUT,
+  DockerEngineError,
+  type EngineEndpointOptions,
+} from "./engine.js"
 
 /** The label naming the service a container belongs to. */
 export const SERVICE_LABEL = "scale-from-zero.service"
@@ -69,7 +74,10 @@ interface ContainerSummary {
 interface Listener {
   onChange(response: ServiceQueryResponse): void
   onError: ((error: Error) => void) | undefined
+  /** The last pushed `replicas/availableReplicas`: only changes are pushed. */
   last: string | undefined
+  /** Removes the listener on the caller's signal. */
+  detach(): void
 }
 
 /** One watched service: its listeners and its (coalesced) status reads. */
@@ -97,7 +105,7 @@ export function createDockerServiceQuery(
   if (!Number.isFinite(pollInterval) || pollInterval <= 0) {
     throw new RangeError(`pollInterval must be a positive number, got ${pollInterval}`)
   }
-  const requestTimeout = options.requestTimeout
+  const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
 
   const unexpected = (what: string) =>
     new DockerEngineError(
@@ -170,7 +178,7 @@ export function createDockerServiceQuery(
       // The engine answers a stop only once the container has exited: allow for its grace period.
       ...(action === "stop" && {
         query: { t: String(stopTimeout) },
-        timeoutMs: (requestTimeout ?? 10_000) + stopTimeout * 1000,
+        timeoutMs: requestTimeout + stopTimeout * 1000,
       }),
       signal,
     })
@@ -350,6 +358,7 @@ export function createDockerServiceQuery(
 
   const unsubscribe = (key: string, topic: Topic, listener: Listener) => {
     if (!topic.listeners.delete(listener)) return
+    listener.detach()
     activeWatches--
     if (topic.listeners.size > 0) return
     topic.controller.abort()
@@ -399,10 +408,16 @@ export function createDockerServiceQuery(
         topics.set(key, topic)
       }
       const watched = topic
-      const listener: Listener = { onChange, onError: watchOptions?.onError, last: undefined }
+      const onAbort = () => unsubscribe(key, watched, listener)
+      const listener: Listener = {
+        onChange,
+        onError: watchOptions?.onError,
+        last: undefined,
+        detach: () => signal?.removeEventListener("abort", onAbort),
+      }
       watched.listeners.add(listener)
       activeWatches++
-      signal?.addEventListener("abort", () => unsubscribe(key, watched, listener), { once: true })
+      signal?.addEventListener("abort", onAbort, { once: true })
       if (stream === undefined && pollTimer === undefined) openStream()
     }
   }
