@@ -22,6 +22,7 @@ export {
 } from "./idle-scale-down.js"
 export * from "./memory-service-query.js"
 export * from "./names.js"
+export { readScaleLabels, type ScaleLimits } from "./scale-labels.js"
 export { SingleFlight } from "./single-flight.js"
 export type * from "./types.js"
 export * from "./waiting-page.js"

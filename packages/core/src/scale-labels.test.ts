@@ -1,6 +1,5 @@
-import { MAX_SCALE_LABEL, MIN_SCALE_LABEL, SCALING_FACTOR_LABEL } from "@scale-from-zero/core"
 import { describe, expect, it } from "vitest"
-import { readScaleLabels } from "./scale-labels.js"
+import { MAX_SCALE_LABEL, MIN_SCALE_LABEL, readScaleLabels, SCALING_FACTOR_LABEL } from "./index.js"
 
 describe("readScaleLabels", () => {
   it("gives upstream's defaults without labels", () => {

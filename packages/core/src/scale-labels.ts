@@ -5,7 +5,7 @@ import {
   MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
   SCALING_FACTOR_LABEL,
-} from "@scale-from-zero/core"
+} from "./constants.js"
 
 export interface ScaleLimits {
   minReplicas: number

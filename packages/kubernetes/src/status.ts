@@ -1,6 +1,5 @@
 import type { V1EndpointSlice } from "@kubernetes/client-node"
-import type { ServiceQueryResponse } from "@scale-from-zero/core"
-import { readScaleLabels } from "@scale-from-zero/openfaas"
+import { readScaleLabels, type ServiceQueryResponse } from "@scale-from-zero/core"
 import type { Workload, WorkloadKind } from "./api.js"
 
 export type Readiness = "endpoints" | "workload"

@@ -4,7 +4,6 @@ export {
   OpenFaaSProviderError,
   type OpenFaaSProviderErrorDetails,
 } from "./errors.js"
-export { readScaleLabels, type ScaleLimits } from "./scale-labels.js"
 export {
   createOpenFaaSServiceQuery,
   DEFAULT_OPENFAAS_TIMEOUT,

@@ -1,6 +1,7 @@
 import {
   InvalidServiceNameError,
   type QueryOptions,
+  readScaleLabels,
   ServiceNotFoundError,
   type ServiceQuery,
   type ServiceQueryResponse,
@@ -10,7 +11,6 @@ import {
   type OpenFaaSOperation,
   OpenFaaSProviderError,
 } from "./errors.js"
-import { readScaleLabels } from "./scale-labels.js"
 
 export interface OpenFaaSBasicAuth {
   user: string
