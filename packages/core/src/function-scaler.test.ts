@@ -329,3 +329,17 @@ describe("a backend whose push is lost", () => {
     expect(result.durationMs).toBeLessThan(5000)
   })
 })
+
+describe("a watch that reports the backend unreachable", () => {
+  it("ends the wait with the backend's error at once", async () => {
+    const query = backend({ services: { echo: {} }, startupDelayMs: 60_000 })
+    query.watch = (_name, _namespace, _onChange, options) => {
+      setTimeout(() => options?.onError?.(new Error("engine at unix:///x.sock: ECONNREFUSED")), 5)
+    }
+    const scaler = createFunctionScaler({ serviceQuery: query, timeout: 10_000 })
+    const result = await scaler.scale("echo", NS)
+    expect(result).toMatchObject({ available: false, found: true })
+    expect(result.error?.message).toContain("ECONNREFUSED")
+    expect(result.durationMs).toBeLessThan(1000)
+  })
+})

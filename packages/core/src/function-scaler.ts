@@ -237,7 +237,10 @@ export function createFunctionScaler(
       }
       controller.signal.addEventListener("abort", onWakeAbort, { once: true })
       try {
-        watch.call(serviceQuery, name, namespace, onStatus, { signal: subscription.signal })
+        watch.call(serviceQuery, name, namespace, onStatus, {
+          signal: subscription.signal,
+          onError: (error) => finish(undefined, error),
+        })
       } catch (error) {
         finish(undefined, error)
         return

@@ -15,6 +15,14 @@ export interface QueryOptions {
   signal?: AbortSignal
 }
 
+export interface WatchOptions extends QueryOptions {
+  /**
+   * Called when the backend cannot tell the watched service's status any more (say, it is
+   * unreachable): the scaler then ends the wait with this error instead of waiting it out.
+   */
+  onError?: (error: Error) => void
+}
+
 /**
  * A backend that can report and change a service's replicas: the OpenFaaS
  * provider API, Kubernetes, Docker, local processes, memory.
@@ -37,6 +45,6 @@ export interface ServiceQuery {
     service: string,
     namespace: string,
     onChange: (response: ServiceQueryResponse) => void,
-    options?: QueryOptions,
+    options?: WatchOptions,
   ): void
 }

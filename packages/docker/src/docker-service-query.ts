@@ -10,6 +10,7 @@ import {
   ServiceNotFoundError,
   type ServiceQuery,
   type ServiceQueryResponse,
+  type WatchOptions,
 } from "@scale-from-zero/core"
 import {
   createEngine,
@@ -40,11 +41,6 @@ export interface DockerServiceQueryOptions extends EngineEndpointOptions {
   pollInterval?: number
 }
 
-/** `watch` options: `onError` hears why a watched service's status could not be read. */
-export interface DockerWatchOptions extends QueryOptions {
-  onError?: (error: Error) => void
-}
-
 export interface DockerServiceQuery extends ServiceQuery {
   /** The engine's address, as named in errors: `unix:///var/run/docker.sock`. */
   readonly endpoint: string
@@ -58,7 +54,7 @@ export interface DockerServiceQuery extends ServiceQuery {
     service: string,
     namespace: string,
     onChange: (response: ServiceQueryResponse) => void,
-    options?: DockerWatchOptions,
+    options?: WatchOptions,
   ): void
   /** Ends every watch, the event stream and idle connections. */
   close(): void
