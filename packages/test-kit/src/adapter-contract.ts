@@ -187,7 +187,7 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       "answers 503 with Retry-After once maxWaiting requests are held, and serves those held",
       async () => {
         const { app, http } = await start({
-          services: { echo: { startupDelayMs: 700 } },
+          services: { echo: { startupDelayMs: 1500 } },
           gate: { maxWaiting: 2, retryAfter: 2 },
         })
         const held = [http.get(`${SERVICE}/a`), http.get(`${SERVICE}/b`)].map((r) =>
@@ -237,7 +237,7 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       "client-gone",
       "forgets a client that disconnects while held, leaving the other held requests undisturbed",
       async () => {
-        const { app, http } = await start({ services: { echo: { startupDelayMs: 800 } } })
+        const { app, http } = await start({ services: { echo: { startupDelayMs: 1500 } } })
         const leaving = heldRequest(app.url, `${SERVICE}/leaving`)
         const staying = http.get(`${SERVICE}/staying`).then((x) => x)
         await until("two held requests", async () => (await app.stats()).totalWaiting === 2)
@@ -309,13 +309,13 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       async () => {
         const { app, http } = await start({
           services: { echo: { replicas: 1 } },
-          gate: { scaleToZero: { allServices: true, idleAfterMs: 200, checkIntervalMs: 20 } },
+          gate: { scaleToZero: { allServices: true, idleAfterMs: 400, checkIntervalMs: 20 } },
         })
         await http.get(`${SERVICE}/quick`).expect(200)
         await http.get(`${SERVICE}/quick`).expect(200)
         // Counted twice as finished, either request would leave the slow one uncounted.
         const slow = slowRequest(app.url, `${SERVICE}/slow`)
-        await new Promise((resolve) => setTimeout(resolve, 600))
+        await new Promise((resolve) => setTimeout(resolve, 900))
         expect((await app.stats()).setReplicas).toBe(0)
         slow.finish()
         expect(await slow.status).toBe(200)
