@@ -152,7 +152,8 @@ it("makes pods ready after a scale-up: the workload's status first, the endpoint
 })
 
 it("watches: replays from a resourceVersion, sends BOOKMARKs, refuses a version too old with 410, ends at timeoutSeconds", async () => {
-  const { simulator } = await simulate({ bookmarkIntervalMs: 30 })
+  // Pods never turn ready here: the only events are the scale, then bookmarks.
+  const { simulator } = await simulate({ bookmarkIntervalMs: 30, podReadyDelayMs: 600_000 })
   simulator.addWorkload("Deployment", "ns", "api", { replicas: 0, service: false })
   const from = simulator.resourceVersion
   simulator.scale("Deployment", "ns", "api", 1)
