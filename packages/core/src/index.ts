@@ -23,6 +23,7 @@ export {
 export * from "./memory-service-query.js"
 export * from "./names.js"
 export { readScaleLabels, type ScaleLimits } from "./scale-labels.js"
+export { createMemorySharedActivity, type SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
 export type * from "./types.js"
 export * from "./waiting-page.js"
