@@ -163,6 +163,7 @@ describe("acceptPass and reportFinished", () => {
       if (request.url === "/warm") {
         const before = response.listenerCount("close")
         acceptPass(gate, { kind: "pass" }, response)
+        expect(Object.hasOwn(response, "writeHead")).toBe(false)
         response.end(String(response.listenerCount("close") - before))
       } else {
         acceptPass(gate, { kind: "pass", coldStartMs: 7 }, response)
@@ -175,6 +176,27 @@ describe("acceptPass and reportFinished", () => {
     const warm = await send(`${url}/warm`).answer
     expect(warm.headers["server-timing"]).toBe("db;dur=3")
     expect(warm.body).toBe("0")
+  })
+
+  it("keeps the cold start in Server-Timing when a proxy copies the upstream's in, however it does", async () => {
+    const { gate } = fakeGate()
+    const upstream = { "Server-Timing": "app;dur=1", "content-type": "text/plain" }
+    const url = await serve((request, response) => {
+      acceptPass(gate, { kind: "pass", coldStartMs: 9 }, response)
+      if (request.url === "/object") response.writeHead(200, upstream)
+      if (request.url === "/message") response.writeHead(201, "Made", upstream)
+      if (request.url === "/flat") response.writeHead(200, ["Server-Timing", "app;dur=1"])
+      if (request.url === "/set") response.setHeader("server-timing", "app;dur=1")
+      response.end("body")
+    })
+    for (const path of ["/object", "/message", "/flat", "/set"]) {
+      const { headers, body } = await send(`${url}${path}`).answer
+      expect(headers["server-timing"], path).toBe("app;dur=1, cold-start;dur=9")
+      expect(body).toBe("body")
+    }
+    const { status, headers } = await send(`${url}/message`).answer
+    expect(status).toBe(201)
+    expect(headers["content-type"]).toBe("text/plain")
   })
 
   it("reports a tracked pass finished exactly once, when its response ends", async () => {

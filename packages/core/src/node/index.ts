@@ -77,9 +77,37 @@ export async function waitForService(
  */
 export function acceptPass(gate: Gate, pass: GatePass, response: ServerResponse): void {
   if (pass.coldStartMs !== undefined) {
-    response.appendHeader("server-timing", coldStartServerTiming(pass.coldStartMs))
+    appendAsHeadersGo(response, "server-timing", coldStartServerTiming(pass.coldStartMs))
   }
   if (pass.inFlight !== undefined) reportFinished(gate, pass, response)
+}
+
+type WriteHead = ServerResponse["writeHead"]
+type HeadWithoutHeaders = (this: ServerResponse, code: number, message?: string) => ServerResponse
+
+/**
+ * Appends a header value when the response head is written, after the handlers' own values:
+ * a proxy copying the upstream's `Server-Timing` (by setHeader or in writeHead) keeps ours too.
+ * Wraps this one response's writeHead, which `end()` also goes through, once.
+ */
+function appendAsHeadersGo(response: ServerResponse, name: string, value: string): void {
+  const writeHead = response.writeHead
+  response.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
+    response.writeHead = writeHead
+    const [first, second] = rest
+    const statusMessage = typeof first === "string" ? first : undefined
+    const headers = typeof first === "string" ? second : first
+    if (Array.isArray(headers)) {
+      // Node's flat form: [name, value, name, value, …].
+      for (let i = 0; i + 1 < headers.length; i += 2) this.appendHeader(headers[i], headers[i + 1])
+    } else if (headers !== undefined && headers !== null) {
+      for (const [key, headerValue] of Object.entries(headers)) {
+        if (headerValue !== undefined) this.setHeader(key, headerValue)
+      }
+    }
+    this.appendHeader(name, value)
+    return (writeHead as HeadWithoutHeaders).call(this, statusCode, statusMessage)
+  } as WriteHead
 }
 
 /**
