@@ -7,7 +7,7 @@ import {
   type ScalingEvent,
   ServiceNotFoundError,
 } from "./index.js"
-import { abortListeners, activeTimers, settle } from "./leak-check.test-support.js"
+import { abortListeners, activeTimers, settle, until } from "./leak-check.test-support.js"
 
 const NS = "openfaas-fn"
 let backends: MemoryServiceQuery[] = []
@@ -24,6 +24,8 @@ afterEach(async () => {
   await settle(5)
   for (const query of backends) query.close()
   // Every wait, poll, timeout and watch the scaler started has been released.
+  // Give the test runner's own short-lived timers a moment; a leaked wait or poll stays.
+  await until(() => activeTimers() <= timersBefore, 300).catch(() => {})
   expect(activeTimers()).toBeLessThanOrEqual(timersBefore)
   for (const query of backends) expect(query.activeWatches).toBe(0)
   backends = []

@@ -3,6 +3,7 @@ import {
   CLIENT_CLOSED_REQUEST,
   createGate,
   createMemoryServiceQuery,
+  createMemorySharedActivity,
   type Gate,
   type GatePass,
   type GateReply,
@@ -14,7 +15,7 @@ import {
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
 } from "./index.js"
-import { activeTimers, settle } from "./leak-check.test-support.js"
+import { activeTimers, settle, until } from "./leak-check.test-support.js"
 
 const NS = "openfaas-fn"
 const API = new Headers({ accept: "application/json" })
@@ -59,6 +60,8 @@ afterEach(async () => {
   for (const gate of gates) gate.close()
   for (const backend of backends) backend.close()
   await settle(5)
+  // Give the test runner's own short-lived timers a moment; a leaked wait or poll stays.
+  await until(() => activeTimers() <= timersBefore, 300).catch(() => {})
   expect(activeTimers()).toBeLessThanOrEqual(timersBefore)
   gates = []
   backends = []
@@ -272,7 +275,7 @@ describe("idle scale-to-zero", () => {
     const pass = (await handle(gate, get("/function/idle"))) as GatePass
     expect(pass.inFlight).toMatchObject({ name: "idle", namespace: NS })
     gate.finished(pass)
-    await settle(120)
+    await until(() => serviceQuery.status("idle", NS)?.replicas === 0)
     expect(serviceQuery.status("idle", NS)?.replicas).toBe(0)
     expect(events).toContainEqual(expect.objectContaining({ type: "scale-down", service: "idle" }))
     const again = (await handle(gate, get("/function/idle"))) as GatePass
@@ -291,7 +294,7 @@ describe("idle scale-to-zero", () => {
     await settle(150)
     expect(serviceQuery.status("stream", NS)?.replicas).toBe(1)
     gate.finished(streaming)
-    await settle(120)
+    await until(() => serviceQuery.status("stream", NS)?.replicas === 0)
     expect(serviceQuery.status("stream", NS)?.replicas).toBe(0)
   })
 
@@ -312,8 +315,40 @@ describe("idle scale-to-zero", () => {
       { scaleToZero: { idleAfterMs: 20, checkIntervalMs: 10, allServices: true } },
     )
     gate.finished((await handle(gate, get("/function/plain"))) as GatePass)
-    await settle(100)
+    await until(() => serviceQuery.status("plain", NS)?.replicas === 0)
     expect(serviceQuery.status("plain", NS)?.replicas).toBe(0)
+  })
+
+  it("with shared activity, scales down only once idle on every instance, and only once", async () => {
+    // Idle after 300 ms, checked every 10 ms: room for timers running late on a loaded machine.
+    const slowLabels = { ...labels, [ZERO_DURATION_LABEL]: "300ms" }
+    const serviceQuery = createMemoryServiceQuery({
+      services: { s: { replicas: 1, labels: slowLabels } },
+    })
+    backends.push(serviceQuery)
+    timersBefore = activeTimers()
+    const shared = createMemorySharedActivity()
+    const events: ScalingEvent[] = []
+    const [a, b] = ["a", "b"].map(() => {
+      const gate = createGate({
+        serviceQuery,
+        onEvent: (e) => events.push(e),
+        scaleToZero: { checkIntervalMs: 10, shared },
+      })
+      gates.push(gate)
+      return gate
+    }) as [Gate, Gate]
+    // B served one request and finished; A keeps one in flight (a long download, say).
+    b.finished((await handle(b, get("/function/s"))) as GatePass)
+    const streaming = (await handle(a, get("/function/s"))) as GatePass
+    await settle(600)
+    expect(serviceQuery.status("s", NS)?.replicas).toBe(1)
+    expect(events.filter((e) => e.type === "scale-down")).toEqual([])
+    a.finished(streaming)
+    await until(() => serviceQuery.status("s", NS)?.replicas === 0)
+    expect(serviceQuery.status("s", NS)?.replicas).toBe(0)
+    expect(events.filter((e) => e.type === "scale-down")).toHaveLength(1)
+    expect(serviceQuery.calls.setReplicas).toBe(1)
   })
 
   it("holds requests that arrive during a scale-down and wakes the service after it", async () => {

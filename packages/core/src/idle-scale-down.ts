@@ -5,6 +5,7 @@ import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
 import type { GatePass, InFlight } from "./gate.js"
+import type { SharedActivity } from "./shared-activity.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 export interface ScaleToZeroOptions {
@@ -12,8 +13,13 @@ export interface ScaleToZeroOptions {
   idleAfterMs?: number
   /** Scale every idle service to zero, not only those labelled `com.openfaas.scale.zero=true`. Default false. */
   allServices?: boolean
-  /** Milliseconds between idle checks. Default: a quarter of idleAfterMs, between 100 ms and 30 s. */
+  /** Milliseconds between idle checks. Default: a quarter of the shortest idle time, between 100 ms and 30 s. */
   checkIntervalMs?: number
+  /**
+   * Activity shared with the other gateway instances in front of the same services: a service
+   * is scaled down only once it is idle on every instance, and by one instance only.
+   */
+  shared?: SharedActivity
 }
 
 /** A service that opted in to idle scale-down: one per service, shared by all its requests. */
@@ -23,6 +29,13 @@ export interface ServiceActivity extends InFlight {
   readonly idleAfterMs: number
   /** The pass handed to this service's warm requests: no allocation per request. */
   readonly pass: GatePass
+}
+
+interface TrackedService extends ServiceActivity {
+  /** The latest activity this instance told the other instances about. */
+  lastShared: number
+  /** A shared scale-down decision is under way. */
+  deciding: boolean
 }
 
 export interface IdleTracker {
@@ -37,6 +50,9 @@ export interface IdleTracker {
 
 export const DEFAULT_IDLE_AFTER_MS = 15 * 60_000
 
+const checkIntervalFor = (idleAfterMs: number) =>
+  Math.min(30_000, Math.max(100, Math.floor(idleAfterMs / 4)))
+
 export function createIdleTracker(
   scaler: FunctionScaler,
   options: ScaleToZeroOptions,
@@ -48,10 +64,10 @@ export function createIdleTracker(
       `scaleToZero.idleAfterMs must be a positive number, got ${defaultIdleAfter}`,
     )
   }
-  const checkInterval =
-    options.checkIntervalMs ?? Math.min(30_000, Math.max(100, Math.floor(defaultIdleAfter / 4)))
-  const activities = new Map<string, ServiceActivity>()
+  const { shared } = options
+  const activities = new Map<string, TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined
+  let timerInterval = Number.POSITIVE_INFINITY
 
   const optedIn = (response: ServiceQueryResponse) =>
     options.allServices === true || response.labels?.[ZERO_SCALE_LABEL]?.toLowerCase() === "true"
@@ -61,21 +77,69 @@ export function createIdleTracker(
     return (label !== undefined && parseDuration(label)) || defaultIdleAfter
   }
 
+  const reportError = (name: string, namespace: string) => (error: unknown) =>
+    emit({ type: "error", service: name, namespace, error: asError(error) })
+
+  const scaleDown = (service: TrackedService, now: number) => {
+    const { name, namespace } = service
+    const idleMs = now - service.lastActive
+    scaler.scaleDown(name, namespace).then(
+      (scaled) => {
+        if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
+      },
+      reportError(name, namespace),
+    )
+  }
+
+  const isIdle = (service: TrackedService, now: number) =>
+    service.inFlight === 0 &&
+    now - service.lastActive >= service.idleAfterMs &&
+    scaler.waiting(service.name, service.namespace) === 0
+
+  /** Scales down only if no other instance used the service lately, and only one instance does. */
+  const decideWithOthers = async (
+    key: string,
+    service: TrackedService,
+    sharedActivity: SharedActivity,
+  ) => {
+    const { name, namespace } = service
+    const elsewhere = await sharedActivity.lastActive(name, namespace)
+    if (elsewhere !== undefined && elsewhere > service.lastActive) service.lastActive = elsewhere
+    const now = Date.now()
+    if (!isIdle(service, now)) return
+    const claimTtl = Math.max(10_000, 2 * timerInterval)
+    const claimed = await sharedActivity.claimScaleDown(name, namespace, claimTtl)
+    if (activities.get(key) !== service || !isIdle(service, Date.now())) return
+    activities.delete(key)
+    if (claimed) scaleDown(service, now)
+    // Another instance is scaling it down: read the service afresh on its next request.
+    else scaler.cache.delete(name, namespace)
+  }
+
   const check = () => {
     const now = Date.now()
-    for (const [key, activity] of activities) {
-      const { name, namespace } = activity
-      if (activity.inFlight > 0 || now - activity.lastActive < activity.idleAfterMs) continue
-      if (scaler.waiting(name, namespace) > 0) continue
-      activities.delete(key)
-      const idleMs = now - activity.lastActive
-      scaler.scaleDown(name, namespace).then(
-        (scaled) => {
-          if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
-        },
-        (error: unknown) =>
-          emit({ type: "error", service: name, namespace, error: asError(error) }),
-      )
+    for (const [key, service] of activities) {
+      const { name, namespace } = service
+      if (shared !== undefined) {
+        // Requests in flight are activity now; tell the others at most once per check.
+        const latest = service.inFlight > 0 ? now : service.lastActive
+        if (latest > service.lastShared) {
+          service.lastShared = latest
+          shared.record(name, namespace, latest).catch(reportError(name, namespace))
+        }
+      }
+      if (service.deciding || !isIdle(service, now)) continue
+      if (shared === undefined) {
+        activities.delete(key)
+        scaleDown(service, now)
+        continue
+      }
+      service.deciding = true
+      decideWithOthers(key, service, shared)
+        .catch(reportError(name, namespace))
+        .finally(() => {
+          service.deciding = false
+        })
     }
     if (activities.size === 0) stopTimer()
   }
@@ -83,11 +147,16 @@ export function createIdleTracker(
   const stopTimer = () => {
     if (timer !== undefined) clearInterval(timer)
     timer = undefined
+    timerInterval = Number.POSITIVE_INFINITY
   }
 
-  const startTimer = () => {
-    // Started on first use, inside a request: edge runtimes refuse timers at start-up.
-    timer = setInterval(check, checkInterval)
+  /** Checks often enough for the service idling soonest; started inside a request, as edge runtimes want. */
+  const ensureTimer = (idleAfterMs: number) => {
+    const interval = options.checkIntervalMs ?? checkIntervalFor(idleAfterMs)
+    if (timer !== undefined && interval >= timerInterval) return
+    if (timer !== undefined) clearInterval(timer)
+    timer = setInterval(check, interval)
+    timerInterval = interval
     const handle = timer as { unref?: () => void }
     handle.unref?.() // never keep a Node process alive just to scale down
   }
@@ -98,11 +167,13 @@ export function createIdleTracker(
       let activity = activities.get(key)
       if (activity === undefined) {
         if (!optedIn(response)) return undefined
-        const created: ServiceActivity = {
+        const created: TrackedService = {
           name,
           namespace,
           inFlight: 0,
           lastActive: Date.now(),
+          lastShared: 0,
+          deciding: false,
           idleAfterMs: idleAfterFor(response),
           finished() {
             created.inFlight--
@@ -115,7 +186,7 @@ export function createIdleTracker(
         const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
         activity = created
         activities.set(key, activity)
-        if (timer === undefined) startTimer()
+        ensureTimer(created.idleAfterMs)
       }
       activity.inFlight++
       return activity

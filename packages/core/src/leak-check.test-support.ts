@@ -14,3 +14,12 @@ export function abortListeners(signal: AbortSignal): number {
 export function settle(ms = 0): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** Waits until `condition` holds, checking every 5 ms, failing after `withinMs`. */
+export async function until(condition: () => boolean, withinMs = 5000): Promise<void> {
+  const deadline = Date.now() + withinMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`)
+    await settle(5)
+  }
+}
