@@ -1,12 +1,13 @@
 // The Worker that workerd runs for the contract: the contract app, rebuilt per case by
 // POST /__scenario, with the gate's and backend's counters at GET /__stats.
 import type { ContractScenario } from "@scale-from-zero/test-kit/adapter-scenario"
+import type { ExecutionContext } from "hono"
 import { type ContractApp, createContractApp } from "./contract-app.test-support.js"
 
 let current: ContractApp | undefined
 
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, env: unknown, context: ExecutionContext): Promise<Response> {
     const { pathname } = new URL(request.url)
     if (pathname === "/__scenario") {
       current?.close()
@@ -15,6 +16,6 @@ export default {
     }
     if (current === undefined) return new Response("no scenario yet", { status: 503 })
     if (pathname === "/__stats") return Response.json(current.stats())
-    return current.app.fetch(request)
+    return current.app.fetch(request, env, context)
   },
 }

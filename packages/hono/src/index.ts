@@ -2,6 +2,7 @@ import {
   coldStartServerTiming,
   createGate,
   type Gate,
+  type GateHold,
   type GatePass,
   type GateReply,
   type GateRequest,
@@ -11,7 +12,7 @@ import {
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
 } from "@scale-from-zero/core"
-import type { MiddlewareHandler } from "hono"
+import type { Context, ExecutionContext, MiddlewareHandler } from "hono"
 
 export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
 
@@ -32,6 +33,38 @@ function toGateRequest(request: Request): GateRequest {
 
 function toResponse(reply: GateReply): Response {
   return new Response(reply.body, { status: reply.status, headers: reply.headers })
+}
+
+/** The Workers ExecutionContext, or undefined where there is none (Hono throws on Node). */
+function executionContextOf(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * workerd ties timers to the request that set them and drops them when it ends. A request
+ * answered while its service still wakes (the waiting page) may be the one whose timers drive
+ * the wake: keep it alive, through waitUntil, until the wake is over.
+ */
+function outliveWake(c: Context, gate: Gate, hold: GateHold): void {
+  const { scaler } = gate
+  const executionContext = executionContextOf(c)
+  if (executionContext === undefined) return
+  if (scaler.wakingSince(hold.name, hold.namespace) === undefined) return
+  const deadline = Date.now() + scaler.config.timeout
+  executionContext.waitUntil(
+    new Promise<void>((resolve) => {
+      const check = () => {
+        const waking = scaler.wakingSince(hold.name, hold.namespace) !== undefined
+        if (!waking || Date.now() > deadline) resolve()
+        else setTimeout(check, scaler.config.functionPollInterval)
+      }
+      check()
+    }),
+  )
 }
 
 /**
@@ -60,7 +93,10 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
     const keepAlive = setTimeout(() => {}, gate.scaler.config.timeout + 1000)
     return gate.wait(verdict, request.signal).then(async (outcome) => {
       clearTimeout(keepAlive)
-      if (outcome.kind === "reply") return toResponse(outcome)
+      if (outcome.kind === "reply") {
+        outliveWake(c, gate, verdict)
+        return toResponse(outcome)
+      }
       await (outcome.inFlight ? passTracked(outcome, next) : next())
       if (outcome.coldStartMs !== undefined) {
         c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })

@@ -270,22 +270,27 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
       "waiting-page",
       "shows a browser a waiting page while an API client stays held",
       async () => {
-        const { http } = await start({
-          services: { echo: { startupDelayMs: 800 } },
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 1000 } },
           gate: { waitingPage: { afterMs: 100, refreshSeconds: 1 } },
         })
+        // The browser comes first: its request starts the scale-up, then is answered long
+        // before the service is ready, and the API client's wait must not suffer for it.
+        const page = http
+          .get(`${SERVICE}/page`)
+          .set("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+          .then((x) => x)
+        await until("the browser held", async () => (await app.stats()).totalWaiting === 1)
         const api = http
           .get(`${SERVICE}/api`)
           .set("accept", "application/json")
           .then((x) => x)
-        const page = await http
-          .get(`${SERVICE}/page`)
-          .set("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-          .expect(503)
-        expect(page.headers["content-type"]).toMatch(/^text\/html/)
-        expect(page.headers["retry-after"]).toBeDefined()
-        expect(page.text).toContain('http-equiv="refresh" content="1"')
-        expect(page.text).toContain("echo.openfaas-fn")
+        const shown = await page
+        expect(shown.status).toBe(503)
+        expect(shown.headers["content-type"]).toMatch(/^text\/html/)
+        expect(shown.headers["retry-after"]).toBeDefined()
+        expect(shown.text).toContain('http-equiv="refresh" content="1"')
+        expect(shown.text).toContain("echo.openfaas-fn")
         const held = await api
         expect(held.status).toBe(200)
         expect(held.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
