@@ -125,14 +125,20 @@ async function readScaleRequest(request: Request): Promise<HorizontalScalingResu
   const decoder = new TextDecoder()
   let text = ""
   let size = 0
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    size += chunk.value.byteLength
-    if (size > MAX_SCALE_REQUEST_BYTES) {
-      // Stop reading but leave the body be: cancelling it may drop the connection before the 413.
-      reader.releaseLock()
-      return SCALE_REQUEST_TOO_LARGE
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      size += chunk.value.byteLength
+      if (size > MAX_SCALE_REQUEST_BYTES) {
+        // Stop reading but leave the body be: cancelling it may drop the connection before the 413.
+        reader.releaseLock()
+        return SCALE_REQUEST_TOO_LARGE
+      }
+      text += decoder.decode(chunk.value, { stream: true })
     }
-    text += decoder.decode(chunk.value, { stream: true })
+  } catch (error) {
+    // The client went away mid-body: answer, though likely nobody is left to read it.
+    const reason = error instanceof Error ? error.message : String(error)
+    return { ok: false, status: 400, message: `Error reading request body: ${reason}` }
   }
   return normalizeScaleRequest(method, text + decoder.decode())
 }

@@ -32,10 +32,19 @@ const echo = async (context: KoaContext) => {
   context.body = await echoNodeRequest(context.req, context.originalUrl)
 }
 
+/**
+ * Koa reports, through its app "error" event, every request whose client left mid-body (Node's
+ * parser fails at the early end of the socket), middlewares or not. Anything else is logged.
+ */
+const logErrorsButClientAborts = (error: Error & { code?: string }) => {
+  if (error.code !== "HPE_INVALID_EOF_STATE") console.error(error)
+}
+
 // Built once per major version, so the middlewares are type-checked against both typings.
 function koa3App({ options }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = new Koa3()
+  app.on("error", logErrorsButClientAborts)
   app.use(middleware)
   app.use(scaleRoute)
   app.use(echo)
@@ -45,6 +54,7 @@ function koa3App({ options }: ContractBackend) {
 function koa2App({ options }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = new Koa2()
+  app.on("error", logErrorsButClientAborts)
   app.use(middleware)
   app.use(scaleRoute)
   app.use(echo)

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { request as httpRequest } from "node:http"
 import supertest from "supertest"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it, vi } from "vitest"
 import {
   type ContractScenario,
   type ContractStats,
@@ -350,6 +350,31 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
         const { http } = await start({ services: {} })
         const padding = "x".repeat(70 * 1024)
         await http.post(path).send({ serviceName: "echo", replicas: 1, padding }).expect(413)
+      })
+
+      it("lets a client leave halfway through its body, with no error and no answer", async () => {
+        const { app, http } = await start({ services: {} })
+        const errors = vi.spyOn(console, "error")
+        try {
+          const leaving = httpRequest(`${app.url}${path}`, {
+            method: "POST",
+            agent: false,
+            headers: { "content-type": "application/json", "content-length": "100" },
+          })
+          const outcome = new Promise<string>((resolve) => {
+            leaving.on("response", (response) => resolve(`answered ${response.statusCode}`))
+            leaving.on("error", () => resolve("closed"))
+          })
+          leaving.write('{"serviceName":')
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          leaving.destroy()
+          expect(await outcome).toBe("closed")
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          await http.post(path).send({ serviceName: "echo", replicas: 1 }).expect(200)
+          expect(errors).not.toHaveBeenCalled()
+        } finally {
+          errors.mockRestore()
+        }
       })
 
       it("clamps replicas and hands the normalised body on, parsed and as raw bytes", async () => {

@@ -262,6 +262,24 @@ describe("readScaleRequest", () => {
     request.destroy()
   })
 
+  it("resolves 400, never rejects, when the client leaves mid-body", async () => {
+    const results: unknown[] = []
+    const url = await serve((request) => {
+      readScaleRequest(request).then((result) => results.push(result))
+    })
+    const { request, answer } = send(url, {
+      method: "POST",
+      headers: { "content-length": "100" },
+      open: true,
+    })
+    answer.catch(() => {})
+    request.write('{"serviceName":')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    request.destroy()
+    await vi.waitFor(() => expect(results).toHaveLength(1))
+    expect(results[0]).toMatchObject({ ok: false, status: 400 })
+  })
+
   it("normalises a good body", async () => {
     const url = await scaleServer()
     const { request, answer } = send(url, { method: "POST", open: true })

@@ -138,7 +138,7 @@ const SCALE_REQUEST_TOO_LARGE = Object.freeze({
 /**
  * Reads and checks a scale request (`POST {serviceName, replicas, namespace?}`): 405 for another
  * method (the body left unread), 413 past MAX_SCALE_REQUEST_BYTES (reading stops there), 400 for
- * a bad body. Rejects if the body stream fails, as when the client goes away mid-body.
+ * a bad body, or one that cannot be read (the client went away mid-body). Never rejects.
  */
 export function readScaleRequest(request: IncomingMessage): Promise<HorizontalScalingResult> {
   const method = request.method ?? "GET"
@@ -146,7 +146,7 @@ export function readScaleRequest(request: IncomingMessage): Promise<HorizontalSc
   if (Number(request.headers["content-length"]) > MAX_SCALE_REQUEST_BYTES) {
     return Promise.resolve(SCALE_REQUEST_TOO_LARGE)
   }
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
     const stop = () => {
@@ -170,14 +170,13 @@ export function readScaleRequest(request: IncomingMessage): Promise<HorizontalSc
       stop()
       resolve(normalizeScaleRequest(method, Buffer.concat(chunks, size).toString("utf8")))
     }
-    const onError = (error: Error) => {
+    const unreadable = (reason: string) => {
       stop()
-      reject(error)
+      resolve({ ok: false, status: 400, message: `Error reading request body: ${reason}` })
     }
+    const onError = (error: Error) => unreadable(error.message)
     const onClose = () => {
-      if (request.readableEnded) return
-      stop()
-      reject(new ClientClosedError())
+      if (!request.readableEnded) unreadable("the connection closed")
     }
     request.on("data", onData)
     request.on("end", onEnd)
