@@ -1,0 +1,115 @@
+import {
+  createGate,
+  createMemoryServiceQuery,
+  type Gate,
+  type GatePass,
+  type GateRequest,
+  type MemoryServiceQuery,
+  type ScalingEvent,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "@scale-from-zero/core"
+import { afterEach, describe, expect, it } from "vitest"
+import { createRedisSharedActivity, type RedisSharedActivity } from "./index.js"
+import { REDIS_URL, requireRedis, uniquePrefix } from "./test-support/redis.js"
+
+const NS = "openfaas-fn"
+// Idle after 500 ms, checked every 10 ms: room for timers running late on a loaded machine.
+const IDLE_AFTER_MS = 500
+const request: GateRequest = {
+  method: "GET",
+  path: "/function/svc",
+  headers: new Headers({ accept: "application/json" }),
+}
+
+const skipReason = await requireRedis()
+
+describe.skipIf(skipReason !== undefined)("two gates sharing activity in Redis", () => {
+  const gates: Gate[] = []
+  const activities: RedisSharedActivity[] = []
+  let backend: MemoryServiceQuery | undefined
+
+  afterEach(async () => {
+    for (const gate of gates.splice(0)) gate.close()
+    await Promise.all(activities.splice(0).map((activity) => activity.close()))
+    backend?.close()
+  })
+
+  /** One gateway instance: its own gate and its own Redis connection, on the shared backend. */
+  const gateway = (serviceQuery: MemoryServiceQuery, keyPrefix: string) => {
+    const events: ScalingEvent[] = []
+    const shared = createRedisSharedActivity({ url: REDIS_URL, keyPrefix })
+    activities.push(shared)
+    const gate = createGate({
+      serviceQuery,
+      onEvent: (event) => events.push(event),
+      scaleToZero: { checkIntervalMs: 10, shared },
+    })
+    gates.push(gate)
+    return { gate, events, shared }
+  }
+
+  const pass = async (gate: Gate) => {
+    const verdict = gate.admit(request)
+    const admitted =
+      verdict.kind === "hold" ? await gate.wait(verdict, new AbortController().signal) : verdict
+    expect(admitted.kind).toBe("pass")
+    return admitted as GatePass
+  }
+
+  it("never scales down on B a service kept busy through A, and scales it down once when idle everywhere", async () => {
+    backend = createMemoryServiceQuery({
+      services: {
+        svc: {
+          replicas: 1,
+          labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: `${IDLE_AFTER_MS}ms` },
+        },
+      },
+    })
+    const keyPrefix = uniquePrefix()
+    const a = gateway(backend, keyPrefix)
+    const b = gateway(backend, keyPrefix)
+
+    // B served one request long ago (as far as its idle check goes); then only A is used.
+    b.gate.finished(await pass(b.gate))
+    // Short requests through A, for longer than the idle time: B learns of them from Redis.
+    const busyUntil = Date.now() + 2.5 * IDLE_AFTER_MS
+    while (Date.now() < busyUntil) {
+      a.gate.finished(await pass(a.gate))
+      await sleep(50)
+    }
+    // Then one long request in flight on A (a download, say): activity while it lasts.
+    const streaming = await pass(a.gate)
+    await sleep(2 * IDLE_AFTER_MS)
+
+    expect(backend.status("svc", NS)?.replicas).toBe(1)
+    expect(backend.calls.setReplicas).toBe(0)
+    expect([...a.events, ...b.events].filter((e) => e.type === "scale-down")).toEqual([])
+    expect([...a.events, ...b.events].filter((e) => e.type === "error")).toEqual([])
+    // A told Redis about the request in flight.
+    expect(await b.shared.lastActive("svc", NS)).toBeGreaterThan(busyUntil)
+
+    const finishedAt = Date.now()
+    a.gate.finished(streaming)
+    await until(() => backend?.status("svc", NS)?.replicas === 0, 10 * IDLE_AFTER_MS)
+    expect(Date.now() - finishedAt).toBeGreaterThanOrEqual(IDLE_AFTER_MS)
+    // Both gates have passed their idle checks by now: still one scale-down, by one of them.
+    await sleep(IDLE_AFTER_MS)
+    const scaleDowns = [...a.events, ...b.events].filter((e) => e.type === "scale-down")
+    expect(scaleDowns).toHaveLength(1)
+    expect(backend.calls.setReplicas).toBe(1)
+    expect([...a.events, ...b.events].filter((e) => e.type === "error")).toEqual([])
+  }, 20_000)
+})
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function until(condition: () => boolean, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${boundMs} ms`)
+    await sleep(10)
+  }
+}
