@@ -13,12 +13,16 @@ export async function redisProblem(): Promise<string | undefined> {
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   })
-  client.on("error", () => {}) // the failed PING below says why
+  let connectionError: Error | undefined
+  client.on("error", (error: Error) => {
+    connectionError = error // says why better than the failed PING ("Connection is closed.")
+  })
   try {
     const reply = await client.ping()
     return reply === "PONG" ? undefined : `redis at ${REDIS_URL} answered ${reply} to PING`
   } catch (error) {
-    return `no redis at ${REDIS_URL} (${(error as Error).message}); run .ci/setup-redis.sh as root`
+    const why = (connectionError ?? (error as Error)).message
+    return `no redis at ${REDIS_URL} (${why}); run .ci/setup-redis.sh as root`
   } finally {
     client.disconnect()
   }
