@@ -64,7 +64,8 @@ export function createFunctionCache(
       return { response: meta.serviceQueryResponse, hit: !meta.expired(expiryMs) }
     },
     meta(name, namespace) {
-      return entries.get(serviceKey(name, namespace))
+      // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
+      return entries.peek(serviceKey(name, namespace))
     },
     delete(name, namespace) {
       entries.delete(serviceKey(name, namespace))

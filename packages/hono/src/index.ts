@@ -27,8 +27,25 @@ function pathOf(url: string): string {
   return start === -1 ? "/" : url.slice(start)
 }
 
+/**
+ * The gate reads headers only for a request it holds; @hono/node-server builds `Headers` on
+ * first access, so a warm pass never touches them.
+ */
+class WebGateRequest implements GateRequest {
+  readonly method: string
+  readonly path: string
+  constructor(private readonly request: Request) {
+    this.method = request.method
+    this.path = pathOf(request.url)
+  }
+
+  get headers(): Headers {
+    return this.request.headers
+  }
+}
+
 function toGateRequest(request: Request): GateRequest {
-  return { method: request.method, path: pathOf(request.url), headers: request.headers }
+  return new WebGateRequest(request)
 }
 
 function toResponse(reply: GateReply): Response {

@@ -25,7 +25,7 @@ export interface KoaContext {
   request: object
   status: number
   body: unknown
-  respond?: boolean
+  respond?: boolean | undefined
   set(headers: Record<string, string>): void
 }
 export type Next = () => Promise<unknown>

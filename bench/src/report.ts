@@ -1,0 +1,101 @@
+import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { HeldMemory } from "./memory.js"
+import type { WarmOverhead } from "./warm.js"
+
+export interface Results {
+  mode: string
+  date: string
+  node: string
+  cpus: number
+  cpuModel: string
+  releaseLatency: ReleaseLatency[]
+  backendLoad: BackendLoad[]
+  heldMemory: HeldMemory
+  warmOverhead: WarmOverhead[]
+}
+
+const table = (header: string[], rows: (string | number)[][]) =>
+  [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n")
+
+/** BENCHMARKS.md, from one run's results: every figure below was measured in that run. */
+export function renderMarkdown(r: Results): string {
+  return `# Benchmarks
+
+Measured by \`pnpm bench\` on ${r.date.slice(0, 10)}: Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}),
+a shared machine. All figures come from one run, side by side; raw numbers in
+[bench/results.json](bench/results.json). Re-run with \`pnpm bench\` (\`pnpm bench --quick\` for a smoke run).
+
+## 1. Warm overhead per adapter
+
+The same app behind an empty middleware ("bare") and behind \`scaleFromZero\` with the service
+cached and ready, loaded by autocannon (50 connections) from a separate process on loopback, runs
+interleaved; medians of ${r.warmOverhead[0]?.runs ?? 0} runs each. Target: ratio ≥ 0.95.
+
+${table(
+  [
+    "adapter",
+    "bare req/s",
+    "with scaleFromZero req/s",
+    "throughput ratio",
+    "added p50 ms",
+    "added p99 ms",
+  ],
+  r.warmOverhead.map((w) => [
+    w.framework,
+    w.bareRps,
+    w.middlewareRps,
+    w.throughputRatio,
+    w.addedP50Ms,
+    w.addedP99Ms,
+  ]),
+)}
+
+## 2. Cold release latency
+
+From the instant a simulated service turns ready (300–800 ms after its scale-up, random per trial)
+to the instant its held request is released. Target: push ≤ 5 ms at p99; polling ≤ one interval (100 ms).
+
+${table(
+  ["policy", "trials", "p50 ms", "p99 ms", "max ms"],
+  r.releaseLatency.map((l) => [l.contender, l.trials, l.p50Ms, l.p99Ms, l.maxMs]),
+)}
+
+## 3. Backend load while requests are held
+
+N requests arriving over 500 ms wait for one service to start; calls to the backend during the wait.
+Target: one setReplicas, and getReplicas independent of N.
+
+${table(
+  ["policy", "held", "wait s", "setReplicas", "getReplicas per s"],
+  r.backendLoad.map((b) => [
+    b.contender,
+    b.held,
+    b.waitSeconds,
+    b.setReplicas,
+    b.getReplicasPerSecond,
+  ]),
+)}
+
+## 4. Memory per held request
+
+${r.heldMemory.held} requests held through the gate, each with its own AbortController (as the Node
+bridge makes one per held request), measured twice in a row; the figures per request are from the
+second pass. Target: ≤ 2 KiB of heap each, all of it returned afterwards.
+
+${table(
+  ["held", "heap bytes each", "RSS bytes each", "heap bytes left after release (pass 1, pass 2)"],
+  [
+    [
+      r.heldMemory.held,
+      r.heldMemory.heapBytesPerRequest,
+      r.heldMemory.rssBytesPerRequest,
+      r.heldMemory.heapBytesLeftAfterRelease.join(", "),
+    ],
+  ],
+)}
+`
+}

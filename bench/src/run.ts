@@ -1,0 +1,79 @@
+import { writeFileSync } from "node:fs"
+import { cpus } from "node:os"
+import { fileURLToPath } from "node:url"
+import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
+import { measureHeldMemory } from "./memory.js"
+import { renderMarkdown } from "./report.js"
+import { measureWarmOverhead } from "./warm.js"
+
+const quick = process.argv.includes("--quick")
+const log = (line: string) => process.stdout.write(`${line}\n`)
+
+const settings = quick
+  ? {
+      trials: 20,
+      heldCounts: [1, 100, 1000],
+      readyAfterMs: 1000,
+      memoryHeld: 2000,
+      warmSeconds: 1,
+      warmRounds: 1,
+    }
+  : {
+      trials: 200,
+      heldCounts: [1, 100, 10_000],
+      readyAfterMs: 3000,
+      memoryHeld: 10_000,
+      warmSeconds: 5,
+      warmRounds: 3,
+    }
+
+log(`scale-from-zero benchmarks (${quick ? "quick" : "full"} mode)`)
+
+log("cold release latency …")
+const releaseLatency = []
+for (const contender of CONTENDERS) {
+  releaseLatency.push(await measureReleaseLatency(contender, settings.trials))
+  log(`  ${JSON.stringify(releaseLatency.at(-1))}`)
+}
+
+log("backend load while requests are held …")
+const backendLoad = []
+for (const held of settings.heldCounts) {
+  for (const contender of CONTENDERS.slice(0, 3)) {
+    backendLoad.push(await measureBackendLoad(contender, held, settings.readyAfterMs))
+    log(`  ${JSON.stringify(backendLoad.at(-1))}`)
+  }
+}
+
+log("memory per held request …")
+const heldMemory = await measureHeldMemory(settings.memoryHeld)
+log(`  ${JSON.stringify(heldMemory)}`)
+
+log("warm overhead per adapter (autocannon in a separate process) …")
+const warmOverhead = await measureWarmOverhead({
+  seconds: settings.warmSeconds,
+  rounds: settings.warmRounds,
+  log,
+})
+
+const results = {
+  mode: quick ? "quick" : "full",
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? "unknown",
+  releaseLatency,
+  backendLoad,
+  heldMemory,
+  warmOverhead,
+}
+const resultsFile = fileURLToPath(
+  new URL(quick ? "../results.quick.json" : "../results.json", import.meta.url),
+)
+writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`)
+log(`wrote ${resultsFile}`)
+if (!quick) {
+  const markdownFile = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url))
+  writeFileSync(markdownFile, renderMarkdown(results))
+  log(`wrote ${markdownFile}`)
+}

@@ -1,0 +1,103 @@
+import { performance } from "node:perf_hooks"
+import {
+  DEFAULT_MAX_REPLICAS,
+  DEFAULT_SCALING_FACTOR,
+  type ServiceQuery,
+  type ServiceQueryResponse,
+} from "@scale-from-zero/core"
+
+/** Per-service state of the simulated backend. */
+interface SimulatedService {
+  replicas: number
+  /** performance.now() when the service turned ready. */
+  readyAt: number | undefined
+  readyDelayMs: number
+  starting: boolean
+}
+
+export interface SimulatedBackend extends ServiceQuery {
+  readonly calls: { getReplicas: number; setReplicas: number }
+  /** performance.now() at which the service turned ready, once it has. */
+  readyAt(name: string): number | undefined
+  close(): void
+}
+
+/**
+ * A backend whose services turn ready `readyDelayMs` after their first scale-up, with or
+ * without push. Each call takes `callLatencyMs` (default 2 ms), like a provider on the same host.
+ */
+export function createSimulatedBackend(
+  delays: Record<string, number>,
+  options: { push: boolean; callLatencyMs?: number },
+): SimulatedBackend {
+  const callLatencyMs = options.callLatencyMs ?? 2
+  const answerLater = () => new Promise((resolve) => setTimeout(resolve, callLatencyMs))
+  const services = new Map<string, SimulatedService>()
+  for (const [name, readyDelayMs] of Object.entries(delays)) {
+    services.set(name, { replicas: 0, readyAt: undefined, readyDelayMs, starting: false })
+  }
+  const watchers = new Map<string, Set<(r: ServiceQueryResponse) => void>>()
+  const timers = new Set<ReturnType<typeof setTimeout>>()
+  const calls = { getReplicas: 0, setReplicas: 0 }
+
+  const status = (service: SimulatedService): ServiceQueryResponse => {
+    const ready = service.readyAt !== undefined
+    return {
+      replicas: service.replicas,
+      availableReplicas: ready ? service.replicas : 0,
+      minReplicas: 1,
+      maxReplicas: DEFAULT_MAX_REPLICAS,
+      scalingFactor: DEFAULT_SCALING_FACTOR,
+    }
+  }
+
+  const serviceNamed = (name: string) => {
+    const service = services.get(name)
+    if (service === undefined) throw new Error(`simulated backend has no service ${name}`)
+    return service
+  }
+
+  const backend: SimulatedBackend = {
+    calls,
+    readyAt: (name) => services.get(name)?.readyAt,
+    async getReplicas(name) {
+      calls.getReplicas++
+      await answerLater()
+      return status(serviceNamed(name))
+    },
+    async setReplicas(name, _namespace, count) {
+      calls.setReplicas++
+      await answerLater()
+      const service = serviceNamed(name)
+      service.replicas = count
+      if (count > 0 && !service.starting) {
+        service.starting = true
+        const timer = setTimeout(() => {
+          timers.delete(timer)
+          service.readyAt = performance.now()
+          for (const onChange of watchers.get(name) ?? []) onChange(status(service))
+        }, service.readyDelayMs)
+        timers.add(timer)
+      }
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer)
+    },
+  }
+  if (options.push) {
+    backend.watch = (name, _namespace, onChange, watchOptions) => {
+      let set = watchers.get(name)
+      if (set === undefined) {
+        set = new Set()
+        watchers.set(name, set)
+      }
+      const listeners = set
+      const listener = (r: ServiceQueryResponse) => onChange(r)
+      listeners.add(listener)
+      watchOptions?.signal?.addEventListener("abort", () => listeners.delete(listener), {
+        once: true,
+      })
+    }
+  }
+  return backend
+}

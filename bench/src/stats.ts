@@ -1,0 +1,13 @@
+/** The p-th percentile (0..100) of a sample, by nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank] ?? Number.NaN
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50)
+}
+
+export const round = (value: number, digits = 2) => Number(value.toFixed(digits))

@@ -1,0 +1,61 @@
+// One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware`.
+// Both variants run the same app; "bare" puts an empty middleware where scaleFromZero goes.
+import type { AddressInfo } from "node:net"
+import { createMemoryServiceQuery, type ScaleFromZeroOptions } from "@scale-from-zero/core"
+
+const [framework, variant] = process.argv.slice(2)
+const withMiddleware = variant === "middleware"
+const options: ScaleFromZeroOptions = {
+  serviceQuery: createMemoryServiceQuery({ services: { echo: { replicas: 1 } } }),
+}
+const BODY = "hello from echo\n"
+
+async function start(): Promise<number> {
+  switch (framework) {
+    case "express": {
+      const { default: express } = await import("express")
+      const { scaleFromZero } = await import("@scale-from-zero/express")
+      const app = express()
+      app.use(withMiddleware ? scaleFromZero(options) : (_req, _res, next) => next())
+      app.get("/function/echo/hello", (_req, res) => {
+        res.setHeader("content-type", "text/plain")
+        res.end(BODY)
+      })
+      return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
+    }
+    case "koa": {
+      const { default: Koa } = await import("koa")
+      const { scaleFromZero } = await import("@scale-from-zero/koa")
+      const app = new Koa()
+      app.use(withMiddleware ? scaleFromZero(options) : (_ctx, next) => next())
+      app.use((ctx) => {
+        if (ctx.path === "/function/echo/hello") ctx.body = BODY
+      })
+      return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
+    }
+    case "hono": {
+      const { Hono } = await import("hono")
+      const { serve } = await import("@hono/node-server")
+      const { scaleFromZero } = await import("@scale-from-zero/hono")
+      const app = new Hono()
+      app.use(withMiddleware ? scaleFromZero(options) : async (_c, next) => next())
+      app.get("/function/echo/hello", (c) => c.text(BODY))
+      return new Promise((resolve) => {
+        serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => resolve(info.port))
+      })
+    }
+    default:
+      throw new Error(`unknown framework ${framework}`)
+  }
+}
+
+function listen(
+  open: (port: number, ready: () => void) => { address(): AddressInfo | string | null },
+): Promise<number> {
+  return new Promise((resolve) => {
+    const server = open(0, () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+const port = await start()
+process.stdout.write(`${JSON.stringify({ port })}\n`)
