@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest"
-import { DEFAULT_MAX_REPLICAS, normalizeScaleRequest } from "./index.js"
+import {
+  DEFAULT_MAX_REPLICAS,
+  normalizeScaleRequest,
+  readScaleRequest,
+  SCALE_REQUEST_TOO_LARGE,
+  scaleRefusalReply,
+} from "./index.js"
 
 describe("normalizeScaleRequest", () => {
   it("allows POST only", () => {
@@ -57,5 +63,52 @@ describe("normalizeScaleRequest", () => {
   it("refuses an oversized body with 413", () => {
     const huge = JSON.stringify({ serviceName: "a", pad: "x".repeat(70_000) })
     expect(normalizeScaleRequest("POST", huge)).toMatchObject({ ok: false, status: 413 })
+  })
+})
+
+describe("readScaleRequest (Web Request)", () => {
+  const post = (body: BodyInit, headers?: HeadersInit) =>
+    new Request("http://gateway/system/scale-function/a", {
+      method: "POST",
+      body,
+      ...(headers && { headers }),
+    })
+
+  it("reads, checks and normalises a scale request", async () => {
+    const result = await readScaleRequest(post('{"serviceName":"a","replicas":50}'))
+    expect(result).toEqual({
+      ok: true,
+      request: { serviceName: "a", replicas: DEFAULT_MAX_REPLICAS },
+      body: `{"serviceName":"a","replicas":${DEFAULT_MAX_REPLICAS}}`,
+    })
+  })
+
+  it("answers 405 without reading, and 413 past the bound even without a content-length", async () => {
+    expect(await readScaleRequest(new Request("http://gateway/x"))).toMatchObject({ status: 405 })
+    const chunks = new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode("x".repeat(16 * 1024)))
+      },
+    })
+    const streamed = new Request("http://gateway/x", {
+      method: "POST",
+      body: chunks,
+      duplex: "half",
+    } as RequestInit)
+    expect(await readScaleRequest(streamed)).toBe(SCALE_REQUEST_TOO_LARGE)
+    expect(await readScaleRequest(post("{}", { "content-length": "999999" }))).toBe(
+      SCALE_REQUEST_TOO_LARGE,
+    )
+  })
+
+  it("turns a refusal into a reply a client understands", () => {
+    expect(scaleRefusalReply({ status: 405, message: "Method not allowed" })).toMatchObject({
+      status: 405,
+      headers: { allow: "POST" },
+      body: "Method not allowed\n",
+    })
+    expect(scaleRefusalReply(SCALE_REQUEST_TOO_LARGE).headers).toMatchObject({
+      connection: "close",
+    })
   })
 })

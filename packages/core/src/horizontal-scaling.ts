@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_REPLICAS } from "./constants.js"
+import type { GateReply } from "./gate.js"
 
 /** The body of an OpenFaaS scale request (`POST /system/scale-function/{name}`). */
 export interface ScaleServiceRequest {
@@ -63,4 +64,59 @@ export function normalizeScaleRequest(method: string, body: string): HorizontalS
     ...(namespace !== undefined && namespace !== "" && { namespace }),
   }
   return { ok: true, request, body: JSON.stringify(request) }
+}
+
+/** The refusal for a scale request body past MAX_SCALE_REQUEST_BYTES. */
+export const SCALE_REQUEST_TOO_LARGE = Object.freeze({
+  ok: false,
+  status: 413,
+  message: "Scale request body too large",
+} as const)
+
+/**
+ * Reads and checks a scale request from a Web `Request`: 405 for another method (the body left
+ * unread), 413 past MAX_SCALE_REQUEST_BYTES (reading stops there), 400 for a bad body or one the
+ * client abandoned mid-way. Never rejects.
+ */
+export async function readScaleRequest(request: Request): Promise<HorizontalScalingResult> {
+  const { method } = request
+  if (method.toUpperCase() !== "POST" || request.body === null) {
+    return normalizeScaleRequest(method, "")
+  }
+  if (Number(request.headers.get("content-length")) > MAX_SCALE_REQUEST_BYTES) {
+    return SCALE_REQUEST_TOO_LARGE
+  }
+  const reader = request.body.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  let size = 0
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      size += chunk.value.byteLength
+      if (size > MAX_SCALE_REQUEST_BYTES) {
+        // Stop reading but leave the body be: cancelling it may drop the connection before the 413.
+        reader.releaseLock()
+        return SCALE_REQUEST_TOO_LARGE
+      }
+      text += decoder.decode(chunk.value, { stream: true })
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return { ok: false, status: 400, message: `Error reading request body: ${reason}` }
+  }
+  return normalizeScaleRequest(method, text + decoder.decode())
+}
+
+/** The answer to a refused scale request; `connection: close` drops a body left unread. */
+export function scaleRefusalReply(refusal: { status: number; message: string }): GateReply {
+  return {
+    kind: "reply",
+    status: refusal.status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      ...(refusal.status === 405 && { allow: "POST" }),
+      ...(refusal.status === 413 && { connection: "close" }),
+    },
+    body: `${refusal.message}\n`,
+  }
 }

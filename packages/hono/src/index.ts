@@ -6,11 +6,10 @@ import {
   type GatePass,
   type GateReply,
   type GateRequest,
-  type HorizontalScalingResult,
-  MAX_SCALE_REQUEST_BYTES,
-  normalizeScaleRequest,
+  readScaleRequest,
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
+  scaleRefusalReply,
 } from "@scale-from-zero/core"
 import type { Context, ExecutionContext, MiddlewareHandler } from "hono"
 
@@ -123,43 +122,6 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
   return Object.assign(middleware, { gate })
 }
 
-const SCALE_REQUEST_TOO_LARGE = Object.freeze({
-  ok: false,
-  status: 413,
-  message: "Scale request body too large",
-} as const)
-
-/** Reads a scale request body, stopping past MAX_SCALE_REQUEST_BYTES. */
-async function readScaleRequest(request: Request): Promise<HorizontalScalingResult> {
-  const { method } = request
-  if (method.toUpperCase() !== "POST" || request.body === null) {
-    return normalizeScaleRequest(method, "")
-  }
-  if (Number(request.headers.get("content-length")) > MAX_SCALE_REQUEST_BYTES) {
-    return SCALE_REQUEST_TOO_LARGE
-  }
-  const reader = request.body.getReader()
-  const decoder = new TextDecoder()
-  let text = ""
-  let size = 0
-  try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      size += chunk.value.byteLength
-      if (size > MAX_SCALE_REQUEST_BYTES) {
-        // Stop reading but leave the body be: cancelling it may drop the connection before the 413.
-        reader.releaseLock()
-        return SCALE_REQUEST_TOO_LARGE
-      }
-      text += decoder.decode(chunk.value, { stream: true })
-    }
-  } catch (error) {
-    // The client went away mid-body: answer, though likely nobody is left to read it.
-    const reason = error instanceof Error ? error.message : String(error)
-    return { ok: false, status: 400, message: `Error reading request body: ${reason}` }
-  }
-  return normalizeScaleRequest(method, text + decoder.decode())
-}
-
 /** Context variables set by `horizontalScaling()`: `c.get("scaleRequest")`. */
 export interface HorizontalScalingEnv {
   Variables: { scaleRequest: ScaleServiceRequest }
@@ -175,12 +137,7 @@ export function horizontalScaling(): MiddlewareHandler<HorizontalScalingEnv> {
   return async (c, next) => {
     const request = c.req.raw
     const result = await readScaleRequest(request)
-    if (!result.ok) {
-      return c.text(`${result.message}\n`, result.status, {
-        ...(result.status === 405 && { allow: "POST" }),
-        ...(result.status === 413 && { connection: "close" }),
-      })
-    }
+    if (!result.ok) return toResponse(scaleRefusalReply(result))
     const headers = new Headers(request.headers)
     headers.set("content-type", "application/json")
     headers.set("content-length", String(new TextEncoder().encode(result.body).byteLength))

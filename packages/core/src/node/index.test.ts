@@ -8,13 +8,12 @@ import {
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import type { Gate, GateHold, GatePass, GateReply } from "../gate.js"
-import { MAX_SCALE_REQUEST_BYTES } from "../horizontal-scaling.js"
+import { MAX_SCALE_REQUEST_BYTES, scaleRefusalReply } from "../horizontal-scaling.js"
 import {
   acceptPass,
   ClientClosedError,
   readScaleRequest,
   reportFinished,
-  scaleRefusalReply,
   toGateRequest,
   waitForService,
   writeReply,

@@ -12,6 +12,7 @@ import {
   type HorizontalScalingResult,
   MAX_SCALE_REQUEST_BYTES,
   normalizeScaleRequest,
+  SCALE_REQUEST_TOO_LARGE,
 } from "../horizontal-scaling.js"
 
 /**
@@ -129,12 +130,6 @@ export function writeReply(response: ServerResponse, reply: GateReply): void {
   response.end(reply.body)
 }
 
-const SCALE_REQUEST_TOO_LARGE = Object.freeze({
-  ok: false,
-  status: 413,
-  message: "Scale request body too large",
-} as const)
-
 /**
  * Reads and checks a scale request (`POST {serviceName, replicas, namespace?}`): 405 for another
  * method (the body left unread), 413 past MAX_SCALE_REQUEST_BYTES (reading stops there), 400 for
@@ -183,20 +178,6 @@ export function readScaleRequest(request: IncomingMessage): Promise<HorizontalSc
     request.on("error", onError)
     request.on("close", onClose)
   })
-}
-
-/** The answer to a refused scale request; `connection: close` drops a body left unread. */
-export function scaleRefusalReply(refusal: { status: number; message: string }): GateReply {
-  return {
-    kind: "reply",
-    status: refusal.status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      ...(refusal.status === 405 && { allow: "POST" }),
-      ...(refusal.status === 413 && { connection: "close" }),
-    },
-    body: `${refusal.message}\n`,
-  }
 }
 
 /**
