@@ -22,6 +22,15 @@ const request: GateRequest = {
   headers: new Headers({ accept: "application/json" }),
 }
 
+/** What an adapter does: admit, and wait when told to hold. */
+async function pass(gate: Gate): Promise<GatePass> {
+  const verdict = gate.admit(request)
+  const admitted =
+    verdict.kind === "hold" ? await gate.wait(verdict, new AbortController().signal) : verdict
+  expect(admitted.kind).toBe("pass")
+  return admitted as GatePass
+}
+
 const skipReason = await requireRedis()
 
 describe.skipIf(skipReason !== undefined)("two gates sharing activity in Redis", () => {
@@ -47,14 +56,6 @@ describe.skipIf(skipReason !== undefined)("two gates sharing activity in Redis",
     })
     gates.push(gate)
     return { gate, events, shared }
-  }
-
-  const pass = async (gate: Gate) => {
-    const verdict = gate.admit(request)
-    const admitted =
-      verdict.kind === "hold" ? await gate.wait(verdict, new AbortController().signal) : verdict
-    expect(admitted.kind).toBe("pass")
-    return admitted as GatePass
   }
 
   it("never scales down on B a service kept busy through A, and scales it down once when idle everywhere", async () => {
@@ -100,6 +101,44 @@ describe.skipIf(skipReason !== undefined)("two gates sharing activity in Redis",
     expect(backend.calls.setReplicas).toBe(1)
     expect([...a.events, ...b.events].filter((e) => e.type === "error")).toEqual([])
   }, 20_000)
+})
+
+describe("a gate whose Redis is unreachable", () => {
+  let gate: Gate | undefined
+  let shared: RedisSharedActivity | undefined
+  let backend: MemoryServiceQuery | undefined
+
+  afterEach(async () => {
+    gate?.close()
+    await shared?.close()
+    backend?.close()
+  })
+
+  it("scales nothing down, and reports errors naming the Redis address", async () => {
+    backend = createMemoryServiceQuery({
+      services: {
+        svc: { replicas: 1, labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "50ms" } },
+      },
+    })
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    shared = createRedisSharedActivity({ url: "redis://127.0.0.1:1", commandTimeoutMs: 200 })
+    const events: ScalingEvent[] = []
+    gate = createGate({
+      serviceQuery: backend,
+      onEvent: (event) => events.push(event),
+      scaleToZero: { checkIntervalMs: 10, shared },
+    })
+    gate.finished(await pass(gate))
+
+    await until(() => events.some((e) => e.type === "error"), 5_000)
+    await sleep(500) // ten idle times: no instance may act on what it cannot ask
+    expect(backend.status("svc", NS)?.replicas).toBe(1)
+    expect(backend.calls.setReplicas).toBe(0)
+    expect(events.filter((e) => e.type === "scale-down")).toEqual([])
+    for (const event of events.filter((e) => e.type === "error")) {
+      expect(event.type === "error" && event.error.message).toMatch(/^redis at 127\.0\.0\.1:1: /)
+    }
+  })
 })
 
 function sleep(ms: number): Promise<void> {
