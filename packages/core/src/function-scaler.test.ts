@@ -345,3 +345,17 @@ describe("a watch that reports the backend unreachable", () => {
     expect(result.durationMs).toBeLessThan(1000)
   })
 })
+
+describe("wakeSettled", () => {
+  it("is undefined with no wake, and resolves when the wake ends", async () => {
+    const query = backend({ services: { echo: {} }, startupDelayMs: 30 })
+    const scaler = createFunctionScaler({ serviceQuery: query })
+    expect(scaler.wakeSettled("echo", NS)).toBeUndefined()
+    const scaling = scaler.scale("echo", NS)
+    const settled = scaler.wakeSettled("echo", NS)
+    expect(settled).toBeInstanceOf(Promise)
+    await settled
+    expect(scaler.wakingSince("echo", NS)).toBeUndefined()
+    expect((await scaling).available).toBe(true)
+  })
+})

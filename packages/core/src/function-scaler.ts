@@ -65,6 +65,8 @@ export interface FunctionScaler {
   waiting(name: string, namespace: string): number
   /** When the current wake of this service began (epoch ms), or undefined when none runs. */
   wakingSince(name: string, namespace: string): number | undefined
+  /** Resolves when the current wake of this service ends; undefined when none runs. */
+  wakeSettled(name: string, namespace: string): Promise<void> | undefined
   /** Callers waiting for any service now. */
   readonly totalWaiting: number
   /**
@@ -103,6 +105,8 @@ interface Wake {
   readonly controller: AbortController
   phase: "starting" | "waiting"
   deadlineTimer: ReturnType<typeof setTimeout> | undefined
+  /** Made on first request by wakeSettled, resolved by stop. */
+  settled: { promise: Promise<void>; resolve: () => void } | undefined
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -263,6 +267,7 @@ export function createFunctionScaler(
     clearTimeout(wake.deadlineTimer)
     wake.deadlineTimer = undefined
     wake.controller.abort()
+    wake.settled?.resolve()
   }
 
   const settleAll = (wake: Wake, result: (waiter: WaitingCaller) => FunctionScaleResult) => {
@@ -402,6 +407,7 @@ export function createFunctionScaler(
         controller: new AbortController(),
         phase: "starting",
         deadlineTimer: undefined,
+        settled: undefined,
       }
       wakes.set(key, wake)
     }
@@ -427,6 +433,18 @@ export function createFunctionScaler(
     },
     wakingSince(name, namespace) {
       return wakes.get(serviceKey(name, namespace))?.start
+    },
+    wakeSettled(name, namespace) {
+      const wake = wakes.get(serviceKey(name, namespace))
+      if (wake === undefined) return undefined
+      if (wake.settled === undefined) {
+        let resolve = () => {}
+        const promise = new Promise<void>((done) => {
+          resolve = done
+        })
+        wake.settled = { promise, resolve }
+      }
+      return wake.settled.promise
     },
     peek(name, namespace) {
       return functionCache.meta(name, namespace)?.serviceQueryResponse

@@ -68,19 +68,14 @@ function executionContextOf(c: Context): ExecutionContext | undefined {
 function outliveWake(c: Context, gate: Gate, hold: GateHold): void {
   const { scaler } = gate
   const executionContext = executionContextOf(c)
-  if (executionContext === undefined) return
-  if (scaler.wakingSince(hold.name, hold.namespace) === undefined) return
-  const deadline = Date.now() + scaler.config.timeout
-  executionContext.waitUntil(
-    new Promise<void>((resolve) => {
-      const check = () => {
-        const waking = scaler.wakingSince(hold.name, hold.namespace) !== undefined
-        if (!waking || Date.now() > deadline) resolve()
-        else setTimeout(check, scaler.config.functionPollInterval)
-      }
-      check()
-    }),
-  )
+  const settled = executionContext && scaler.wakeSettled(hold.name, hold.namespace)
+  if (settled === undefined) return
+  // A timer of this request's own keeps it from looking hung; it also bounds the wait.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, scaler.config.timeout)
+  })
+  executionContext?.waitUntil(Promise.race([settled, bound]).finally(() => clearTimeout(timer)))
 }
 
 /**
