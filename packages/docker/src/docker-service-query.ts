@@ -10,7 +10,6 @@ import {
   ServiceNotFoundError,
   type ServiceQuery,
   type ServiceQueryResponse,
-  type WatchOptions,
 } from "@scale-from-zero/core"
 import {
   createEngine,
@@ -50,12 +49,6 @@ export interface DockerServiceQuery extends ServiceQuery {
   readonly eventStreamConnected: boolean
   /** Event streams opened so far (one shared stream, re-opened after a drop). */
   readonly eventStreamsOpened: number
-  watch?(
-    service: string,
-    namespace: string,
-    onChange: (response: ServiceQueryResponse) => void,
-    options?: WatchOptions,
-  ): void
   /** Ends every watch, the event stream and idle connections. */
   close(): void
 }
