@@ -130,8 +130,10 @@ describe("a gate whose Redis is unreachable", () => {
     })
     gate.finished(await pass(gate))
 
-    await until(() => events.some((e) => e.type === "error"), 5_000)
-    await sleep(500) // ten idle times: no instance may act on what it cannot ask
+    // Three idle checks that could not ask Redis (or a scale-down, which must not happen).
+    const failedDecisions = () =>
+      events.filter((e) => e.type === "error" && e.error.message.includes(": lastActive(")).length
+    await until(() => failedDecisions() >= 3 || events.some((e) => e.type === "scale-down"), 5_000)
     expect(backend.status("svc", NS)?.replicas).toBe(1)
     expect(backend.calls.setReplicas).toBe(0)
     expect(events.filter((e) => e.type === "scale-down")).toEqual([])
