@@ -2,8 +2,8 @@ import type { SharedActivity } from "@scale-from-zero/core"
 import { Redis, type RedisOptions } from "ioredis"
 
 /**
- * The commands this package sends, as an ioredis client (`Redis` or `Cluster`, ioredis 5 or 6)
- * offers them. Every key is a single one, so a cluster serves them from one slot each.
+ * The commands this package sends, as ioredis offers them: a `Redis` or a `Cluster` of ioredis 5
+ * or 6 fits. Every command touches one key, so a cluster serves each from one slot.
  */
 export interface RedisClientLike {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
