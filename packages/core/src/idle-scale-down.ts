@@ -124,8 +124,13 @@ export function createIdleTracker(
         // Requests in flight are activity now; tell the others at most once per check.
         const latest = service.inFlight > 0 ? now : service.lastActive
         if (latest > service.lastShared) {
+          const previous = service.lastShared
           service.lastShared = latest
-          shared.record(name, namespace, latest).catch(reportError(name, namespace))
+          shared.record(name, namespace, latest).catch((error: unknown) => {
+            // Not shared after all: send it again on the next check.
+            if (service.lastShared === latest) service.lastShared = previous
+            reportError(name, namespace)(error)
+          })
         }
       }
       if (service.deciding || !isIdle(service, now)) continue

@@ -19,7 +19,8 @@ export interface SharedActivity {
 export function createMemorySharedActivity(): SharedActivity {
   const lastActive = new Map<string, number>()
   const claims = new Map<string, number>()
-  const key = (name: string, namespace: string) => `${namespace}/${name}`
+  // Unambiguous for any characters: ("a/b", "ns") and ("b", "ns/a") stay apart.
+  const key = (name: string, namespace: string) => JSON.stringify([namespace, name])
   return {
     async record(name, namespace, at) {
       const k = key(name, namespace)
