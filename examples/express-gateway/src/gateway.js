@@ -44,13 +44,48 @@ export function createGateway(options = {}) {
       if (line !== undefined) log(line)
     },
   })
+  const agent = new Agent({ keepAlive: true })
+  const { app, gate } = createGatewayApp({
+    services,
+    agent,
+    scaling: {
+      timeout: options.timeoutMs ?? 30_000,
+      scaleToZero: { idleAfterMs },
+      onEvent: (event) => log(describeScalingEvent(event)),
+    },
+    log,
+  })
 
+  return {
+    app,
+    services,
+    gate,
+    /** Ends every held request and stops every service process. */
+    async close() {
+      gate.close()
+      await services.close()
+      agent.destroy()
+    },
+  }
+}
+
+/**
+ * One gateway instance in front of process-backed services: `/` lists them, `/function/NAME/...`
+ * is held until NAME is ready, then proxied to a ready replica. Several instances may share one
+ * backend (see examples/two-gateways).
+ * @param {object} options
+ * @param {import("@scale-from-zero/process").ProcessServiceQuery} options.services
+ * @param {import("node:http").Agent} options.agent keep-alive connections to the replicas
+ * @param {Omit<import("@scale-from-zero/core").ScaleFromZeroOptions, "serviceQuery">} options.scaling
+ * @param {(line: string) => void} options.log
+ * @param {Record<string, string>} [options.proxyHeaders] headers added to proxied requests
+ */
+export function createGatewayApp({ services, agent, scaling: scalingOptions, log, proxyHeaders }) {
+  const namespace = services.namespace
   const scaling = scaleFromZero({
     serviceQuery: services,
     defaultNamespace: namespace,
-    timeout: options.timeoutMs ?? 30_000,
-    scaleToZero: { idleAfterMs },
-    onEvent: (event) => log(describeScalingEvent(event)),
+    ...scalingOptions,
   })
   const { gate } = scaling
 
@@ -82,12 +117,11 @@ export function createGateway(options = {}) {
 
   // Mounted under /function/NAME, so the replica sees the rest of the path: /function/hello/x?y=1 → /x?y=1.
   // The body is not read here: it streams through to the replica, and the answer streams back.
-  // Keep-alive to the replicas: no new connection per request (a stopped replica closes its own).
-  const agent = new Agent({ keepAlive: true })
   const proxy = createProxyMiddleware({
     router: (req) => req.replica,
     agent,
     xfwd: true,
+    ...(proxyHeaders && { headers: proxyHeaders }),
     on: {
       error: (error, req, res) => {
         log(`${getServiceName(req.originalUrl)}: proxying failed: ${error.message}`)
@@ -102,7 +136,7 @@ export function createGateway(options = {}) {
   app.disable("x-powered-by")
   app.get("/", (_req, res) => {
     res.json(
-      SAMPLE_SERVICES.map((name) => {
+      services.services.map((name) => {
         const status = services.status(name)
         return {
           name,
@@ -116,18 +150,7 @@ export function createGateway(options = {}) {
   })
   app.use(scaling)
   app.use("/function/:service", toReplica, proxy)
-
-  return {
-    app,
-    services,
-    gate,
-    /** Ends every held request and stops every service process. */
-    async close() {
-      gate.close()
-      await services.close()
-      agent.destroy()
-    },
-  }
+  return { app, gate }
 }
 
 const seconds = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`)

@@ -7,18 +7,10 @@
 // the process; in production each instance is its own process or pod, with the same Redis.
 import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
-import {
-  DEFAULT_NAMESPACE,
-  getNamespace,
-  getServiceName,
-  ZERO_DURATION_LABEL,
-  ZERO_SCALE_LABEL,
-} from "@scale-from-zero/core"
-import { scaleFromZero } from "@scale-from-zero/express"
+import { DEFAULT_NAMESPACE, ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
+import { createGatewayApp, describeProcessEvent } from "@scale-from-zero/example-express-gateway"
 import { createProcessServiceQuery } from "@scale-from-zero/process"
 import { createRedisSharedActivity } from "@scale-from-zero/redis"
-import express from "express"
-import { createProxyMiddleware } from "http-proxy-middleware"
 
 export const INSTANCE_IDS = ["A", "B"]
 
@@ -33,10 +25,9 @@ export function createGateways(options) {
   const idleAfterMs = options.idleAfterMs ?? 10_000
   const keyPrefix = options.keyPrefix ?? "two-gateways:"
   const log = options.log ?? console.log
-  const namespace = DEFAULT_NAMESPACE
 
   const services = createProcessServiceQuery({
-    namespace,
+    namespace: DEFAULT_NAMESPACE,
     services: {
       hello: {
         command: process.execPath,
@@ -46,75 +37,27 @@ export function createGateways(options) {
       },
     },
     onEvent: (event) => {
-      if (event.type === "spawn") log(`hello: started pid ${event.pid}`)
-      if (event.type === "stop") log(`hello: stopping pid ${event.pid}`)
+      const line = describeProcessEvent(event)
+      if (line !== undefined) log(line)
     },
   })
   const agent = new Agent({ keepAlive: true })
 
-  const createInstance = (id) => {
+  // Each instance: its own gate and its own Redis connection, the same backend and Redis.
+  const instances = INSTANCE_IDS.map((id) => {
     const shared = createRedisSharedActivity({ url: options.redisUrl, keyPrefix })
-    const scaling = scaleFromZero({
-      serviceQuery: services,
-      defaultNamespace: namespace,
-      scaleToZero: { idleAfterMs, shared },
-      onEvent: (event) => log(`gateway ${id}: ${describeScalingEvent(event)}`),
-    })
-    const { gate } = scaling
-
-    /** Finds a ready replica; if the other instance stopped it a moment ago, wakes it again. */
-    const toReplica = async (req, res, next) => {
-      const [name, ns] = getNamespace(namespace, getServiceName(req.originalUrl))
-      let replica = services.endpoint(name, ns)
-      if (replica === undefined) {
-        gate.scaler.cache.delete(name, ns)
-        const controller = new AbortController()
-        const onClose = () => controller.abort()
-        res.once("close", onClose)
-        const result = await gate.scaler.scale(name, ns, { signal: controller.signal })
-        res.off("close", onClose)
-        replica = result.available ? services.endpoint(name, ns) : undefined
-        if (replica === undefined) {
-          if (!res.headersSent && !controller.signal.aborted) {
-            res.status(502).type("text/plain").send(`${name}.${ns}: no ready replica\n`)
-          }
-          return
-        }
-      }
-      req.replica = replica
-      next()
-    }
-
-    const proxy = createProxyMiddleware({
-      router: (req) => req.replica,
+    const { app, gate } = createGatewayApp({
+      services,
       agent,
-      xfwd: true,
-      headers: { "x-gateway-instance": id },
-      on: {
-        error: (error, _req, res) => {
-          if (typeof res.writeHead !== "function" || res.headersSent) return res.destroy()
-          res
-            .writeHead(502, { "content-type": "text/plain" })
-            .end(`bad gateway: ${error.message}\n`)
-        },
+      scaling: {
+        scaleToZero: { idleAfterMs, shared },
+        onEvent: (event) => log(`gateway ${id}: ${describeScalingEvent(event)}`),
       },
+      log: (line) => log(`gateway ${id}: ${line}`),
+      proxyHeaders: { "x-gateway-instance": id },
     })
-
-    const app = express()
-    app.disable("x-powered-by")
-    app.get("/", (_req, res) => {
-      const status = services.status("hello")
-      res.json({
-        instance: id,
-        hello: { replicas: status.replicas, pids: status.processes.map((p) => p.pid) },
-      })
-    })
-    app.use(scaling)
-    app.use("/function/:service", toReplica, proxy)
     return { id, app, gate, shared }
-  }
-
-  const instances = INSTANCE_IDS.map(createInstance)
+  })
   return {
     services,
     instances,
