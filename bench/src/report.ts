@@ -32,7 +32,7 @@ a shared machine. All figures come from one run, side by side; raw numbers in
 ## 1. Warm overhead per adapter
 
 The same app behind an empty middleware ("bare") and behind \`scaleFromZero\` with the service
-cached and ready, loaded by autocannon (50 connections) from a separate process on loopback, runs
+cached and ready, loaded by autocannon (50 connections, 10 pipelined) from a separate process on loopback, runs
 interleaved; medians of ${r.warmOverhead[0]?.runs ?? 0} runs each. Target: ratio ≥ 0.95.
 
 ${table(
@@ -41,18 +41,31 @@ ${table(
     "bare req/s",
     "with scaleFromZero req/s",
     "throughput ratio",
+    "ratio, per round",
     "added p50 ms",
     "added p99 ms",
+    "server CPU µs/req bare",
+    "server CPU µs/req with",
+    "CPU ratio",
   ],
   r.warmOverhead.map((w) => [
     w.framework,
     w.bareRps,
     w.middlewareRps,
     w.throughputRatio,
+    w.throughputRatioRange.join("–"),
     w.addedP50Ms,
     w.addedP99Ms,
+    w.bareCpuMicrosPerRequest,
+    w.middlewareCpuMicrosPerRequest,
+    w.cpuRatio,
   ]),
 )}
+
+On two shared cores autocannon itself is often the bottleneck, so throughput swings by ±10 %
+between identical runs. The server's own CPU time per request (read from the server process
+between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
+would see.
 
 ## 2. Cold release latency
 
@@ -97,5 +110,21 @@ ${table(
     ],
   ],
 )}
+
+## Fixes made from these measurements
+
+Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
+
+- **Memory per held request** (commit 7e3f65f): one timer per waiter and closures per waiter
+  became one deadline timer per wake and waiters that are their own abort listeners.
+  Quick run before: 2 943 heap bytes per held request (2 000 held); after: 1 779–1 876.
+- **Warm path** (commit ad67718): a cached-service lookup moved the entry to the LRU's most-recent
+  end on every request (a Map delete and set); it now only reads (\`peek\`), since a ready entry
+  is re-set on every background refresh anyway. \`gate.admit\` of a warm request in a tight loop
+  (\`--cpu-prof\` showed the LRU move on top): about 900 ns before, 600–750 ns after, on a loaded machine.
+- **Warm path, again** (commit after 881e906): the profile of the Koa server under load still put
+  the cache lookup first among our functions: a \`name.namespace\` key string was built, flattened
+  and hashed per request. Lookups now go through namespace → name maps (the LRU only keeps the
+  bound). \`gate.admit\` in the same loop: 600–750 ns before, 245–315 ns after.
 `
 }

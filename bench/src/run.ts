@@ -24,7 +24,7 @@ const settings = quick
       readyAfterMs: 3000,
       memoryHeld: 10_000,
       warmSeconds: 5,
-      warmRounds: 3,
+      warmRounds: 5,
     }
 
 log(`scale-from-zero benchmarks (${quick ? "quick" : "full"} mode)`)

@@ -9,6 +9,12 @@ const options: ScaleFromZeroOptions = {
   serviceQuery: createMemoryServiceQuery({ services: { echo: { replicas: 1 } } }),
 }
 const BODY = "hello from echo\n"
+/** The server's own CPU time, read between load runs (a path for no service: it passes untouched). */
+const CPU_PATH = "/__cpu"
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage()
+  return String(user + system)
+}
 
 async function start(): Promise<number> {
   switch (framework) {
@@ -21,15 +27,20 @@ async function start(): Promise<number> {
         res.setHeader("content-type", "text/plain")
         res.end(BODY)
       })
+      app.get(CPU_PATH, (_req, res) => {
+        res.end(cpuMicros())
+      })
       return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
     }
     case "koa": {
       const { default: Koa } = await import("koa")
       const { scaleFromZero } = await import("@scale-from-zero/koa")
       const app = new Koa()
+      app.silent = true // autocannon hangs up mid-write at the end of each run: not worth a log line
       app.use(withMiddleware ? scaleFromZero(options) : (_ctx, next) => next())
       app.use((ctx) => {
         if (ctx.path === "/function/echo/hello") ctx.body = BODY
+        if (ctx.path === CPU_PATH) ctx.body = cpuMicros()
       })
       return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
     }
@@ -40,6 +51,7 @@ async function start(): Promise<number> {
       const app = new Hono()
       app.use(withMiddleware ? scaleFromZero(options) : async (_c, next) => next())
       app.get("/function/echo/hello", (c) => c.text(BODY))
+      app.get(CPU_PATH, (c) => c.text(cpuMicros()))
       return new Promise((resolve) => {
         serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => resolve(info.port))
       })

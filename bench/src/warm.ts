@@ -14,8 +14,15 @@ export interface WarmOverhead {
   middlewareRps: number
   /** middleware ÷ bare throughput, medians of interleaved runs. */
   throughputRatio: number
+  /** The lowest and highest middleware ÷ bare ratio of one round's pair of runs: the noise. */
+  throughputRatioRange: [number, number]
   addedP50Ms: number
   addedP99Ms: number
+  /** Server CPU time per request (user + system), medians: robust where throughput is noisy. */
+  bareCpuMicrosPerRequest: number
+  middlewareCpuMicrosPerRequest: number
+  /** bare ÷ middleware CPU per request: the throughput ratio of a CPU-bound server. */
+  cpuRatio: number
   runs: number
 }
 
@@ -23,6 +30,7 @@ interface Run {
   rps: number
   p50: number
   p99: number
+  cpuMicrosPerRequest: number
 }
 
 async function startServer(framework: string, variant: "bare" | "middleware") {
@@ -46,14 +54,42 @@ async function startServer(framework: string, variant: "bare" | "middleware") {
       30_000,
     ).unref()
   })
-  return { child, url: `http://127.0.0.1:${port}/function/echo/hello` }
+  return {
+    child,
+    url: `http://127.0.0.1:${port}/function/echo/hello`,
+    cpuUrl: `http://127.0.0.1:${port}/__cpu`,
+  }
 }
 
-function load(url: string, seconds: number): Promise<Run> {
+const serverCpu = async (cpuUrl: string) => Number(await (await fetch(cpuUrl)).text())
+
+/** One load run, with the server's CPU time over it. */
+async function measure(server: { url: string; cpuUrl: string }, seconds: number): Promise<Run> {
+  const before = await serverCpu(server.cpuUrl)
+  const run = await load(server.url, seconds)
+  const cpu = (await serverCpu(server.cpuUrl)) - before
+  return { ...run, cpuMicrosPerRequest: cpu / run.requests }
+}
+
+function load(
+  url: string,
+  seconds: number,
+): Promise<Omit<Run, "cpuMicrosPerRequest"> & { requests: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [autocannonCli, "--json", "--connections", "50", "--duration", String(seconds), url],
+      // Pipelining lets one autocannon process load the server nearer to saturation on two cores.
+      [
+        autocannonCli,
+        "--json",
+        "--connections",
+        "50",
+        "--pipelining",
+        "10",
+        "--duration",
+        String(seconds),
+        url,
+      ],
       { stdio: ["ignore", "pipe", "ignore"] },
     )
     let output = ""
@@ -63,7 +99,7 @@ function load(url: string, seconds: number): Promise<Run> {
     child.once("exit", (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited with ${code}`))
       const result = JSON.parse(output) as {
-        requests: { average: number }
+        requests: { average: number; total: number }
         latency: { p50: number; p99: number }
         non2xx: number
         errors: number
@@ -73,7 +109,12 @@ function load(url: string, seconds: number): Promise<Run> {
           new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`),
         )
       }
-      resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 })
+      resolve({
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        requests: result.requests.total,
+      })
     })
   })
 }
@@ -83,6 +124,11 @@ const stop = (child: ChildProcess) =>
     child.once("exit", () => resolve())
     child.kill("SIGTERM")
   })
+
+function roundRatios(runs: Record<"bare" | "middleware", Run[]>): [number, number] {
+  const ratios = runs.middleware.map((run, i) => run.rps / (runs.bare[i]?.rps ?? Number.NaN))
+  return [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)]
+}
 
 /** The same app with an empty middleware and with scaleFromZero, loaded in interleaved runs. */
 export async function measureWarmOverhead(settings: {
@@ -107,7 +153,7 @@ export async function measureWarmOverhead(settings: {
           round % 2 === 0 ? (["bare", "middleware"] as const) : (["middleware", "bare"] as const)
         for (const variant of order) {
           const server = variant === "bare" ? bare : middleware
-          runs[variant].push(await load(server.url, settings.seconds))
+          runs[variant].push(await measure(server, settings.seconds))
         }
       }
       const m = (variant: "bare" | "middleware", key: keyof Run) =>
@@ -117,8 +163,15 @@ export async function measureWarmOverhead(settings: {
         bareRps: round(m("bare", "rps"), 0),
         middlewareRps: round(m("middleware", "rps"), 0),
         throughputRatio: round(m("middleware", "rps") / m("bare", "rps"), 3),
+        throughputRatioRange: roundRatios(runs),
         addedP50Ms: round(m("middleware", "p50") - m("bare", "p50")),
         addedP99Ms: round(m("middleware", "p99") - m("bare", "p99")),
+        bareCpuMicrosPerRequest: round(m("bare", "cpuMicrosPerRequest")),
+        middlewareCpuMicrosPerRequest: round(m("middleware", "cpuMicrosPerRequest")),
+        cpuRatio: round(
+          m("bare", "cpuMicrosPerRequest") / m("middleware", "cpuMicrosPerRequest"),
+          3,
+        ),
         runs: settings.rounds,
       }
       results.push(result)

@@ -52,23 +52,41 @@ export function createFunctionCache(
   if (!Number.isFinite(expiryMs) || expiryMs < 0) {
     throw new RangeError(`cache expiry must be a non-negative number of ms, got ${expiryMs}`)
   }
-  const entries = new LruMap<string, FunctionMeta>(options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES)
+  // Lookups go through namespace → name maps: no key string is built per request (the hot
+  // path); the LRU, keyed by `name.namespace`, only keeps the bound.
+  const byNamespace = new Map<string, Map<string, FunctionMeta>>()
+  const forget = (name: string, namespace: string) => {
+    const names = byNamespace.get(namespace)
+    names?.delete(name)
+    if (names?.size === 0) byNamespace.delete(namespace)
+  }
+  const recency = new LruMap<string, { name: string; namespace: string }>(
+    options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES,
+    (_key, { name, namespace }) => forget(name, namespace),
+  )
+  const meta = (name: string, namespace: string) => byNamespace.get(namespace)?.get(name)
   return {
     expiryMs,
     set(name, namespace, response) {
-      entries.set(serviceKey(name, namespace), new FunctionMeta(response))
+      let names = byNamespace.get(namespace)
+      if (names === undefined) {
+        names = new Map()
+        byNamespace.set(namespace, names)
+      }
+      names.set(name, new FunctionMeta(response))
+      recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {
-      const meta = entries.get(serviceKey(name, namespace))
-      if (meta === undefined) return MISS
-      return { response: meta.serviceQueryResponse, hit: !meta.expired(expiryMs) }
+      const found = meta(name, namespace)
+      if (found === undefined) return MISS
+      recency.get(serviceKey(name, namespace))
+      return { response: found.serviceQueryResponse, hit: !found.expired(expiryMs) }
     },
-    meta(name, namespace) {
-      // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
-      return entries.peek(serviceKey(name, namespace))
-    },
+    // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
+    meta,
     delete(name, namespace) {
-      entries.delete(serviceKey(name, namespace))
+      forget(name, namespace)
+      recency.delete(serviceKey(name, namespace))
     },
   }
 }

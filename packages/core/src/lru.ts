@@ -5,12 +5,15 @@
 export class LruMap<K, V> {
   readonly #entries = new Map<K, V>()
   readonly #maxEntries: number
+  readonly #onEvict: ((key: K, value: V) => void) | undefined
 
-  constructor(maxEntries: number) {
+  /** `onEvict` hears of each entry dropped to stay within the bound. */
+  constructor(maxEntries: number, onEvict?: (key: K, value: V) => void) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`)
     }
     this.#maxEntries = maxEntries
+    this.#onEvict = onEvict
   }
 
   get size(): number {
@@ -35,8 +38,11 @@ export class LruMap<K, V> {
     this.#entries.delete(key)
     this.#entries.set(key, value)
     if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next()
-      if (!oldest.done) this.#entries.delete(oldest.value)
+      const oldest = this.#entries.entries().next()
+      if (oldest.done) return
+      const [oldestKey, oldestValue] = oldest.value
+      this.#entries.delete(oldestKey)
+      this.#onEvict?.(oldestKey, oldestValue)
     }
   }
 
