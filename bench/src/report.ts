@@ -122,7 +122,7 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   end on every request (a Map delete and set); it now only reads (\`peek\`), since a ready entry
   is re-set on every background refresh anyway. \`gate.admit\` of a warm request in a tight loop
   (\`--cpu-prof\` showed the LRU move on top): about 900 ns before, 600–750 ns after, on a loaded machine.
-- **Warm path, again** (commit after 881e906): the profile of the Koa server under load still put
+- **Warm path, again** (commit 7093569): the profile of the Koa server under load still put
   the cache lookup first among our functions: a \`name.namespace\` key string was built, flattened
   and hashed per request. Lookups now go through namespace → name maps (the LRU only keeps the
   bound). \`gate.admit\` in the same loop: 600–750 ns before, 245–315 ns after.
