@@ -143,7 +143,10 @@ describe("the Express gateway example", () => {
     await eventually("hello scaled down", () =>
       lines.find((line) => /^hello: idle for .* → scaled to 0$/.test(line)),
     )
-    await eventually("hello stopped", () => (isAlive(pid) ? undefined : true))
+    // The pid is gone a moment before the provider has reaped it: wait for both.
+    await eventually("hello stopped", () =>
+      isAlive(pid) || gateway.services.status("hello").processes.length > 0 ? undefined : true,
+    )
     expect(gateway.services.status("hello")).toMatchObject({ replicas: 0, processes: [] })
     // echo has been busy all along.
     expect(lines.some((line) => line.startsWith("echo: idle"))).toBe(false)
