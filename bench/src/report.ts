@@ -47,6 +47,7 @@ ${table(
     "server CPU µs/req bare",
     "server CPU µs/req with",
     "CPU ratio",
+    "our share of server CPU",
   ],
   r.warmOverhead.map((w) => [
     w.framework,
@@ -59,13 +60,16 @@ ${table(
     w.bareCpuMicrosPerRequest,
     w.middlewareCpuMicrosPerRequest,
     w.cpuRatio,
+    `${w.profileSharePercent} %`,
   ]),
 )}
 
 On two shared cores autocannon itself is often the bottleneck, so throughput swings by ±10 %
 between identical runs. The server's own CPU time per request (read from the server process
 between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
-would see.
+would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`): the
+last column is the share of its busy time spent in scale-from-zero's own code (core and the
+adapter), which bounds what the middleware can cost.
 
 ## 2. Cold release latency
 

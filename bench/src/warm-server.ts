@@ -69,5 +69,8 @@ function listen(
   })
 }
 
+// A profiled run (--cpu-prof) writes its profile on a normal exit only.
+process.once("SIGTERM", () => process.exit(0))
+
 const port = await start()
 process.stdout.write(`${JSON.stringify({ port })}\n`)

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { median, round } from "./stats.js"
 
@@ -23,6 +25,8 @@ export interface WarmOverhead {
   middlewareCpuMicrosPerRequest: number
   /** bare ÷ middleware CPU per request: the throughput ratio of a CPU-bound server. */
   cpuRatio: number
+  /** Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%). */
+  profileSharePercent: number
   runs: number
 }
 
@@ -33,10 +37,19 @@ interface Run {
   cpuMicrosPerRequest: number
 }
 
-async function startServer(framework: string, variant: "bare" | "middleware") {
+async function startServer(framework: string, variant: "bare" | "middleware", profileDir?: string) {
+  const profiling = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const child = spawn(
     process.execPath,
-    ["--conditions=source", "--import", "tsx", here("./warm-server.ts"), framework, variant],
+    [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      ...profiling,
+      here("./warm-server.ts"),
+      framework,
+      variant,
+    ],
     { stdio: ["ignore", "pipe", "inherit"], cwd: here("..") },
   )
   const port = await new Promise<number>((resolve, reject) => {
@@ -125,6 +138,40 @@ const stop = (child: ChildProcess) =>
     child.kill("SIGTERM")
   })
 
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string } }[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+const OUR_CODE = /\/packages\/(core|express|koa|hono)\/src\//
+
+/** Loads the middleware app under a CPU profile and returns the busy time's share in our code. */
+async function profileShare(framework: string, seconds: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "sfz-profile-"))
+  try {
+    const server = await startServer(framework, "middleware", dir)
+    await load(server.url, seconds)
+    await stop(server.child) // warm-server writes its profile on SIGTERM
+    const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"))
+    if (file === undefined) throw new Error(`${framework}: no CPU profile written`)
+    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile
+    const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
+    let busy = 0
+    let ours = 0
+    profile.samples.forEach((id, i) => {
+      const frame = frames.get(id)
+      const micros = profile.timeDeltas[i] ?? 0
+      if (frame === undefined || frame.functionName === "(idle)") return
+      busy += micros
+      if (OUR_CODE.test(frame.url)) ours += micros
+    })
+    return round((100 * ours) / busy, 2)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 function roundRatios(runs: Record<"bare" | "middleware", Run[]>): [number, number] {
   const ratios = runs.middleware.map((run, i) => run.rps / (runs.bare[i]?.rps ?? Number.NaN))
   return [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)]
@@ -172,6 +219,7 @@ export async function measureWarmOverhead(settings: {
           m("bare", "cpuMicrosPerRequest") / m("middleware", "cpuMicrosPerRequest"),
           3,
         ),
+        profileSharePercent: await profileShare(framework, settings.seconds),
         runs: settings.rounds,
       }
       results.push(result)
