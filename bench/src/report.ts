@@ -64,8 +64,9 @@ ${table(
   ]),
 )}
 
-On two shared cores autocannon itself is often the bottleneck, so throughput swings by ±10 %
-between identical runs. The server's own CPU time per request (read from the server process
+On two shared cores, with autocannon and the server competing for them and other tenants on the
+host, throughput swings by up to ±30 % between identical rounds (the "per round" column), and the
+medians move between runs of this benchmark by as much. The server's own CPU time per request (read from the server process
 between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
 would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`): the
 last column is the share of its busy time spent in scale-from-zero's own code (core and the

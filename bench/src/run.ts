@@ -23,8 +23,8 @@ const settings = quick
       heldCounts: [1, 100, 10_000],
       readyAfterMs: 3000,
       memoryHeld: 10_000,
-      warmSeconds: 5,
-      warmRounds: 5,
+      warmSeconds: 2,
+      warmRounds: 11,
     }
 
 log(`scale-from-zero benchmarks (${quick ? "quick" : "full"} mode)`)
