@@ -20,3 +20,33 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }
+
+/** A signal for one bounded call, with `release()` to clear its timer and listener. */
+export interface Deadline {
+  readonly signal: AbortSignal
+  release(): void
+}
+
+/**
+ * A signal that aborts with `outer`'s reason as soon as it aborts (at once if it already has),
+ * or with `onTimeout()` after `ms`. Call `release()` when the call is done: it leaves no timer
+ * or listener behind.
+ */
+export function deadline(
+  ms: number,
+  outer: AbortSignal | undefined,
+  onTimeout: () => unknown,
+): Deadline {
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(outer?.reason)
+  const timer = setTimeout(() => controller.abort(onTimeout()), ms)
+  if (outer?.aborted) onAbort()
+  else outer?.addEventListener("abort", onAbort, { once: true })
+  return {
+    signal: controller.signal,
+    release() {
+      clearTimeout(timer)
+      outer?.removeEventListener("abort", onAbort)
+    },
+  }
+}

@@ -355,7 +355,7 @@ describe("wakeSettled", () => {
     const settled = scaler.wakeSettled("echo", NS)
     expect(settled).toBeInstanceOf(Promise)
     await settled
-    expect(scaler.wakingSince("echo", NS)).toBeUndefined()
+    expect(scaler.wakeSettled("echo", NS)).toBeUndefined()
     expect((await scaling).available).toBe(true)
   })
 })

@@ -63,8 +63,6 @@ export interface FunctionScaler {
   refresh(name: string, namespace: string): void
   /** Callers waiting for this service now. */
   waiting(name: string, namespace: string): number
-  /** When the current wake of this service began (epoch ms), or undefined when none runs. */
-  wakingSince(name: string, namespace: string): number | undefined
   /** Resolves when the current wake of this service ends; undefined when none runs. */
   wakeSettled(name: string, namespace: string): Promise<void> | undefined
   /** Callers waiting for any service now. */
@@ -176,6 +174,15 @@ export function createFunctionScaler(
     missing.delete(serviceKey(name, namespace))
     return status
   }
+
+  /** Found but not available: a provider error, a timeout, or the caller's abort reason. */
+  const unavailable = (error: Error, start: number, coldStart = false): FunctionScaleResult => ({
+    available: false,
+    found: true,
+    error,
+    durationMs: Date.now() - start,
+    coldStart,
+  })
 
   const notFound = (name: string, namespace: string, start: number): FunctionScaleResult => ({
     available: false,
@@ -296,7 +303,6 @@ export function createFunctionScaler(
           serviceQuery.watch !== undefined
             ? await untilAvailableByWatch(wake, serviceQuery.watch)
             : await untilAvailableByPolling(wake)
-        functionCache.set(name, namespace, status)
         emit({
           type: "ready",
           service: name,
@@ -320,13 +326,7 @@ export function createFunctionScaler(
       }
       const providerError = asError(error)
       emit({ type: "error", service: name, namespace, error: providerError })
-      settleAll(wake, (waiter) => ({
-        available: false,
-        found: true,
-        error: providerError,
-        durationMs: Date.now() - waiter.start,
-        coldStart,
-      }))
+      settleAll(wake, (waiter) => unavailable(providerError, waiter.start, coldStart))
     }
   }
 
@@ -347,13 +347,7 @@ export function createFunctionScaler(
     ) {}
 
     handleEvent() {
-      leave(this, {
-        available: false,
-        found: true,
-        error: asError(this.signal?.reason),
-        durationMs: Date.now() - this.start,
-        coldStart: false,
-      })
+      leave(this, unavailable(asError(this.signal?.reason), this.start))
     }
 
     settle(result: FunctionScaleResult) {
@@ -378,13 +372,10 @@ export function createFunctionScaler(
     for (const waiter of wake.waiters) {
       if (waiter.start + timeout > now) break
       emit({ type: "timeout", service: wake.name, namespace: wake.namespace, timeoutMs: timeout })
-      leave(waiter, {
-        available: false,
-        found: true,
-        error: new ScaleTimeoutError(wake.name, wake.namespace, timeout),
-        durationMs: now - waiter.start,
-        coldStart: false,
-      })
+      leave(
+        waiter,
+        unavailable(new ScaleTimeoutError(wake.name, wake.namespace, timeout), waiter.start),
+      )
     }
     armDeadline(wake)
   }
@@ -431,9 +422,6 @@ export function createFunctionScaler(
     waiting(name, namespace) {
       return wakes.get(serviceKey(name, namespace))?.waiters.size ?? 0
     },
-    wakingSince(name, namespace) {
-      return wakes.get(serviceKey(name, namespace))?.start
-    },
     wakeSettled(name, namespace) {
       const wake = wakes.get(serviceKey(name, namespace))
       if (wake === undefined) return undefined
@@ -467,15 +455,7 @@ export function createFunctionScaler(
         return Promise.resolve(WARM)
       }
       if (isKnownMissing(name, namespace)) return Promise.resolve(notFound(name, namespace, start))
-      if (signal?.aborted) {
-        return Promise.resolve({
-          available: false,
-          found: true,
-          error: asError(signal.reason),
-          durationMs: 0,
-          coldStart: false,
-        })
-      }
+      if (signal?.aborted) return Promise.resolve(unavailable(asError(signal.reason), start))
       return join(name, namespace, start, signal)
     },
     scaleDown(name, namespace) {
@@ -501,13 +481,7 @@ export function createFunctionScaler(
     close() {
       for (const wake of [...wakes.values()]) {
         const reason = new DOMException("the scaler was closed", "AbortError")
-        settleAll(wake, (waiter) => ({
-          available: false,
-          found: true,
-          error: reason,
-          durationMs: Date.now() - waiter.start,
-          coldStart: false,
-        }))
+        settleAll(wake, (waiter) => unavailable(reason, waiter.start))
       }
     },
   }

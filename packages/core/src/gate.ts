@@ -1,3 +1,4 @@
+import { deadline } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { OverloadedError, ScaleTimeoutError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
@@ -192,16 +193,12 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     signal: AbortSignal,
     afterMs: number,
   ) => {
-    const controller = new AbortController()
-    const onAbort = () => controller.abort(signal.reason)
-    signal.addEventListener("abort", onAbort, { once: true })
-    const timer = setTimeout(() => controller.abort(PAGE_DUE), afterMs)
+    const due = deadline(afterMs, signal, () => PAGE_DUE)
     try {
-      const result = await scaler.scale(name, namespace, { signal: controller.signal })
-      return controller.signal.reason === PAGE_DUE ? PAGE_DUE : result
+      const result = await scaler.scale(name, namespace, { signal: due.signal })
+      return due.signal.reason === PAGE_DUE ? PAGE_DUE : result
     } finally {
-      clearTimeout(timer)
-      signal.removeEventListener("abort", onAbort)
+      due.release()
     }
   }
 
@@ -217,16 +214,13 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       since = start
       pageShownSince.set(key, since)
     }
-    return {
-      kind: "reply",
-      status: 503,
-      headers: {
-        "content-type": "text/html; charset=utf-8",
-        "cache-control": "no-store",
-        ...retryAfter,
-      },
-      body: renderWaitingPage({ name, namespace, elapsedMs: Date.now() - since, refreshSeconds }),
-    }
+    const body = renderWaitingPage({
+      name,
+      namespace,
+      elapsedMs: Date.now() - since,
+      refreshSeconds,
+    })
+    return reply(503, body, { "content-type": "text/html; charset=utf-8", ...retryAfter })
   }
 
   return {
@@ -265,8 +259,8 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
         pageAfter === undefined
           ? await scaler.scale(name, namespace, { signal })
           : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
-      if (result === PAGE_DUE)
-        return waitingPage(name, namespace, start, pageAfter?.refreshSeconds ?? 2)
+      // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
+      if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
       if (result.available) {
         const status = idle && scaler.peek(name, namespace)

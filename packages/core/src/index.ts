@@ -1,3 +1,4 @@
+export { asError, type Deadline, deadline } from "./abortable.js"
 export * from "./cached-function-query.js"
 export * from "./constants.js"
 export { parseDuration } from "./duration.js"

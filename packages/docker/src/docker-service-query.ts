@@ -1,4 +1,5 @@
 import {
+  asError,
   DEFAULT_MAX_REPLICAS,
   DEFAULT_MIN_REPLICAS,
   DEFAULT_NAMESPACE,
@@ -234,7 +235,7 @@ export function createDockerServiceQuery(
             })
           } catch (error) {
             if (topic.controller.signal.aborted) return
-            const reason = error instanceof Error ? error : new Error(String(error))
+            const reason = asError(error)
             for (const listener of topic.listeners) listener.onError?.(reason)
             continue
           }

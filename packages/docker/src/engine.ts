@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from "node:http"
 import https from "node:https"
 import type { ConnectionOptions } from "node:tls"
+import { deadline } from "@scale-from-zero/core"
 
 /** Where the Docker Engine API listens: a unix socket (the default) or TCP, optionally with TLS. */
 export interface EngineEndpointOptions {
@@ -154,28 +155,13 @@ export function createEngine(options: EngineEndpointOptions): Engine {
     })
 
   /** A signal that aborts with the caller's reason, or with a timeout error after `ms`. */
-  const deadline = (what: string, ms: number, outer: AbortSignal | undefined) => {
-    const controller = new AbortController()
-    const onAbort = () => controller.abort(outer?.reason)
-    outer?.addEventListener("abort", onAbort, { once: true })
-    if (outer?.aborted) onAbort()
-    const timer = setTimeout(
-      () => controller.abort(fail(`${what} did not answer within ${ms}ms`)),
-      ms,
-    )
-    return {
-      signal: controller.signal,
-      release() {
-        clearTimeout(timer)
-        outer?.removeEventListener("abort", onAbort)
-      },
-    }
-  }
+  const bound = (what: string, ms: number, outer: AbortSignal | undefined) =>
+    deadline(ms, outer, () => fail(`${what} did not answer within ${ms}ms`))
 
   return {
     endpoint,
     async call({ method, path, query, signal, timeoutMs }) {
-      const limit = deadline(`${method} ${path}`, timeoutMs ?? requestTimeout, signal)
+      const limit = bound(`${method} ${path}`, timeoutMs ?? requestTimeout, signal)
       try {
         limit.signal.throwIfAborted()
         const response = await open(method, path, query, limit.signal)
@@ -196,7 +182,7 @@ export function createEngine(options: EngineEndpointOptions): Engine {
     },
     async stream(path, query, signal) {
       // Only the wait for the headers is bounded: the caller destroys the response when done.
-      const limit = deadline(`GET ${path}`, requestTimeout, signal)
+      const limit = bound(`GET ${path}`, requestTimeout, signal)
       try {
         limit.signal.throwIfAborted()
         const response = await open("GET", path, query, limit.signal)

@@ -12,6 +12,7 @@ import {
   type V1Scale,
   type V1StatefulSet,
 } from "@kubernetes/client-node"
+import { deadline } from "@scale-from-zero/core"
 import { type KubernetesAccess, translateError } from "./errors.js"
 
 export type WorkloadKind = "Deployment" | "StatefulSet"
@@ -76,20 +77,15 @@ export async function withDeadline<T>(
   request: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   signal?.throwIfAborted()
-  const controller = new AbortController()
-  const timeout = new KubernetesTimeoutError(timeoutMs)
-  const timer = setTimeout(() => controller.abort(timeout), timeoutMs)
-  const onAbort = () => controller.abort(signal?.reason)
-  signal?.addEventListener("abort", onAbort, { once: true })
+  const bounded = deadline(timeoutMs, signal, () => new KubernetesTimeoutError(timeoutMs))
   try {
-    return await request(controller.signal)
+    return await request(bounded.signal)
   } catch (error) {
     // The HTTP client rejects with its own AbortError: answer with the reason instead.
-    if (controller.signal.aborted) throw controller.signal.reason
+    if (bounded.signal.aborted) throw bounded.signal.reason
     throw error
   } finally {
-    clearTimeout(timer)
-    signal?.removeEventListener("abort", onAbort)
+    bounded.release()
   }
 }
 

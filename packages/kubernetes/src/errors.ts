@@ -102,7 +102,3 @@ export function translateError(error: unknown, access: KubernetesAccess, service
     { cause: error },
   )
 }
-
-export function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value))
-}

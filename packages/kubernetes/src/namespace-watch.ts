@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises"
 import type { V1EndpointSlice } from "@kubernetes/client-node"
 import type { ServiceQueryResponse } from "@scale-from-zero/core"
+import { asError } from "@scale-from-zero/core"
 import { type KubernetesApi, SERVICE_NAME_LABEL, WORKLOAD_RESOURCE, type Workload } from "./api.js"
-import { asError } from "./errors.js"
 import { ResourceWatch } from "./resource-watch.js"
 import { type Readiness, responseKey, toServiceQueryResponse } from "./status.js"
 

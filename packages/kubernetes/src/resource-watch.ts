@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises"
 import { type KubeConfig, Watch } from "@kubernetes/client-node"
-import { asError, type KubernetesAccess, statusOf, translateError } from "./errors.js"
+import { asError } from "@scale-from-zero/core"
+import { type KubernetesAccess, statusOf, translateError } from "./errors.js"
 
 interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string }

@@ -1,4 +1,5 @@
 import {
+  deadline,
   InvalidServiceNameError,
   type QueryOptions,
   readScaleLabels,
@@ -69,13 +70,11 @@ export function createOpenFaaSServiceQuery(options: OpenFaaSServiceQueryOptions)
     handle: (response: Response) => Promise<T>,
   ): Promise<T> => {
     callerSignal?.throwIfAborted()
-    const controller = new AbortController()
-    const timer = setTimeout(
-      () => controller.abort(new DOMException(`no answer within ${timeout}ms`, "TimeoutError")),
+    const bounded = deadline(
       timeout,
+      callerSignal,
+      () => new DOMException(`no answer within ${timeout}ms`, "TimeoutError"),
     )
-    const onCallerAbort = () => controller.abort(callerSignal?.reason)
-    callerSignal?.addEventListener("abort", onCallerAbort, { once: true })
     try {
       const headers: Record<string, string> = { accept: "application/json" }
       if (init.body !== undefined) headers["content-type"] = "application/json"
@@ -83,7 +82,7 @@ export function createOpenFaaSServiceQuery(options: OpenFaaSServiceQueryOptions)
       const response = await fetchFunction(`${base}${path}`, {
         ...init,
         headers,
-        signal: controller.signal,
+        signal: bounded.signal,
       })
       return await handle(response)
     } catch (error) {
@@ -92,10 +91,10 @@ export function createOpenFaaSServiceQuery(options: OpenFaaSServiceQueryOptions)
         throw error
       }
       const what = `${describe(call)}: the OpenFaaS provider at ${base}`
-      if (controller.signal.aborted) {
+      if (bounded.signal.aborted) {
         throw new OpenFaaSProviderError(`${what} did not answer within ${timeout}ms`, {
           ...call,
-          cause: controller.signal.reason,
+          cause: bounded.signal.reason,
         })
       }
       throw new OpenFaaSProviderError(`${what} could not be reached: ${messageOf(error)}`, {
@@ -103,8 +102,7 @@ export function createOpenFaaSServiceQuery(options: OpenFaaSServiceQueryOptions)
         cause: error,
       })
     } finally {
-      clearTimeout(timer)
-      callerSignal?.removeEventListener("abort", onCallerAbort)
+      bounded.release()
     }
   }
 

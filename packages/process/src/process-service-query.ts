@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import {
+  asError,
   checkNamespace,
   checkServiceName,
   DEFAULT_MAX_REPLICAS,
@@ -359,7 +360,7 @@ export function createProcessServiceQuery(
           type: "error",
           service: service.name,
           namespace,
-          error: error instanceof Error ? error : new Error(String(error)),
+          error: asError(error),
         })
       }
     }
@@ -531,7 +532,7 @@ export function createProcessServiceQuery(
       })
     } catch (error) {
       releasePort(port)
-      startFailed(service, error instanceof Error ? error : new Error(String(error)))
+      startFailed(service, asError(error))
       return false
     }
     const pid = child.pid
@@ -651,7 +652,7 @@ export function createProcessServiceQuery(
           await reconcileOnce(service)
         } while (service.dirty && closing === undefined && !service.removed)
       } catch (error) {
-        startFailed(service, error instanceof Error ? error : new Error(String(error)))
+        startFailed(service, asError(error))
       } finally {
         service.reconciling = undefined
       }

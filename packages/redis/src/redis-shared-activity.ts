@@ -1,4 +1,4 @@
-import type { SharedActivity } from "@scale-from-zero/core"
+import { asError, type SharedActivity } from "@scale-from-zero/core"
 import { Redis, type RedisOptions } from "ioredis"
 
 /**
@@ -141,7 +141,7 @@ export function createRedisSharedActivity(
     try {
       return await Promise.race([command(), timeout])
     } catch (error) {
-      const cause = error instanceof Error ? error : new Error(String(error))
+      const cause = asError(error)
       throw new RedisSharedActivityError(address, operation, explain(cause), { cause })
     } finally {
       clearTimeout(timer)
