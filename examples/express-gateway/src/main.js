@@ -1,22 +1,9 @@
 // `npm start`: the gateway on PORT (default 8080), telling what happens as it happens.
-import { parseDuration } from "@scale-from-zero/core"
 import { createGateway, SAMPLE_SERVICES } from "./gateway.js"
+import { log, readStartOptions } from "./start-options.js"
 
-const port = Number(process.env.PORT ?? 8080)
+const { port, idleAfter, idleAfterMs } = readStartOptions({ idleAfter: "30s" })
 const host = process.env.HOST ?? "127.0.0.1"
-const idleAfter = process.env.IDLE_AFTER ?? "30s"
-const idleAfterMs = parseDuration(idleAfter)
-if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`PORT must be a port number, got ${process.env.PORT}`)
-  process.exit(1)
-}
-if (idleAfterMs === undefined || idleAfterMs <= 0) {
-  console.error(`IDLE_AFTER must be a duration such as 30s, 2m or 500ms, got ${idleAfter}`)
-  process.exit(1)
-}
-
-const time = () => new Date().toISOString().slice(11, 23)
-const log = (line) => console.log(`[${time()}] ${line}`)
 
 const gateway = createGateway({ idleAfterMs, log })
 const server = gateway.app.listen(port, host, () => {

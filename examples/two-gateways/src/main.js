@@ -1,22 +1,10 @@
 // `npm start`: gateway A on PORT (default 8080) and gateway B on PORT + 1, sharing REDIS_URL.
-import { parseDuration } from "@scale-from-zero/core"
+import { log, readStartOptions } from "@scale-from-zero/example-express-gateway/start-options"
 import { createGateways } from "./gateways.js"
 
-const port = Number(process.env.PORT ?? 8080)
+// Gateway B listens on PORT + 1.
+const { port, idleAfter, idleAfterMs } = readStartOptions({ idleAfter: "10s", ports: 2 })
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-const idleAfter = process.env.IDLE_AFTER ?? "10s"
-const idleAfterMs = parseDuration(idleAfter)
-if (!Number.isInteger(port) || port < 0 || port > 65_534) {
-  console.error(`PORT must be a port number, got ${process.env.PORT}`)
-  process.exit(1)
-}
-if (idleAfterMs === undefined || idleAfterMs <= 0) {
-  console.error(`IDLE_AFTER must be a duration such as 10s, 2m or 500ms, got ${idleAfter}`)
-  process.exit(1)
-}
-
-const time = () => new Date().toISOString().slice(11, 23)
-const log = (line) => console.log(`[${time()}] ${line}`)
 
 const gateways = createGateways({ redisUrl, idleAfterMs, log })
 const servers = gateways.instances.map((instance, i) => {
