@@ -1,7 +1,8 @@
 // One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware`.
 // Both variants run the same app; "bare" puts an empty middleware where scaleFromZero goes.
 import type { AddressInfo } from "node:net"
-import { createMemoryServiceQuery, type ScaleFromZeroOptions } from "@scale-from-zero/core"
+import type { ScaleFromZeroOptions } from "@scale-from-zero/core"
+import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 
 const [framework, variant] = process.argv.slice(2)
 const withMiddleware = variant === "middleware"

@@ -1,6 +1,6 @@
 import {
   getNamespace,
-  getServiceNameFromPath,
+  getServiceName,
   type ScaleFromZeroOptions,
   type ScaleToZeroOptions,
   type ServiceQuery,
@@ -64,7 +64,7 @@ export function createDockerGateway(options: DockerGatewayOptions = {}): DockerG
   app.get("/healthz", (c) => c.text("ok\n"))
   app.use("/function/*", gateway)
   app.all("/function/*", async (c) => {
-    const fullName = getServiceNameFromPath(c.req.path)
+    const fullName = getServiceName(c.req.path)
     const [name, namespace] = getNamespace(defaultNamespace, fullName)
     // The gate let the request through, so the service's status is in its cache.
     const upstream = scaler.peek(name, namespace)?.labels?.[UPSTREAM_LABEL]

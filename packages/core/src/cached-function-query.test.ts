@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest"
-import {
-  createCachedFunctionQuery,
-  createFunctionCache,
-  createMemoryServiceQuery,
-} from "./index.js"
+import { createCachedFunctionQuery } from "./cached-function-query.js"
+import { createFunctionCache } from "./function-cache.js"
+import { createMemoryServiceQuery } from "./testing/memory-service-query.js"
 
 describe("createCachedFunctionQuery", () => {
   it("asks the backend on a miss and answers from the cache on a hit", async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { createFunctionCache, FunctionMeta, type ServiceQueryResponse } from "./index.js"
+import { createFunctionCache, FunctionMeta } from "./function-cache.js"
+import type { ServiceQueryResponse } from "./types.js"
 
 const response = (availableReplicas: number): ServiceQueryResponse => ({
   replicas: availableReplicas,
@@ -73,7 +74,11 @@ describe("createFunctionCache", () => {
   })
 
   it("rejects a negative expiry and a zero bound", () => {
-    expect(() => createFunctionCache(-1)).toThrow(RangeError)
-    expect(() => createFunctionCache(1, { maxEntries: 0 })).toThrow(RangeError)
+    expect(() => createFunctionCache(-1)).toThrow(
+      "option expiryMs must be a non-negative number, got -1",
+    )
+    expect(() => createFunctionCache(1, { maxEntries: 0 })).toThrow(
+      "option maxEntries must be a positive integer number, got 0",
+    )
   })
 })

@@ -1,4 +1,5 @@
 import { LruMap } from "./lru.js"
+import { numberOption } from "./options.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 /** One cached answer and when it was fetched. */
@@ -49,9 +50,7 @@ export function createFunctionCache(
   expiryMs: number,
   options: FunctionCacheOptions = {},
 ): FunctionCacher {
-  if (!Number.isFinite(expiryMs) || expiryMs < 0) {
-    throw new RangeError(`cache expiry must be a non-negative number of ms, got ${expiryMs}`)
-  }
+  numberOption("expiryMs", expiryMs, 0, "non-negative")
   // Lookups go through namespace → name maps: no key string is built per request (the hot
   // path); the LRU, keyed by `name.namespace`, only keeps the bound.
   const byNamespace = new Map<string, Map<string, FunctionMeta>>()
@@ -61,7 +60,7 @@ export function createFunctionCache(
     if (names?.size === 0) byNamespace.delete(namespace)
   }
   const recency = new LruMap<string, { name: string; namespace: string }>(
-    options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES,
+    numberOption("maxEntries", options.maxEntries, DEFAULT_CACHE_MAX_ENTRIES, "positive integer"),
     (_key, { name, namespace }) => forget(name, namespace),
   )
   const meta = (name: string, namespace: string) => byNamespace.get(namespace)?.get(name)

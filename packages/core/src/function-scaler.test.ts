@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest"
+import { abortListeners, activeTimers, settle, until } from "../test/leak-check.js"
+import { ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
+import type { ScalingEvent } from "./events.js"
+import { createFunctionScaler } from "./function-scaler.js"
 import {
-  createFunctionScaler,
   createMemoryServiceQuery,
   type MemoryServiceQuery,
-  ScaleTimeoutError,
-  type ScalingEvent,
-  ServiceNotFoundError,
-} from "./index.js"
-import { abortListeners, activeTimers, settle, until } from "./leak-check.test-support.js"
+} from "./testing/memory-service-query.js"
 
 const NS = "openfaas-fn"
 let backends: MemoryServiceQuery[] = []

@@ -1,9 +1,10 @@
 import { asError, sleep } from "./abortable.js"
 import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
-import { ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
+import { ERROR_CODES, hasErrorCode, ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
 import { createFunctionCache, type FunctionCacher, serviceKey } from "./function-cache.js"
 import { LruMap } from "./lru.js"
+import { invalidOption, numberOption } from "./options.js"
 import { SingleFlight } from "./single-flight.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
 
@@ -34,8 +35,16 @@ export interface ResolvedScalingConfig {
   readonly notFoundExpiry: number
 }
 
+/**
+ * How a `scale()` call ended: `ready` (forward the request), `not-found` (the backend does not
+ * know the service), `timeout` (no ready replica within the timeout), `aborted` (the caller's
+ * signal, or the scaler closed), `backend-error` (the backend failed).
+ */
+export type ScaleOutcome = "ready" | "not-found" | "timeout" | "aborted" | "backend-error"
+
 export interface FunctionScaleResult {
-  /** A replica is ready: forward the request. */
+  readonly outcome: ScaleOutcome
+  /** A replica is ready: forward the request. The seed's shape: `outcome === "ready"`. */
   available: boolean
   /** False only when the backend does not know the service. */
   found: boolean
@@ -107,36 +116,58 @@ interface Wake {
   settled: { promise: Promise<void>; resolve: () => void } | undefined
 }
 
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${what} must be a positive number, got ${value}`)
-  }
-  return value
-}
-
 export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConfig {
-  if (config.serviceQuery === undefined || typeof config.serviceQuery.getReplicas !== "function") {
-    throw new TypeError("ScalingConfig.serviceQuery must implement getReplicas and setReplicas")
+  const serviceQuery = config?.serviceQuery
+  if (
+    typeof serviceQuery?.getReplicas !== "function" ||
+    typeof serviceQuery.setReplicas !== "function"
+  ) {
+    throw invalidOption(
+      "serviceQuery",
+      "a ServiceQuery (an object with getReplicas and setReplicas)",
+      serviceQuery,
+    )
   }
-  const maxPollCount = positive(config.maxPollCount, DEFAULT_MAX_POLL_COUNT, "maxPollCount")
-  const functionPollInterval = positive(
+  const maxPollCount = numberOption(
+    "maxPollCount",
+    config.maxPollCount,
+    DEFAULT_MAX_POLL_COUNT,
+    "positive integer",
+  )
+  const functionPollInterval = numberOption(
+    "functionPollInterval",
     config.functionPollInterval,
     DEFAULT_FUNCTION_POLL_INTERVAL,
-    "functionPollInterval",
+    "positive",
   )
   return {
-    serviceQuery: config.serviceQuery,
+    serviceQuery,
     maxPollCount,
     functionPollInterval,
-    cacheExpiry: positive(config.cacheExpiry, DEFAULT_CACHE_EXPIRY, "cacheExpiry"),
-    setScaleRetries: positive(config.setScaleRetries, DEFAULT_SET_SCALE_RETRIES, "setScaleRetries"),
-    timeout: positive(config.timeout, maxPollCount * functionPollInterval, "timeout"),
-    notFoundExpiry: positive(config.notFoundExpiry, DEFAULT_NOT_FOUND_EXPIRY, "notFoundExpiry"),
+    cacheExpiry: numberOption("cacheExpiry", config.cacheExpiry, DEFAULT_CACHE_EXPIRY, "positive"),
+    setScaleRetries: numberOption(
+      "setScaleRetries",
+      config.setScaleRetries,
+      DEFAULT_SET_SCALE_RETRIES,
+      "positive integer",
+    ),
+    timeout: numberOption(
+      "timeout",
+      config.timeout,
+      maxPollCount * functionPollInterval,
+      "positive",
+    ),
+    notFoundExpiry: numberOption(
+      "notFoundExpiry",
+      config.notFoundExpiry,
+      DEFAULT_NOT_FOUND_EXPIRY,
+      "positive",
+    ),
   }
 }
 
 const WARM: FunctionScaleResult = Object.freeze({
+  outcome: "ready",
   available: true,
   found: true,
   durationMs: 0,
@@ -176,7 +207,13 @@ export function createFunctionScaler(
   }
 
   /** Found but not available: a provider error, a timeout, or the caller's abort reason. */
-  const unavailable = (error: Error, start: number, coldStart = false): FunctionScaleResult => ({
+  const unavailable = (
+    outcome: "timeout" | "aborted" | "backend-error",
+    error: Error,
+    start: number,
+    coldStart = false,
+  ): FunctionScaleResult => ({
+    outcome,
     available: false,
     found: true,
     error,
@@ -185,6 +222,7 @@ export function createFunctionScaler(
   })
 
   const notFound = (name: string, namespace: string, start: number): FunctionScaleResult => ({
+    outcome: "not-found",
     available: false,
     found: false,
     error: new ServiceNotFoundError(name, namespace),
@@ -208,7 +246,7 @@ export function createFunctionScaler(
         await serviceQuery.setReplicas(name, namespace, replicas, { signal })
         return
       } catch (error) {
-        if (error instanceof ServiceNotFoundError || signal.aborted) throw error
+        if (signal.aborted || hasErrorCode(error, ERROR_CODES.serviceNotFound)) throw error
         lastError = asError(error)
       }
     }
@@ -312,6 +350,7 @@ export function createFunctionScaler(
         })
       }
       settleAll(wake, (waiter) => ({
+        outcome: "ready",
         available: true,
         found: true,
         durationMs: Date.now() - waiter.start,
@@ -319,14 +358,16 @@ export function createFunctionScaler(
       }))
     } catch (error) {
       if (controller.signal.aborted) return // stopped: every waiter already left
-      if (error instanceof ServiceNotFoundError) {
+      if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
         rememberMissing(name, namespace)
         settleAll(wake, (waiter) => notFound(name, namespace, waiter.start))
         return
       }
       const providerError = asError(error)
       emit({ type: "error", service: name, namespace, error: providerError })
-      settleAll(wake, (waiter) => unavailable(providerError, waiter.start, coldStart))
+      settleAll(wake, (waiter) =>
+        unavailable("backend-error", providerError, waiter.start, coldStart),
+      )
     }
   }
 
@@ -347,7 +388,7 @@ export function createFunctionScaler(
     ) {}
 
     handleEvent() {
-      leave(this, unavailable(asError(this.signal?.reason), this.start))
+      leave(this, unavailable("aborted", asError(this.signal?.reason), this.start))
     }
 
     settle(result: FunctionScaleResult) {
@@ -374,7 +415,11 @@ export function createFunctionScaler(
       emit({ type: "timeout", service: wake.name, namespace: wake.namespace, timeoutMs: timeout })
       leave(
         waiter,
-        unavailable(new ScaleTimeoutError(wake.name, wake.namespace, timeout), waiter.start),
+        unavailable(
+          "timeout",
+          new ScaleTimeoutError(wake.name, wake.namespace, timeout),
+          waiter.start,
+        ),
       )
     }
     armDeadline(wake)
@@ -443,7 +488,7 @@ export function createFunctionScaler(
       refreshes
         .do(serviceKey(name, namespace), () => query(name, namespace))
         .catch((error: unknown) => {
-          if (error instanceof ServiceNotFoundError) rememberMissing(name, namespace)
+          if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) rememberMissing(name, namespace)
           else emit({ type: "error", service: name, namespace, error: asError(error) })
         })
     },
@@ -455,7 +500,9 @@ export function createFunctionScaler(
         return Promise.resolve(WARM)
       }
       if (isKnownMissing(name, namespace)) return Promise.resolve(notFound(name, namespace, start))
-      if (signal?.aborted) return Promise.resolve(unavailable(asError(signal.reason), start))
+      if (signal?.aborted) {
+        return Promise.resolve(unavailable("aborted", asError(signal.reason), start))
+      }
       return join(name, namespace, start, signal)
     },
     scaleDown(name, namespace) {
@@ -481,7 +528,7 @@ export function createFunctionScaler(
     close() {
       for (const wake of [...wakes.values()]) {
         const reason = new DOMException("the scaler was closed", "AbortError")
-        settleAll(wake, (waiter) => unavailable(reason, waiter.start))
+        settleAll(wake, (waiter) => unavailable("aborted", reason, waiter.start))
       }
     },
   }

@@ -1,21 +1,22 @@
 import { afterEach, describe, expect, it } from "vitest"
+import { activeTimers, settle, until } from "../test/leak-check.js"
+import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "./constants.js"
+import type { ScalingEvent } from "./events.js"
 import {
   CLIENT_CLOSED_REQUEST,
   createGate,
-  createMemoryServiceQuery,
-  createMemorySharedActivity,
   type Gate,
   type GatePass,
   type GateReply,
   type GateRequest,
   type GateVerdict,
-  type MemoryServiceQuery,
   type ScaleFromZeroOptions,
-  type ScalingEvent,
-  ZERO_DURATION_LABEL,
-  ZERO_SCALE_LABEL,
-} from "./index.js"
-import { activeTimers, settle, until } from "./leak-check.test-support.js"
+} from "./gate.js"
+import { createMemorySharedActivity } from "./shared-activity.js"
+import {
+  createMemoryServiceQuery,
+  type MemoryServiceQuery,
+} from "./testing/memory-service-query.js"
 
 const NS = "openfaas-fn"
 const API = new Headers({ accept: "application/json" })

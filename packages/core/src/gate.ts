@@ -1,11 +1,17 @@
 import { deadline } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
-import { OverloadedError, ScaleTimeoutError } from "./errors.js"
+import { OverloadedError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
-import { createFunctionScaler, type FunctionScaler, type ScalingConfig } from "./function-scaler.js"
+import {
+  createFunctionScaler,
+  type FunctionScaler,
+  type ScaleOutcome,
+  type ScalingConfig,
+} from "./function-scaler.js"
 import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
+import { numberOption } from "./options.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
@@ -142,33 +148,49 @@ function reply(status: number, body: string, extraHeaders?: Record<string, strin
   }
 }
 
+type Refusal = (
+  name: string,
+  namespace: string,
+  error: Error | undefined,
+  signal: AbortSignal,
+) => GateReply
+
 const PAGE_DUE = Symbol("waiting page due")
 
 function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
   return {
-    afterMs: limit(settings.afterMs, 2000, "waitingPage.afterMs"),
-    refreshSeconds: limit(settings.refreshSeconds, 2, "waitingPage.refreshSeconds"),
+    afterMs: numberOption("waitingPage.afterMs", settings.afterMs, 2000, "non-negative integer"),
+    refreshSeconds: numberOption(
+      "waitingPage.refreshSeconds",
+      settings.refreshSeconds,
+      2,
+      "non-negative integer",
+    ),
   }
-}
-
-function limit(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${what} must be a non-negative integer, got ${value}`)
-  }
-  return value
 }
 
 export function createGate(options: ScaleFromZeroOptions): Gate {
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
   const resolve = options.resolve ?? resolveOpenFaaSPath
-  const maxWaiting = limit(options.maxWaiting, DEFAULT_MAX_WAITING, "maxWaiting")
-  const maxWaitingPerService = limit(
+  const maxWaiting = numberOption(
+    "maxWaiting",
+    options.maxWaiting,
+    DEFAULT_MAX_WAITING,
+    "non-negative integer",
+  )
+  const maxWaitingPerService = numberOption(
+    "maxWaitingPerService",
     options.maxWaitingPerService,
     maxWaiting,
-    "maxWaitingPerService",
+    "non-negative integer",
   )
-  const retryAfter = { "retry-after": String(limit(options.retryAfter, 1, "retryAfter")) }
+  const retryAfterSeconds = numberOption(
+    "retryAfter",
+    options.retryAfter,
+    1,
+    "non-negative integer",
+  )
+  const retryAfter = { "retry-after": String(retryAfterSeconds) }
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   const emit = options.onEvent ?? (() => {})
   const scaler = createFunctionScaler(options)
@@ -223,6 +245,22 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     return reply(503, body, { "content-type": "text/html; charset=utf-8", ...retryAfter })
   }
 
+  /** The answer to each way a wait can end without a ready replica: one function per status. */
+  const refusals: Record<Exclude<ScaleOutcome, "ready">, Refusal> = {
+    "not-found": (name, namespace) => notFound(name, namespace, "not found"),
+    timeout: (_name, _namespace, error) => reply(504, error?.message ?? "timed out", retryAfter),
+    // The client left (nobody reads the answer), or the gate was closed under a held request.
+    aborted: (_name, _namespace, _error, signal) =>
+      signal.aborted
+        ? reply(CLIENT_CLOSED_REQUEST, "client closed request")
+        : reply(503, "the gateway is shutting down", retryAfter),
+    "backend-error": (name, namespace, error) =>
+      reply(
+        502,
+        `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
+      ),
+  }
+
   return {
     scaler,
     admit(request) {
@@ -262,7 +300,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
       if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
-      if (result.available) {
+      if (result.outcome === "ready") {
         const status = idle && scaler.peek(name, namespace)
         const inFlight = status ? idle.track(name, namespace, status) : undefined
         if (!result.coldStart) return inFlight?.pass ?? PASS
@@ -270,13 +308,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
           ? { kind: "pass", coldStartMs: result.durationMs }
           : { kind: "pass", coldStartMs: result.durationMs, inFlight }
       }
-      if (!result.found) return notFound(name, namespace, "not found")
-      if (signal.aborted) return reply(CLIENT_CLOSED_REQUEST, "client closed request")
-      if (result.error instanceof ScaleTimeoutError) {
-        return reply(504, result.error.message, retryAfter)
-      }
-      const reason = result.error?.message ?? "unknown error"
-      return reply(502, `error scaling function ${name}.${namespace}: ${reason}`)
+      return refusals[result.outcome](name, namespace, result.error, signal)
     },
     finished(pass) {
       pass.inFlight?.finished()

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest"
+import { DEFAULT_MAX_REPLICAS } from "./constants.js"
 import {
-  DEFAULT_MAX_REPLICAS,
   normalizeScaleRequest,
   readScaleRequest,
   SCALE_REQUEST_TOO_LARGE,
   scaleRefusalReply,
-} from "./index.js"
+} from "./horizontal-scaling.js"
 
 describe("normalizeScaleRequest", () => {
   it("allows POST only", () => {

@@ -5,6 +5,7 @@ import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
 import type { GatePass, InFlight } from "./gate.js"
+import { numberOption } from "./options.js"
 import type { SharedActivity } from "./shared-activity.js"
 import type { ServiceQueryResponse } from "./types.js"
 
@@ -58,12 +59,12 @@ export function createIdleTracker(
   options: ScaleToZeroOptions,
   emit: ScalingEventListener,
 ): IdleTracker {
-  const defaultIdleAfter = options.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS
-  if (!Number.isFinite(defaultIdleAfter) || defaultIdleAfter <= 0) {
-    throw new RangeError(
-      `scaleToZero.idleAfterMs must be a positive number, got ${defaultIdleAfter}`,
-    )
-  }
+  const defaultIdleAfter = numberOption(
+    "scaleToZero.idleAfterMs",
+    options.idleAfterMs,
+    DEFAULT_IDLE_AFTER_MS,
+    "positive",
+  )
   const { shared } = options
   const activities = new Map<string, TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined

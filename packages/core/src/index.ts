@@ -1,30 +1,69 @@
-export { asError, type Deadline, deadline } from "./abortable.js"
-export * from "./cached-function-query.js"
-export * from "./constants.js"
+/**
+ * `@scale-from-zero/core`: what a gateway author uses. The framework bridges are in
+ * `/node` and `/web`, the backend kit in `/provider`, the in-memory backend in `/testing`.
+ */
+export { createCachedFunctionQuery, type FunctionQuery } from "./cached-function-query.js"
+export {
+  DEFAULT_MAX_REPLICAS,
+  DEFAULT_MIN_REPLICAS,
+  DEFAULT_NAMESPACE,
+  DEFAULT_SCALING_FACTOR,
+  DEFAULT_TYPE_SCALE,
+  MAX_SCALE_LABEL,
+  MIN_SCALE_LABEL,
+  SCALING_FACTOR_LABEL,
+  ZERO_DURATION_LABEL,
+  ZERO_SCALE_LABEL,
+} from "./constants.js"
 export { parseDuration } from "./duration.js"
-export * from "./errors.js"
+export {
+  BackendError,
+  type BackendErrorOptions,
+  ERROR_CODES,
+  type ErrorCode,
+  InvalidServiceNameError,
+  OverloadedError,
+  ScaleTimeoutError,
+  ServiceNotFoundError,
+} from "./errors.js"
 export type * from "./events.js"
 export {
   createFunctionCache,
-  DEFAULT_CACHE_MAX_ENTRIES,
   type FunctionCacheLookup,
   type FunctionCacheOptions,
   type FunctionCacher,
-  FunctionMeta,
-  serviceKey,
 } from "./function-cache.js"
-export * from "./function-scaler.js"
-export * from "./gate.js"
-export * from "./horizontal-scaling.js"
 export {
-  DEFAULT_IDLE_AFTER_MS,
-  type ScaleToZeroOptions,
-  type ServiceActivity,
-} from "./idle-scale-down.js"
-export * from "./memory-service-query.js"
-export * from "./names.js"
-export { readScaleLabels, type ScaleLimits } from "./scale-labels.js"
-export { createMemorySharedActivity, type SharedActivity } from "./shared-activity.js"
+  createFunctionScaler,
+  type FunctionScaleResult,
+  type FunctionScaler,
+  type ResolvedScalingConfig,
+  type ScaleOptions,
+  type ScaleOutcome,
+  type ScalingConfig,
+} from "./function-scaler.js"
+export {
+  createGate,
+  type Gate,
+  type GateHold,
+  type GatePass,
+  type GateReply,
+  type GateRequest,
+  type GateVerdict,
+  type HeaderReader,
+  type InFlight,
+  resolveOpenFaaSPath,
+  type ScaleFromZeroOptions,
+  type ServiceResolver,
+  type ServiceTarget,
+} from "./gate.js"
+export {
+  type HorizontalScalingResult,
+  normalizeScaleRequest,
+  type ScaleServiceRequest,
+} from "./horizontal-scaling.js"
+export type { ScaleToZeroOptions } from "./idle-scale-down.js"
+export { getNamespace, getServiceName } from "./names.js"
+export type { SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
 export type * from "./types.js"
-export * from "./waiting-page.js"

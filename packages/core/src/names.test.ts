@@ -5,7 +5,7 @@ import {
   getNamespace,
   getServiceName,
   getServiceNameFromPath,
-} from "./index.js"
+} from "./names.js"
 
 describe("getServiceName", () => {
   it.each([

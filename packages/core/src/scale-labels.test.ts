@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { MAX_SCALE_LABEL, MIN_SCALE_LABEL, readScaleLabels, SCALING_FACTOR_LABEL } from "./index.js"
+import { MAX_SCALE_LABEL, MIN_SCALE_LABEL, SCALING_FACTOR_LABEL } from "./constants.js"
+import { readScaleLabels } from "./scale-labels.js"
 
 describe("readScaleLabels", () => {
   it("gives upstream's defaults without labels", () => {

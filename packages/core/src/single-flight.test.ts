@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { SingleFlight } from "./index.js"
+import { SingleFlight } from "./single-flight.js"
 
 describe("SingleFlight", () => {
   it("shares one execution and its result between concurrent calls with one key", async () => {

@@ -4,12 +4,12 @@ import {
   type Gate,
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
-  scaleRefusalReply,
 } from "@scale-from-zero/core"
 import {
   acceptPass,
   describeScaleBody,
   readScaleRequest,
+  scaleRefusalReply,
   toGateRequest,
   waitForService,
   writeReply,

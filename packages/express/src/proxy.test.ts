@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, request as httpRequest, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { createMemoryServiceQuery } from "@scale-from-zero/core"
+import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 import {
   startHashingUpstream,
   UPSTREAM_SERVER_TIMING,

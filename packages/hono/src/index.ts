@@ -1,17 +1,20 @@
 import {
-  coldStartServerTiming,
   createGate,
   type Gate,
-  type GateHold,
   type GatePass,
-  type GateReply,
-  type GateRequest,
-  readScaleRequest,
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
-  scaleRefusalReply,
 } from "@scale-from-zero/core"
-import type { Context, ExecutionContext, MiddlewareHandler } from "hono"
+import {
+  coldStartServerTiming,
+  readScaleRequest,
+  scaleRefusalReply,
+  toGateRequest,
+  toResponse,
+  type WaitUntil,
+  waitForService,
+} from "@scale-from-zero/core/web"
+import type { Context, MiddlewareHandler } from "hono"
 
 export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
 
@@ -20,62 +23,13 @@ export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   readonly gate: Gate
 }
 
-/** Path and query as sent, read off the absolute URL without parsing it. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2)
-  return start === -1 ? "/" : url.slice(start)
-}
-
-/**
- * The gate reads headers only for a request it holds; @hono/node-server builds `Headers` on
- * first access, so a warm pass never touches them.
- */
-class WebGateRequest implements GateRequest {
-  readonly method: string
-  readonly path: string
-  constructor(private readonly request: Request) {
-    this.method = request.method
-    this.path = pathOf(request.url)
-  }
-
-  get headers(): Headers {
-    return this.request.headers
-  }
-}
-
-function toGateRequest(request: Request): GateRequest {
-  return new WebGateRequest(request)
-}
-
-function toResponse(reply: GateReply): Response {
-  return new Response(reply.body, { status: reply.status, headers: reply.headers })
-}
-
 /** The Workers ExecutionContext, or undefined where there is none (Hono throws on Node). */
-function executionContextOf(c: Context): ExecutionContext | undefined {
+function executionContextOf(c: Context): WaitUntil | undefined {
   try {
     return c.executionCtx
   } catch {
     return undefined
   }
-}
-
-/**
- * workerd ties timers to the request that set them and drops them when it ends. A request
- * answered while its service still wakes (the waiting page) may be the one whose timers drive
- * the wake: keep it alive, through waitUntil, until the wake is over.
- */
-function outliveWake(c: Context, gate: Gate, hold: GateHold): void {
-  const { scaler } = gate
-  const executionContext = executionContextOf(c)
-  const settled = executionContext && scaler.wakeSettled(hold.name, hold.namespace)
-  if (settled === undefined) return
-  // A timer of this request's own keeps it from looking hung; it also bounds the wait.
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, scaler.config.timeout)
-  })
-  executionContext?.waitUntil(Promise.race([settled, bound]).finally(() => clearTimeout(timer)))
 }
 
 /**
@@ -99,15 +53,8 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
     const verdict = gate.admit(toGateRequest(request))
     if (verdict.kind === "pass") return verdict.inFlight ? passTracked(verdict, next) : next()
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
-    // workerd cancels a request it sees waiting on nothing of its own as hung, and a held
-    // request waits on a wake that another request's timers drive: this timer is its own.
-    const keepAlive = setTimeout(() => {}, gate.scaler.config.timeout + 1000)
-    return gate.wait(verdict, request.signal).then(async (outcome) => {
-      clearTimeout(keepAlive)
-      if (outcome.kind === "reply") {
-        outliveWake(c, gate, verdict)
-        return toResponse(outcome)
-      }
+    return waitForService(gate, verdict, request, executionContextOf(c)).then(async (outcome) => {
+      if (outcome.kind === "reply") return toResponse(outcome)
       await (outcome.inFlight ? passTracked(outcome, next) : next())
       if (outcome.coldStartMs !== undefined) {
         c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })

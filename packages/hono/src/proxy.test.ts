@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import type { AddressInfo } from "node:net"
 import { serve } from "@hono/node-server"
-import { createMemoryServiceQuery } from "@scale-from-zero/core"
+import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 import {
   startHashingUpstream,
   UPSTREAM_SERVER_TIMING,

@@ -5,12 +5,12 @@ import {
   type GateReply,
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
-  scaleRefusalReply,
 } from "@scale-from-zero/core"
 import {
   acceptPass,
   describeScaleBody,
   readScaleRequest,
+  scaleRefusalReply,
   toGateRequest,
   waitForService,
 } from "@scale-from-zero/core/node"

@@ -1,14 +1,13 @@
 import {
   createGate,
-  createMemoryServiceQuery,
   type Gate,
   type GatePass,
   type GateRequest,
-  type MemoryServiceQuery,
   type ScalingEvent,
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
 } from "@scale-from-zero/core"
+import { createMemoryServiceQuery, type MemoryServiceQuery } from "@scale-from-zero/core/testing"
 import { afterEach, describe, expect, it } from "vitest"
 import { createRedisSharedActivity, type RedisSharedActivity } from "./index.js"
 import { REDIS_URL, requireRedis, uniquePrefix } from "./test-support/redis.js"

@@ -1,4 +1,5 @@
-import { asError, type SharedActivity } from "@scale-from-zero/core"
+import type { SharedActivity } from "@scale-from-zero/core"
+import { asError } from "@scale-from-zero/core/provider"
 import { Redis, type RedisOptions } from "ioredis"
 
 /**

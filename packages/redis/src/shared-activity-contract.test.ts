@@ -1,4 +1,4 @@
-import { createMemorySharedActivity } from "@scale-from-zero/core"
+import { createMemorySharedActivity } from "@scale-from-zero/core/testing"
 import { runSharedActivityContract } from "@scale-from-zero/test-kit/shared-activity-contract"
 import { describe } from "vitest"
 import { createRedisSharedActivity } from "./index.js"

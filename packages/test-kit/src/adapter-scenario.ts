@@ -1,12 +1,11 @@
 // The app every adapter builds for the contract, described as plain data so that it can be
 // rebuilt inside another runtime (workerd). Web APIs only: no node: imports, no vitest.
+import type { Gate, ScaleFromZeroOptions } from "@scale-from-zero/core"
 import {
   createMemoryServiceQuery,
-  type Gate,
   type MemoryServiceDefinition,
   type MemoryServiceQuery,
-  type ScaleFromZeroOptions,
-} from "@scale-from-zero/core"
+} from "@scale-from-zero/core/testing"
 
 /** The backend and the options of one contract case. */
 export interface ContractScenario {

@@ -1,10 +1,8 @@
+import { MAX_SCALE_LABEL, MIN_SCALE_LABEL, SCALING_FACTOR_LABEL } from "@scale-from-zero/core"
 import {
   createMemoryServiceQuery,
-  MAX_SCALE_LABEL,
   type MemoryServiceDefinition,
-  MIN_SCALE_LABEL,
-  SCALING_FACTOR_LABEL,
-} from "@scale-from-zero/core"
+} from "@scale-from-zero/core/testing"
 import { runServiceQueryContract } from "./service-query-contract.js"
 
 // The suite checked against core's reference backend, with and without push readiness.

@@ -8,6 +8,9 @@ import {
   type GateRequest,
   type HeaderReader,
 } from "../gate.js"
+
+export { scaleRefusalReply } from "../horizontal-scaling.js"
+
 import {
   type HorizontalScalingResult,
   MAX_SCALE_REQUEST_BYTES,

@@ -1,10 +1,8 @@
 import { describe, expect, it } from "vitest"
-import {
-  createMemoryServiceQuery,
-  ServiceNotFoundError,
-  type ServiceQueryResponse,
-} from "./index.js"
-import { settle } from "./leak-check.test-support.js"
+import { settle } from "../../test/leak-check.js"
+import { ServiceNotFoundError } from "../errors.js"
+import type { ServiceQueryResponse } from "../types.js"
+import { createMemoryServiceQuery } from "./memory-service-query.js"
 
 describe("createMemoryServiceQuery", () => {
   it("starts services at zero with the upstream defaults", async () => {

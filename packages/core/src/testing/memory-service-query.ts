@@ -1,14 +1,25 @@
-import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
-import { ServiceNotFoundError } from "./errors.js"
-import { serviceKey } from "./function-cache.js"
-import type { QueryOptions, ServiceQuery, ServiceQueryResponse } from "./types.js"
+import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "../constants.js"
+import { ServiceNotFoundError } from "../errors.js"
+import { serviceKey } from "../function-cache.js"
+import { numberOption } from "../options.js"
+import {
+  type ChangeSink,
+  defineServiceQuery,
+  type ProviderServiceQuery,
+} from "../provider/define-service-query.js"
+import type { ServiceQueryResponse } from "../types.js"
 
+/** One service of the memory backend. */
 export interface MemoryServiceDefinition {
-  /** Desired replicas at the start. Default 0: the service starts scaled to zero. */
+  /** Desired (and ready) replicas at the start. Default 0: the service starts scaled to zero. */
   replicas?: number
+  /** Replicas a scale-up from zero asks for. Default 1. */
   minReplicas?: number
+  /** Default 5. */
   maxReplicas?: number
+  /** Percent of `maxReplicas` added per scale-out step. Default 10. */
   scalingFactor?: number
+  /** Reported as the service's labels (`com.openfaas.scale.zero`, …). */
   labels?: Record<string, string>
   annotations?: Record<string, string>
   /** Milliseconds from a scale-up until its replicas are ready; overrides the query's default. */
@@ -16,8 +27,9 @@ export interface MemoryServiceDefinition {
 }
 
 export interface MemoryServiceQueryOptions {
-  /** Services by `name` (in `defaultNamespace`) or `name.namespace`. */
+  /** Services by `name` (in `defaultNamespace`) or `name.namespace`. Add more with `addService`. */
   services?: Record<string, MemoryServiceDefinition>
+  /** Namespace of the `services` keys that name none. Default `openfaas-fn`. */
   defaultNamespace?: string
   /** Milliseconds from a scale-up until its replicas are ready. Default 0. */
   startupDelayMs?: number
@@ -25,6 +37,7 @@ export interface MemoryServiceQueryOptions {
   watch?: boolean
 }
 
+/** Calls made through the public methods (the watch's own reads are not counted). */
 export interface MemoryServiceQueryCalls {
   getReplicas: number
   setReplicas: number
@@ -32,18 +45,14 @@ export interface MemoryServiceQueryCalls {
 }
 
 /** An in-memory backend for demos and tests: services that take `startupDelayMs` to start. */
-export interface MemoryServiceQuery extends ServiceQuery {
+export interface MemoryServiceQuery extends ProviderServiceQuery {
   readonly calls: MemoryServiceQueryCalls
-  /** Watches not yet ended by their signal. */
-  readonly activeWatches: number
   addService(name: string, namespace: string, definition?: MemoryServiceDefinition): void
   removeService(name: string, namespace: string): void
   /** Makes every call fail with `error` until called again with undefined. */
   failWith(error: Error | undefined): void
   /** The current status, as getReplicas would report it, without counting a call. */
   status(name: string, namespace: string): ServiceQueryResponse | undefined
-  /** Cancels pending start-ups. */
-  close(): void
 }
 
 interface MemoryService {
@@ -52,24 +61,30 @@ interface MemoryService {
   startTimer: ReturnType<typeof setTimeout> | undefined
 }
 
+const copy = (response: ServiceQueryResponse): ServiceQueryResponse => ({
+  ...response,
+  ...(response.labels && { labels: { ...response.labels } }),
+  ...(response.annotations && { annotations: { ...response.annotations } }),
+})
+
+/** The reference backend, built on the provider kit like every real one. */
 export function createMemoryServiceQuery(
   options: MemoryServiceQueryOptions = {},
 ): MemoryServiceQuery {
   const defaultNamespace = options.defaultNamespace ?? "openfaas-fn"
+  const defaultStartupDelayMs = numberOption(
+    "startupDelayMs",
+    options.startupDelayMs,
+    0,
+    "non-negative",
+  )
   const services = new Map<string, MemoryService>()
-  const watchers = new Map<string, Set<(response: ServiceQueryResponse) => void>>()
+  /** The kit's change sinks, by namespace: one while any service there is watched. */
+  const sinks = new Map<string, ChangeSink>()
   const calls: MemoryServiceQueryCalls = { getReplicas: 0, setReplicas: 0, watch: 0 }
   let failure: Error | undefined
-  let activeWatches = 0
 
-  const copy = (response: ServiceQueryResponse): ServiceQueryResponse => ({
-    ...response,
-    ...(response.labels && { labels: { ...response.labels } }),
-    ...(response.annotations && { annotations: { ...response.annotations } }),
-  })
-
-  const lookup = (name: string, namespace: string, signal: AbortSignal | undefined) => {
-    signal?.throwIfAborted()
+  const lookup = (name: string, namespace: string) => {
     if (failure) throw failure
     const service = services.get(serviceKey(name, namespace))
     if (service === undefined) throw new ServiceNotFoundError(name, namespace)
@@ -77,9 +92,7 @@ export function createMemoryServiceQuery(
   }
 
   const notify = (name: string, namespace: string, service: MemoryService) => {
-    for (const onChange of watchers.get(serviceKey(name, namespace)) ?? []) {
-      onChange(copy(service.response))
-    }
+    sinks.get(namespace)?.changed(name, copy(service.response))
   }
 
   const addService = (
@@ -98,7 +111,12 @@ export function createMemoryServiceQuery(
         ...(definition.labels && { labels: definition.labels }),
         ...(definition.annotations && { annotations: definition.annotations }),
       },
-      startupDelayMs: definition.startupDelayMs ?? options.startupDelayMs ?? 0,
+      startupDelayMs: numberOption(
+        `services.${name}.startupDelayMs`,
+        definition.startupDelayMs,
+        defaultStartupDelayMs,
+        "non-negative",
+      ),
       startTimer: undefined,
     })
   }
@@ -109,20 +127,19 @@ export function createMemoryServiceQuery(
     else addService(fullName, defaultNamespace, definition)
   }
 
-  const query: MemoryServiceQuery = {
-    calls,
-    get activeWatches() {
-      return activeWatches
+  const stopStartups = () => {
+    for (const service of services.values()) {
+      clearTimeout(service.startTimer)
+      service.startTimer = undefined
+    }
+  }
+
+  const kit = defineServiceQuery({
+    async read(name, namespace) {
+      return copy(lookup(name, namespace).response)
     },
-    async getReplicas(name, namespace, queryOptions?: QueryOptions) {
-      calls.getReplicas++
-      return copy(lookup(name, namespace, queryOptions?.signal).response)
-    },
-    async setReplicas(name, namespace, count, queryOptions?: QueryOptions) {
-      calls.setReplicas++
-      const service = lookup(name, namespace, queryOptions?.signal)
-      if (!Number.isInteger(count) || count < 0)
-        throw new RangeError(`invalid replica count ${count}`)
+    async setReplicas(name, namespace, count) {
+      const service = lookup(name, namespace)
       clearTimeout(service.startTimer)
       service.startTimer = undefined
       service.response.replicas = count
@@ -140,6 +157,29 @@ export function createMemoryServiceQuery(
       if (service.startupDelayMs === 0) becomeReady()
       else service.startTimer = setTimeout(becomeReady, service.startupDelayMs)
     },
+    ...(options.watch !== false && {
+      changes(namespace: string, sink: ChangeSink, signal: AbortSignal) {
+        sinks.set(namespace, sink)
+        signal.addEventListener("abort", () => sinks.delete(namespace), { once: true })
+        sink.connected()
+      },
+    }),
+    close: stopStartups,
+  })
+
+  const query: MemoryServiceQuery = {
+    calls,
+    get activeWatches() {
+      return kit.activeWatches
+    },
+    getReplicas(name, namespace, queryOptions) {
+      calls.getReplicas++
+      return kit.getReplicas(name, namespace, queryOptions)
+    },
+    setReplicas(name, namespace, count, queryOptions) {
+      calls.setReplicas++
+      return kit.setReplicas(name, namespace, count, queryOptions)
+    },
     addService,
     removeService(name, namespace) {
       const key = serviceKey(name, namespace)
@@ -153,39 +193,13 @@ export function createMemoryServiceQuery(
       const service = services.get(serviceKey(name, namespace))
       return service && copy(service.response)
     },
-    close() {
-      for (const service of services.values()) {
-        clearTimeout(service.startTimer)
-        service.startTimer = undefined
-      }
-    },
+    close: () => kit.close(),
   }
-
-  if (options.watch !== false) {
+  const { watch } = kit
+  if (watch !== undefined) {
     query.watch = (name, namespace, onChange, watchOptions) => {
       calls.watch++
-      const signal = watchOptions?.signal
-      if (signal?.aborted) return
-      const key = serviceKey(name, namespace)
-      let set = watchers.get(key)
-      if (set === undefined) {
-        set = new Set()
-        watchers.set(key, set)
-      }
-      const listeners = set
-      // Each subscription is its own function, so one service can be watched twice.
-      const listener = (response: ServiceQueryResponse) => onChange(response)
-      listeners.add(listener)
-      activeWatches++
-      signal?.addEventListener(
-        "abort",
-        () => {
-          listeners.delete(listener)
-          if (listeners.size === 0) watchers.delete(key)
-          activeWatches--
-        },
-        { once: true },
-      )
+      watch(name, namespace, onChange, watchOptions)
     }
   }
   return query
