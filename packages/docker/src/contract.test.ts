@@ -10,7 +10,7 @@ import {
   removeContainers,
   requireEngine,
   uniqueName,
-} from "./test-support/podman.js"
+} from "@scale-from-zero/test-kit/podman"
 
 const skipReason = await requireEngine()
 

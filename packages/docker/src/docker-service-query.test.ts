@@ -22,7 +22,7 @@ import {
   runHealthcheck,
   startSpareService,
   uniqueName,
-} from "./test-support/podman.js"
+} from "@scale-from-zero/test-kit/podman"
 
 const skipReason = await requireEngine()
 

@@ -8,10 +8,10 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { createDockerServiceQuery } from "./docker-service-query.js"
 import { DockerEngineError } from "./engine.js"
-import { uniqueName } from "./test-support/podman.js"
+import { uniqueName } from "@scale-from-zero/test-kit/podman"
 
-const certificate = readFileSync(new URL("./test-support/localhost-cert.pem", import.meta.url))
-const key = readFileSync(new URL("./test-support/localhost-key.pem", import.meta.url))
+const certificate = readFileSync(new URL("../test/localhost-cert.pem", import.meta.url))
+const key = readFileSync(new URL("../test/localhost-key.pem", import.meta.url))
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void
 

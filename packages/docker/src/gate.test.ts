@@ -8,7 +8,7 @@ import {
   requireEngine,
   startSpareService,
   uniqueName,
-} from "./test-support/podman.js"
+} from "@scale-from-zero/test-kit/podman"
 
 const skipReason = await requireEngine()
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net"
 import { serve } from "@hono/node-server"
 import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
-import { createContractApp } from "./contract-app.test-support.js"
+import { createContractApp } from "../test/contract-app.js"
 
 runAdapterContract("Hono on @hono/node-server", {
   async start(scenario) {

@@ -23,7 +23,7 @@ if ("module" in loaded) {
 
   beforeAll(async () => {
     const bundle = await build({
-      entryPoints: [fileURLToPath(new URL("./contract-worker.test-support.ts", import.meta.url))],
+      entryPoints: [fileURLToPath(new URL("../test/contract-worker.ts", import.meta.url))],
       bundle: true,
       write: false,
       format: "esm",

@@ -1,6 +1,6 @@
 import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
 import { createKubernetesServiceQuery, type Readiness, type WorkloadKind } from "./index.js"
-import { startKubeApiSimulator } from "./testing/kube-api-simulator.js"
+import { startKubeApiSimulator } from "@scale-from-zero/test-kit/kube-api-simulator"
 
 const READY_WITHIN_MS = 2_000
 

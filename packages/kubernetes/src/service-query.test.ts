@@ -23,7 +23,7 @@ import {
   type KubeApiSimulator,
   type KubeApiSimulatorOptions,
   startKubeApiSimulator,
-} from "./testing/kube-api-simulator.js"
+} from "@scale-from-zero/test-kit/kube-api-simulator"
 
 const NS = "team-a"
 

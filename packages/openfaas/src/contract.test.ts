@@ -1,6 +1,6 @@
 import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
 import { createOpenFaaSServiceQuery } from "./index.js"
-import { startFaasProviderSimulator } from "./testing/faas-provider-simulator.js"
+import { startFaasProviderSimulator } from "@scale-from-zero/test-kit/faas-provider-simulator"
 
 const basicAuth = { user: "admin", password: "contract-secret" }
 

@@ -17,7 +17,7 @@ import {
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
-} from "./testing/faas-provider-simulator.js"
+} from "@scale-from-zero/test-kit/faas-provider-simulator"
 
 const basicAuth = { user: "admin", password: "s3cret:with:colons" }
 const NS = "openfaas-fn"

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
-} from "./testing/faas-provider-simulator.js"
+} from "@scale-from-zero/test-kit/faas-provider-simulator"
 
 /**
  * The provider inside workerd (through miniflare), behind the Hono adapter, against the
@@ -45,7 +45,7 @@ describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (minifl
     simulator.addFunction("locked", "openfaas-fn")
     worker = new workerd.Miniflare({
       modules: true,
-      script: await bundle("./testing/hono-edge-worker.ts"),
+      script: await bundle("../test/hono-edge-worker.ts"),
       compatibilityDate: "2026-04-01",
       compatibilityFlags: ["enable_request_signal"],
       // Never fetch Cloudflare's request metadata from the network.

@@ -9,7 +9,7 @@ import {
   type RedisSharedActivity,
   RedisSharedActivityError,
 } from "./index.js"
-import { REDIS_URL, requireRedis, uniquePrefix } from "./test-support/redis.js"
+import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 
 const NS = "openfaas-fn"
 

@@ -2,7 +2,7 @@ import { createMemorySharedActivity } from "@scale-from-zero/core/testing"
 import { runSharedActivityContract } from "@scale-from-zero/test-kit/shared-activity-contract"
 import { describe } from "vitest"
 import { createRedisSharedActivity } from "./index.js"
-import { REDIS_URL, requireRedis, uniquePrefix } from "./test-support/redis.js"
+import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 
 // The reference: gateways in one process share one memory object.
 runSharedActivityContract("core memory", () => {

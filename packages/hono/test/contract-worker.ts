@@ -2,7 +2,7 @@
 // POST /__scenario, with the gate's and backend's counters at GET /__stats.
 import type { ContractScenario } from "@scale-from-zero/test-kit/adapter-scenario"
 import type { ExecutionContext } from "hono"
-import { type ContractApp, createContractApp } from "./contract-app.test-support.js"
+import { type ContractApp, createContractApp } from "./contract-app.js"
 
 let current: ContractApp | undefined
 
