@@ -26,8 +26,11 @@ for (const watch of [true, false]) {
           if (factor !== undefined) definition.scalingFactor = Number(factor)
           query.addService(name, namespace, definition)
         },
+        async removeService(name, namespace) {
+          query.removeService(name, namespace)
+        },
         async cleanup() {
-          query.close()
+          await query.close()
         },
       }
     },

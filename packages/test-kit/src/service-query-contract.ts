@@ -26,7 +26,12 @@
  *   needs a nudge for that (podman runs no healthcheck timer) runs the nudge inside the
  *   subject, e.g. a ticker started by `createSubject` and stopped by `cleanup`.
  * - `options.watch` declares whether `query.watch` exists; the suite checks the declaration
- *   and, when true, that watch pushes the ready state and stops when its signal aborts.
+ *   and, when true, the provider kit's semantics: watch pushes the ready state and stops when
+ *   its signal aborts, each watcher hears each status once (repeats dropped), a watcher that
+ *   throws does not stop the others, and every watcher of a service hears `onError` when its
+ *   status can no longer be read (the service removed: `removeService` is then required).
+ * - The last test closes the query (`close()`, where the query has one): `cleanup()` must not
+ *   need it afterwards.
  *
  * What the provider must do (each a test below): report a service's desired and ready
  * replicas, its labels and the scale labels read as OpenFaaS does; throw core's
@@ -39,7 +44,6 @@ import {
   MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
   SCALING_FACTOR_LABEL,
-  ServiceNotFoundError,
   type ServiceQuery,
   type ServiceQueryResponse,
   ZERO_DURATION_LABEL,
@@ -60,6 +64,11 @@ export interface ServiceQuerySubject {
   /** Milliseconds a scale-up may take on this backend until a replica is ready. */
   readyWithinMs: number
   addService(name: string, namespace: string, definition: ContractServiceDefinition): Promise<void>
+  /**
+   * Removes a service the way the backend's users would (its containers, workload or process
+   * definition), so that the next status read fails with not-found. Required with `watch`.
+   */
+  removeService?(name: string, namespace: string): Promise<void>
   /** Removes what the subject created and releases its connections, timers and processes. */
   cleanup(): Promise<void>
 }
@@ -190,14 +199,13 @@ export function runServiceQueryContract(
       expect(status.availableReplicas).toBe(1)
     })
 
-    it("throws core's ServiceNotFoundError for an unknown service, from both calls", async () => {
+    it("throws a not-found error (code ERR_SERVICE_NOT_FOUND) for an unknown service, from both calls", async () => {
       const { query, namespace } = given()
       const missing = uniqueName("missing")
       const read = await query.getReplicas(missing, namespace).catch((error: unknown) => error)
-      expect(read).toBeInstanceOf(ServiceNotFoundError)
-      expect(read).toMatchObject({ service: missing, namespace })
+      expect(read).toMatchObject({ code: "ERR_SERVICE_NOT_FOUND", service: missing, namespace })
       const write = await query.setReplicas(missing, namespace, 1).catch((error: unknown) => error)
-      expect(write).toBeInstanceOf(ServiceNotFoundError)
+      expect(write).toMatchObject({ code: "ERR_SERVICE_NOT_FOUND" })
     })
 
     it("scales from zero to a ready replica, then back to zero", async () => {
@@ -265,6 +273,105 @@ export function runServiceQueryContract(
       })
     }
 
+    if (options.watch) {
+      /** Watches a service, recording what it hears, until the returned subscription aborts. */
+      const record = (service: string, namespace: string, onChange?: () => void) => {
+        const seen: ServiceQueryResponse[] = []
+        const errors: Error[] = []
+        const subscription = new AbortController()
+        given().query.watch!(
+          service,
+          namespace,
+          (status) => {
+            seen.push(status)
+            onChange?.()
+          },
+          { signal: subscription.signal, onError: (error) => errors.push(error) },
+        )
+        return { seen, errors, subscription }
+      }
+
+      /** Waits until `done` holds, checking every POLL_MS, failing after `withinMs`. */
+      const until = async (done: () => boolean, what: string, withinMs: number) => {
+        const deadline = Date.now() + withinMs
+        while (!done()) {
+          if (Date.now() > deadline) throw new Error(`${what} within ${withinMs}ms`)
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+        }
+      }
+
+      it("watch delivers each status once to each watcher: repeats are dropped", async () => {
+        const { query } = given()
+        const { service, namespace } = await addService("repeats", { replicas: 0 })
+        const first = record(service, namespace)
+        const second = record(service, namespace)
+        try {
+          await query.setReplicas(service, namespace, 1)
+          const ready = () => first.seen.at(-1)?.availableReplicas === 1
+          await until(
+            () => ready() && second.seen.at(-1)?.availableReplicas === 1,
+            "no ready push",
+            readyBound(),
+          )
+          for (const { seen } of [first, second]) {
+            const shapes = seen.map((s) => `${s.replicas}/${s.availableReplicas}`)
+            for (let i = 1; i < shapes.length; i++) {
+              expect(shapes[i], `a repeated status was pushed: ${shapes.join(" ")}`).not.toBe(
+                shapes[i - 1],
+              )
+            }
+          }
+        } finally {
+          first.subscription.abort()
+          second.subscription.abort()
+        }
+      })
+
+      it("watch keeps serving the other watchers when one of them throws", async () => {
+        const { query } = given()
+        const { service, namespace } = await addService("throws", { replicas: 0 })
+        const thrower = record(service, namespace, () => {
+          throw new Error("a broken watcher")
+        })
+        const healthy = record(service, namespace)
+        try {
+          await query.setReplicas(service, namespace, 1)
+          await until(
+            () => healthy.seen.some((s) => s.availableReplicas >= 1),
+            "the healthy watcher heard no ready state",
+            readyBound(),
+          )
+          expect(thrower.seen.length).toBeGreaterThan(0)
+          expect(healthy.errors).toEqual([])
+        } finally {
+          thrower.subscription.abort()
+          healthy.subscription.abort()
+        }
+      })
+
+      it("watch tells every watcher through onError when the service's status can no longer be read", async () => {
+        const { removeService } = given()
+        if (removeService === undefined)
+          throw new Error("a subject with watch must offer removeService")
+        const { service, namespace } = await addService("vanish", { replicas: 1 })
+        await eventually(service, namespace, (s) => s.availableReplicas >= 1, readyBound())
+        const watchers = [record(service, namespace), record(service, namespace)]
+        try {
+          await removeService.call(given(), service, namespace)
+          await until(
+            () => watchers.every((w) => w.errors.length > 0),
+            "not every watcher heard onError",
+            readyBound(),
+          )
+          for (const { errors } of watchers) {
+            expect(errors[0]).toMatchObject({ code: "ERR_SERVICE_NOT_FOUND" })
+          }
+        } finally {
+          for (const { subscription } of watchers) subscription.abort()
+        }
+      })
+    }
+
     it("carries core's createFunctionScaler through a cold start with one scale-up call", async () => {
       const { query, readyWithinMs } = given()
       const { service, namespace } = await addService("scaler", { replicas: 0 })
@@ -289,7 +396,12 @@ export function runServiceQueryContract(
           Array.from({ length: 5 }, () => scaler.scale(service, namespace)),
         )
         for (const result of results) {
-          expect(result).toMatchObject({ available: true, found: true, coldStart: true })
+          expect(result).toMatchObject({
+            outcome: "ready",
+            available: true,
+            found: true,
+            coldStart: true,
+          })
           expect(result.error).toBeUndefined()
         }
         expect(calls.setReplicas).toBe(1)
@@ -299,12 +411,24 @@ export function runServiceQueryContract(
         expect(warm).toMatchObject({ available: true, coldStart: false })
 
         const unknown = await scaler.scale(uniqueName("unknown"), namespace)
-        expect(unknown.found).toBe(false)
-        expect(unknown.error).toBeInstanceOf(ServiceNotFoundError)
+        expect(unknown).toMatchObject({ outcome: "not-found", found: false })
+        expect(unknown.error).toMatchObject({ code: "ERR_SERVICE_NOT_FOUND" })
         expect(scaler.totalWaiting).toBe(0)
       } finally {
         scaler.close()
       }
+    })
+
+    it("close() ends every watch and resolves (last: the query is closed from here on)", async () => {
+      const query = given().query as ServiceQuery & { close?(): unknown; activeWatches?: number }
+      if (typeof query.close !== "function") return
+      if (options.watch) {
+        const { service, namespace } = await addService("close", { replicas: 0 })
+        query.watch!(service, namespace, () => {}, { signal: new AbortController().signal })
+        if (query.activeWatches !== undefined) expect(query.activeWatches).toBeGreaterThan(0)
+      }
+      await query.close()
+      if (query.activeWatches !== undefined) expect(query.activeWatches).toBe(0)
     })
   })
 }

@@ -185,6 +185,7 @@ export function createMemoryServiceQuery(
       const key = serviceKey(name, namespace)
       clearTimeout(services.get(key)?.startTimer)
       services.delete(key)
+      sinks.get(namespace)?.changed(name)
     },
     failWith(error) {
       failure = error
