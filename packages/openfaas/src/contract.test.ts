@@ -1,6 +1,6 @@
+import { startFaasProviderSimulator } from "@scale-from-zero/test-kit/faas-provider-simulator"
 import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
 import { createOpenFaaSServiceQuery } from "./index.js"
-import { startFaasProviderSimulator } from "@scale-from-zero/test-kit/faas-provider-simulator"
 
 const basicAuth = { user: "admin", password: "contract-secret" }
 
@@ -15,7 +15,7 @@ for (const scaleStatus of [202, 200] as const) {
         scaleStatus,
       })
       return {
-        query: createOpenFaaSServiceQuery({ url: simulator.url, basicAuth, timeout: 2_000 }),
+        query: createOpenFaaSServiceQuery({ url: simulator.url, basicAuth, timeoutMs: 2_000 }),
         namespace: "openfaas-fn",
         readyWithinMs: 1_000,
         async addService(name, namespace, { replicas, labels }) {

@@ -1,3 +1,5 @@
+import { BackendError } from "@scale-from-zero/core/provider"
+
 /** Which provider call failed. */
 export type OpenFaaSOperation = "get-replicas" | "set-replicas"
 
@@ -5,6 +7,8 @@ export interface OpenFaaSProviderErrorDetails {
   operation: OpenFaaSOperation
   service: string
   namespace: string
+  /** The provider's address as configured (`url`, without a trailing slash). */
+  endpoint: string
   /** The provider's HTTP status; undefined when no answer came (network failure, timeout). */
   status?: number
   /** The start of the provider's answer, at most a few hundred characters. */
@@ -14,23 +18,26 @@ export interface OpenFaaSProviderErrorDetails {
 
 /**
  * The OpenFaaS provider (or gateway) failed a call: an unexpected status, a malformed
- * answer, a network failure or a timeout. Any error from this package but
- * `ServiceNotFoundError` (from core) and the caller's own abort reason is one of these.
+ * answer, a network failure or a timeout. A `BackendError` (code `ERR_BACKEND`, with
+ * `endpoint` and `status`): any error from this package but a not-found (code
+ * `ERR_SERVICE_NOT_FOUND`) and the caller's own abort reason is one of these.
  */
-export class OpenFaaSProviderError extends Error {
+export class OpenFaaSProviderError extends BackendError {
   override readonly name: string = "OpenFaaSProviderError"
   readonly operation: OpenFaaSOperation
   readonly service: string
   readonly namespace: string
-  readonly status: number | undefined
   readonly bodyExcerpt: string | undefined
 
   constructor(message: string, details: OpenFaaSProviderErrorDetails) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    super(message, {
+      endpoint: details.endpoint,
+      ...(details.status !== undefined && { status: details.status }),
+      ...(details.cause !== undefined && { cause: details.cause }),
+    })
     this.operation = details.operation
     this.service = details.service
     this.namespace = details.namespace
-    this.status = details.status
     this.bodyExcerpt = details.bodyExcerpt
   }
 }

@@ -5,8 +5,9 @@ export {
   type OpenFaaSProviderErrorDetails,
 } from "./errors.js"
 export {
-  createOpenFaaSServiceQuery,
-  DEFAULT_OPENFAAS_TIMEOUT,
+  DEFAULT_OPENFAAS_TIMEOUT_MS,
   type OpenFaaSBasicAuth,
+  type OpenFaaSFetch,
   type OpenFaaSServiceQueryOptions,
-} from "./service-query.js"
+} from "./options.js"
+export { createOpenFaaSServiceQuery } from "./service-query.js"

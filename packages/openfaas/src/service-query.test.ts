@@ -1,12 +1,11 @@
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import { SCALING_FACTOR_LABEL, ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
+import { BackendError } from "@scale-from-zero/core/provider"
 import {
-  InvalidServiceNameError,
-  SCALING_FACTOR_LABEL,
-  ServiceNotFoundError,
-  ZERO_DURATION_LABEL,
-  ZERO_SCALE_LABEL,
-} from "@scale-from-zero/core"
+  type FaasProviderSimulator,
+  startFaasProviderSimulator,
+} from "@scale-from-zero/test-kit/faas-provider-simulator"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import {
   createOpenFaaSServiceQuery,
@@ -14,13 +13,10 @@ import {
   OpenFaaSProviderError,
   type OpenFaaSServiceQueryOptions,
 } from "./index.js"
-import {
-  type FaasProviderSimulator,
-  startFaasProviderSimulator,
-} from "@scale-from-zero/test-kit/faas-provider-simulator"
 
 const basicAuth = { user: "admin", password: "s3cret:with:colons" }
 const NS = "openfaas-fn"
+const NOT_FOUND = { code: "ERR_SERVICE_NOT_FOUND" }
 
 let simulator: FaasProviderSimulator
 
@@ -34,7 +30,7 @@ afterEach(async () => {
 })
 
 const query = (options: Partial<OpenFaaSServiceQueryOptions> = {}) =>
-  createOpenFaaSServiceQuery({ url: simulator.url, basicAuth, timeout: 2_000, ...options })
+  createOpenFaaSServiceQuery({ url: simulator.url, basicAuth, timeoutMs: 2_000, ...options })
 
 const failure = (promise: Promise<unknown>) =>
   promise.then(
@@ -85,9 +81,9 @@ describe("getReplicas", () => {
     expect((error as Error).cause).toBeInstanceOf(RangeError)
   })
 
-  it("gives ServiceNotFoundError for a 404 with an empty body", async () => {
+  it("gives a not-found error (code ERR_SERVICE_NOT_FOUND) for a 404 with an empty body", async () => {
     const error = await failure(query().getReplicas("nope", NS))
-    expect(error).toBeInstanceOf(ServiceNotFoundError)
+    expect(error).toMatchObject(NOT_FOUND)
     expect(error).toMatchObject({ service: "nope", namespace: NS })
   })
 
@@ -151,9 +147,9 @@ describe("setReplicas", () => {
     },
   )
 
-  it("gives ServiceNotFoundError for a 404", async () => {
+  it("gives a not-found error for a 404", async () => {
     const error = await failure(query().setReplicas("nope", NS, 1))
-    expect(error).toBeInstanceOf(ServiceNotFoundError)
+    expect(error).toMatchObject({ ...NOT_FOUND, service: "nope", namespace: NS })
   })
 })
 
@@ -194,6 +190,8 @@ describe("errors", () => {
     const error = await failure(query().getReplicas("figlet", NS))
     expect(error).toBeInstanceOf(OpenFaaSProviderError)
     expect(error).not.toBeInstanceOf(OpenFaaSCredentialsError)
+    expect(error).toBeInstanceOf(BackendError)
+    expect(error).toMatchObject({ code: "ERR_BACKEND", endpoint: simulator.url })
     const { status, bodyExcerpt, message } = error as OpenFaaSProviderError
     expect(status).toBe(500)
     expect(bodyExcerpt?.startsWith("Internal Server Error: deployment lookup failed;")).toBe(true)
@@ -215,7 +213,10 @@ describe("errors", () => {
     const error = await failure(createOpenFaaSServiceQuery({ url }).getReplicas("figlet", NS))
     expect(error).toBeInstanceOf(OpenFaaSProviderError)
     expect(error).toMatchObject({ status: undefined })
-    expect((error as Error).message).toContain("could not be reached")
+    expect((error as Error).message).toContain(
+      `the OpenFaaS provider at ${url} could not be reached`,
+    )
+    expect(error).toMatchObject({ code: "ERR_BACKEND", endpoint: url })
   })
 })
 
@@ -223,7 +224,7 @@ describe("timeout and abort", () => {
   it("gives up on a provider that does not answer within the timeout", async () => {
     simulator.injectFault({ delayMs: 10_000, status: 200 })
     const start = performance.now()
-    const error = await failure(query({ timeout: 150 }).getReplicas("figlet", NS))
+    const error = await failure(query({ timeoutMs: 150 }).getReplicas("figlet", NS))
     const elapsed = performance.now() - start
     expect(error).toBeInstanceOf(OpenFaaSProviderError)
     expect((error as Error).message).toContain("did not answer within 150ms")
@@ -292,7 +293,7 @@ describe("names", () => {
 
   it.each(hostile)("keeps the name %j inside the status route's one path segment", async (name) => {
     const error = await failure(query().getReplicas(name, NS))
-    expect(error).toBeInstanceOf(ServiceNotFoundError)
+    expect(error).toMatchObject(NOT_FOUND)
     expect(simulator.requests.map((request) => request.target)).toEqual([
       `/system/function/${encodeURIComponent(name)}?namespace=openfaas-fn`,
     ])
@@ -319,7 +320,7 @@ describe("names", () => {
     "refuses the name %j, which no URL can carry, without a request",
     async (name) => {
       const error = await failure(query().getReplicas(name, NS))
-      expect(error).toBeInstanceOf(InvalidServiceNameError)
+      expect(error).toMatchObject({ code: "ERR_INVALID_SERVICE_NAME", field: "name" })
       expect(simulator.requests).toHaveLength(0)
     },
   )
@@ -360,27 +361,174 @@ describe("options", () => {
       "https://example.test/openfaas/system/scale-function/f?namespace=openfaas-fn",
     )
   })
+})
 
-  it.each<[string, Partial<OpenFaaSServiceQueryOptions>, string]>([
-    ["a relative url", { url: "gateway:8080" }, "http or https"],
-    ["not a url", { url: "not a url" }, "absolute http(s) URL"],
-    ["credentials in the url", { url: "http://admin:pw@127.0.0.1:8080" }, "pass them as basicAuth"],
-    ["a query in the url", { url: "http://127.0.0.1:8080/?x=1" }, "query or a fragment"],
-    ["both auth kinds", { url: "http://127.0.0.1", basicAuth, token: "t" }, "not both"],
+describe("option validation", () => {
+  const url = "http://127.0.0.1:8080"
+  const create = (options: unknown) => () =>
+    createOpenFaaSServiceQuery(options as OpenFaaSServiceQueryOptions)
+
+  it.each<[string, unknown, string]>([
+    [
+      "basicAuth with username instead of user",
+      { url, basicAuth: { username: "admin", password: "pw" } },
+      "option basicAuth.user must be a string (required: basicAuth is { user, password }; the key is user, not username), got undefined",
+    ],
+    [
+      "basicAuth without user",
+      { url, basicAuth: { password: "pw" } },
+      "option basicAuth.user must be a string (required: basicAuth is { user, password }), got undefined",
+    ],
+    [
+      "a non-string user",
+      { url, basicAuth: { user: 7, password: "pw" } },
+      "option basicAuth.user must be a string (required: basicAuth is { user, password }), got 7",
+    ],
     [
       "a colon in the user",
-      { url: "http://127.0.0.1", basicAuth: { user: "a:b", password: "" } },
-      "':'",
+      { url, basicAuth: { user: "a:b", password: "" } },
+      `option basicAuth.user must be a string without ':' (RFC 7617), got "a:b"`,
     ],
-    ["an empty token", { url: "http://127.0.0.1", token: "" }, "non-empty"],
-    ["a zero timeout", { url: "http://127.0.0.1", timeout: 0 }, "positive"],
-  ])("refuses %s", (_what, options, message) => {
-    expect(() =>
-      createOpenFaaSServiceQuery({
-        url: "http://127.0.0.1",
-        ...options,
-      } as OpenFaaSServiceQueryOptions),
-    ).toThrow(message)
+    [
+      "basicAuth without password",
+      { url, basicAuth: { user: "admin" } },
+      "option basicAuth.password must be a string (required: basicAuth is { user, password }), got undefined",
+    ],
+    [
+      "basicAuth as a string",
+      { url, basicAuth: "admin:s3cret" },
+      "option basicAuth must be an object { user, password }, got a string of 12 characters",
+    ],
+    [
+      "basicAuth and token together",
+      { url, basicAuth, token: "t0k3n" },
+      "option token must be left out when basicAuth is given (give one of the two), got a string of 5 characters",
+    ],
+    [
+      "an empty token",
+      { url, token: "" },
+      "option token must be a non-empty string on one line, got an empty string",
+    ],
+    [
+      "a token of two lines",
+      { url, token: "a\r\nx-injected: 1" },
+      "option token must be a non-empty string on one line, got a string of 16 characters",
+    ],
+    [
+      "a token that is not a string",
+      { url, token: 42 },
+      "option token must be a non-empty string on one line, got 42",
+    ],
+    [
+      "no url",
+      { basicAuth },
+      "option url must be an absolute http or https URL (a string or a URL), got undefined",
+    ],
+    [
+      "no options at all",
+      undefined,
+      "option url must be an absolute http or https URL (a string or a URL), got undefined",
+    ],
+    [
+      "a url as the options",
+      url,
+      `option options must be an object such as { url, basicAuth }, got "${url}"`,
+    ],
+    [
+      "a url that is a number",
+      { url: 8080 },
+      "option url must be an absolute http or https URL (a string or a URL), got 8080",
+    ],
+    [
+      "a url that does not parse",
+      { url: "not a url" },
+      `option url must be an absolute http or https URL (a string or a URL), got "not a url"`,
+    ],
+    [
+      "a url without a scheme",
+      { url: "gateway:8080" },
+      `option url must be an http: or https: URL, got "gateway:8080"`,
+    ],
+    [
+      "a url of another scheme",
+      { url: new URL("ftp://gateway/") },
+      `option url must be an http: or https: URL, got "ftp://gateway/"`,
+    ],
+    [
+      "credentials in the url (not echoed)",
+      { url: "http://admin:pw@127.0.0.1:8080" },
+      `option url must be a URL without credentials (pass them as basicAuth), got "http://***@127.0.0.1:8080/"`,
+    ],
+    [
+      "a query in the url",
+      { url: "http://127.0.0.1:8080/?x=1" },
+      `option url must be a URL without a query or a fragment, got "http://127.0.0.1:8080/?x=1"`,
+    ],
+    [
+      "a fetch that is not a function",
+      { url, fetch: "fetch" },
+      `option fetch must be a function (input, init) => Promise<Response>, got "fetch"`,
+    ],
+    [
+      "a zero timeoutMs",
+      { url, timeoutMs: 0 },
+      "option timeoutMs must be a positive number, got 0",
+    ],
+    [
+      "a timeoutMs given as a string",
+      { url, timeoutMs: "5000" },
+      `option timeoutMs must be a positive number, got "5000"`,
+    ],
+    [
+      "a timeoutMs that is not finite",
+      { url, timeoutMs: Number.POSITIVE_INFINITY },
+      "option timeoutMs must be a positive number, got Infinity",
+    ],
+    [
+      "a timeoutMs longer than a timer can wait",
+      { url, timeoutMs: 2 ** 31 },
+      "option timeoutMs must be a positive number of at most 2147483647, got 2147483648",
+    ],
+    [
+      "the old timeout option",
+      { url, timeout: 2_000 },
+      "option timeout must be left out: it is now timeoutMs (milliseconds), got 2000",
+    ],
+  ])("refuses %s with a TypeError naming the option", (_what, options, message) => {
+    let thrown: unknown
+    try {
+      create(options)()
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(TypeError)
+    expect(thrown).toMatchObject({ message, code: "ERR_INVALID_OPTION" })
+  })
+
+  it("never echoes a password or a token", () => {
+    const secrets = ["s3cret-password", "t0k3n-value"]
+    const attempts: unknown[] = [
+      { url, basicAuth: { user: "a:b", password: secrets[0] } },
+      { url, basicAuth: { user: "admin", password: secrets[0] }, token: secrets[1] },
+      { url, token: `${secrets[1]}\n` },
+      { url: `http://admin:${secrets[0]}@127.0.0.1`, basicAuth },
+      { url, basicAuth: `admin:${secrets[0]}` },
+    ]
+    for (const options of attempts) {
+      expect(create(options)).toThrow(TypeError)
+      try {
+        create(options)()
+      } catch (error) {
+        for (const secret of secrets) expect((error as Error).message).not.toContain(secret)
+      }
+    }
+  })
+
+  it("accepts a URL object and no credentials", async () => {
+    const { calls, fetch } = capturingFetch()
+    await createOpenFaaSServiceQuery({ url: new URL(simulator.url), fetch }).setReplicas("f", NS, 1)
+    expect(calls[0]?.url).toBe(`${simulator.url}/system/scale-function/f?namespace=${NS}`)
+    expect(calls[0]?.init.headers).not.toHaveProperty("authorization")
   })
 })
 

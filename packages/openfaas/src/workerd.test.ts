@@ -1,10 +1,10 @@
 import { fileURLToPath } from "node:url"
-import { build } from "esbuild"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
 } from "@scale-from-zero/test-kit/faas-provider-simulator"
+import { build } from "esbuild"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 /**
  * The provider inside workerd (through miniflare), behind the Hono adapter, against the

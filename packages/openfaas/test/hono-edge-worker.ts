@@ -4,8 +4,8 @@
  * provider. Bindings exist only per request in Workers, so the app is built on the first one.
  */
 import { scaleFromZero } from "@scale-from-zero/hono"
-import { Hono } from "hono"
-import { createOpenFaaSServiceQuery } from "../index.js"
+import { type ExecutionContext, Hono } from "hono"
+import { createOpenFaaSServiceQuery } from "../src/index.js"
 
 interface Bindings {
   PROVIDER_URL: string
@@ -20,7 +20,7 @@ function createApp(env: Bindings): Hono {
       serviceQuery: createOpenFaaSServiceQuery({
         url: env.PROVIDER_URL,
         basicAuth: { user: env.PROVIDER_USER, password: env.PROVIDER_PASSWORD },
-        timeout: 2_000,
+        timeoutMs: 2_000,
       }),
       functionPollInterval: 25,
       timeout: 5_000,
@@ -36,8 +36,9 @@ function createApp(env: Bindings): Hono {
 let app: Hono | undefined
 
 export default {
-  fetch(request: Request, env: Bindings): Response | Promise<Response> {
+  fetch(request: Request, env: Bindings, ctx: ExecutionContext): Response | Promise<Response> {
     app ??= createApp(env)
-    return app.fetch(request, env)
+    // The execution context lets a wake the client left run to its end (waitUntil).
+    return app.fetch(request, env, ctx)
   },
 }
