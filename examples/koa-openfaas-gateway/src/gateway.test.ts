@@ -6,11 +6,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
-// The simulator is a test fixture of the openfaas package, not part of its public entry.
+// The simulator lives in the private test-kit; this example does not list the test-kit among its
+// dependencies, so it is imported by path (it needs nothing but node:http).
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
-} from "../../../packages/openfaas/src/testing/faas-provider-simulator.js"
+} from "../../../packages/test-kit/src/faas-provider-simulator.js"
 import { createGateway } from "./app.js"
 import { readGatewayConfig } from "./config.js"
 
