@@ -1,6 +1,3 @@
-import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
-import { describe } from "vitest"
-import { createDockerServiceQuery, NAMESPACE_LABEL, SERVICE_LABEL } from "./docker-service-query.js"
 import {
   api,
   createContainer,
@@ -11,6 +8,9 @@ import {
   requireEngine,
   uniqueName,
 } from "@scale-from-zero/test-kit/podman"
+import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
+import { describe } from "vitest"
+import { createDockerServiceQuery, NAMESPACE_LABEL, SERVICE_LABEL } from "./docker-service-query.js"
 
 const skipReason = await requireEngine()
 
@@ -18,7 +18,7 @@ describe.skipIf(skipReason !== undefined)("docker provider", () => {
   runServiceQueryContract(
     "docker on podman (httpd containers with a healthcheck)",
     async () => {
-      const query = createDockerServiceQuery({ socketPath: PODMAN_SOCKET, stopTimeout: 2 })
+      const query = createDockerServiceQuery({ socketPath: PODMAN_SOCKET, stopTimeoutSeconds: 2 })
       // Marks this run's containers, so the health nudger touches no one else's.
       const runLabel = uniqueName("contract")
       const nudger = healthNudger(`sfz-contract-run=${runLabel}`)
@@ -50,9 +50,12 @@ describe.skipIf(skipReason !== undefined)("docker provider", () => {
             await new Promise((resolve) => setTimeout(resolve, 50))
           }
         },
+        async removeService(name) {
+          await removeContainers([`${name}-1`])
+        },
         async cleanup() {
           await nudger.stop()
-          query.close()
+          await query.close() // closed by the suite's last test already: a no-op then
           await removeContainers(created)
         },
       }

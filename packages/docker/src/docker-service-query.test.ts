@@ -3,14 +3,7 @@ import { connect, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ServiceNotFoundError, type ServiceQueryResponse } from "@scale-from-zero/core"
-import { afterAll, describe, expect, it } from "vitest"
-import {
-  createDockerServiceQuery,
-  type DockerServiceQuery,
-  NAMESPACE_LABEL,
-  SERVICE_LABEL,
-} from "./docker-service-query.js"
-import { DockerEngineError } from "./engine.js"
+import type { WatchErrorContext } from "@scale-from-zero/core/provider"
 import {
   containerState,
   createContainer,
@@ -23,32 +16,54 @@ import {
   startSpareService,
   uniqueName,
 } from "@scale-from-zero/test-kit/podman"
+import { afterAll, describe, expect, it } from "vitest"
+import {
+  createDockerServiceQuery,
+  type DockerServiceQuery,
+  NAMESPACE_LABEL,
+  SERVICE_LABEL,
+} from "./docker-service-query.js"
+import { DockerEngineError } from "./engine.js"
 
 const skipReason = await requireEngine()
 
 /**
- * A unix-socket proxy to the engine that can cut the event stream and refuse to re-open it,
- * while every other call goes through.
+ * A unix-socket proxy to the engine that sees the query's event streams (requests for
+ * `/events`) and can cut them and refuse to re-open them, while every other call goes through.
  */
-async function startEventCuttingProxy() {
+async function startEngineProxy() {
   const socketPath = join(tmpdir(), `${uniqueName("proxy")}.sock`)
-  const pairs = new Set<[Socket, Socket]>()
+  interface Pair {
+    client: Socket
+    upstream: Socket
+    /** This connection carries an event stream, and the engine has answered it. */
+    events: boolean
+    answered: boolean
+  }
+  const pairs = new Set<Pair>()
   let blocked = false
+  let eventRequests = 0
   const server = createServer((client) => {
-    const upstream = connect(PODMAN_SOCKET)
-    const pair: [Socket, Socket] = [client, upstream]
+    const pair: Pair = { client, upstream: connect(PODMAN_SOCKET), events: false, answered: false }
     pairs.add(pair)
     const end = () => {
       pairs.delete(pair)
       client.destroy()
-      upstream.destroy()
+      pair.upstream.destroy()
     }
     client.on("data", (chunk: Buffer) => {
-      if (blocked && chunk.toString("latin1").includes("/events?")) end()
-      else upstream.write(chunk)
+      if (chunk.toString("latin1").includes("/events?")) {
+        eventRequests++
+        if (blocked) return end()
+        pair.events = true
+      }
+      pair.upstream.write(chunk)
     })
-    upstream.on("data", (chunk: Buffer) => client.write(chunk))
-    for (const socket of pair) {
+    pair.upstream.on("data", (chunk: Buffer) => {
+      pair.answered = pair.events
+      client.write(chunk)
+    })
+    for (const socket of [client, pair.upstream]) {
       socket.on("close", end)
       socket.on("error", end)
     }
@@ -56,14 +71,21 @@ async function startEventCuttingProxy() {
   await new Promise<void>((resolve) => server.listen(socketPath, resolve))
   return {
     socketPath,
+    /** Requests for an event stream so far, refused ones included. */
+    get eventRequests() {
+      return eventRequests
+    },
+    /** Event streams the engine has answered and that are still open. */
+    get openEventStreams() {
+      return [...pairs].filter((pair) => pair.events && pair.answered).length
+    },
     blockEvents(block: boolean) {
       blocked = block
-      // Cuts every open connection, the event stream among them; new calls connect anew.
-      if (block) for (const [client] of pairs) client.destroy()
+      if (block) for (const pair of pairs) if (pair.events) pair.client.destroy()
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const [client] of pairs) client.destroy()
+        for (const { client } of pairs) client.destroy()
         server.close(() => {
           rmSync(socketPath, { force: true })
           resolve()
@@ -102,7 +124,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
   const newQuery = (options: Parameters<typeof createDockerServiceQuery>[0] = {}) => {
     const query = createDockerServiceQuery({
       socketPath: PODMAN_SOCKET,
-      stopTimeout: 2,
+      stopTimeoutSeconds: 2,
       ...options,
     })
     queries.push(query)
@@ -123,8 +145,16 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     return name
   }
 
+  const proxies: Awaited<ReturnType<typeof startEngineProxy>>[] = []
+  const newProxy = async () => {
+    const proxy = await startEngineProxy()
+    proxies.push(proxy)
+    return proxy
+  }
+
   afterAll(async () => {
-    for (const query of queries) query.close()
+    await Promise.all(queries.map((query) => query.close()))
+    await Promise.all(proxies.map((proxy) => proxy.close()))
     await removeContainers(created)
   })
 
@@ -262,8 +292,9 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
   })
 
   it("pushes readiness from one shared event stream, then closes it when no one watches", async () => {
+    const proxy = await newProxy()
     // A poll interval no test waits out: only events can deliver in time.
-    const query = newQuery({ pollInterval: 60_000 })
+    const query = newQuery({ socketPath: proxy.socketPath, pollIntervalMs: 60_000 })
     const web = uniqueName("pushed")
     const api = uniqueName("pushed")
     await Promise.all([container(web), container(api)])
@@ -280,7 +311,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const webReady = ready(web)
     const apiReady = ready(api)
     expect(query.activeWatches).toBe(2)
-    await expect.poll(() => query.eventStreamConnected).toBe(true)
+    await expect.poll(() => proxy.openEventStreams).toBe(1)
 
     const other = newQuery()
     const started = performance.now()
@@ -289,16 +320,17 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const pushMs = performance.now() - started
     await other.setReplicas(api, "openfaas-fn", 1)
     expect(await apiReady).toMatchObject({ replicas: 1, availableReplicas: 1 })
-    expect(query.eventStreamsOpened).toBe(1)
+    expect(proxy.eventRequests).toBe(1)
     console.info(`podman: start to watch push ${pushMs.toFixed(0)}ms`)
 
     controller.abort()
     expect(query.activeWatches).toBe(0)
-    expect(query.eventStreamConnected).toBe(false)
+    await expect.poll(() => proxy.openEventStreams).toBe(0)
   })
 
   it("ends every watch and the event stream on close, pushing nothing after", async () => {
-    const query = newQuery()
+    const proxy = await newProxy()
+    const query = newQuery({ socketPath: proxy.socketPath })
     const service = uniqueName("closed")
     await container(service)
     const pushes: ServiceQueryResponse[] = []
@@ -306,11 +338,13 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     query.watch?.(service, "openfaas-fn", (status) => pushes.push(status), {
       signal: new AbortController().signal,
     })
-    await expect.poll(() => query.eventStreamConnected).toBe(true)
+    await expect.poll(() => proxy.openEventStreams).toBe(1)
+    await query.close()
     const before = pushes.length
-    query.close()
     expect(query.activeWatches).toBe(0)
-    expect(query.eventStreamConnected).toBe(false)
+    await expect.poll(() => proxy.openEventStreams).toBe(0)
+    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status))
+    expect(query.activeWatches).toBe(0) // a closed query takes no new watch
     const other = newQuery()
     await other.setReplicas(service, "openfaas-fn", 1)
     await expect
@@ -318,6 +352,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       .toBe(1)
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(pushes).toHaveLength(before)
+    expect(proxy.eventRequests).toBe(1)
   })
 
   it("pushes a running container turning healthy, and never a failing one", async () => {
@@ -367,37 +402,43 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       expect(status).toMatchObject({ replicas: 1, availableReplicas: 0 })
   })
 
-  it("falls back to polling while the event stream is cut, and re-opens it", async () => {
-    const proxy = await startEventCuttingProxy()
-    try {
-      const query = newQuery({ socketPath: proxy.socketPath, pollInterval: 200 })
-      const service = uniqueName("cut")
-      await container(service)
-      const controller = new AbortController()
-      const ready = watchUntil(
-        query,
-        service,
-        "openfaas-fn",
-        (s) => s.availableReplicas > 0,
-        5_000,
-        controller.signal,
-      )
-      await expect.poll(() => query.eventStreamConnected).toBe(true)
+  it("falls back to polling while the event stream is cut, tells onWatchError, and re-opens it", async () => {
+    const proxy = await newProxy()
+    const reports: { error: Error; context: WatchErrorContext }[] = []
+    const query = newQuery({
+      socketPath: proxy.socketPath,
+      pollIntervalMs: 200,
+      onWatchError: (error, context) => reports.push({ error, context }),
+    })
+    const service = uniqueName("cut")
+    await container(service)
+    const controller = new AbortController()
+    const ready = watchUntil(
+      query,
+      service,
+      "openfaas-fn",
+      (s) => s.availableReplicas > 0,
+      5_000,
+      controller.signal,
+    )
+    await expect.poll(() => proxy.openEventStreams).toBe(1)
+    expect(reports).toEqual([])
 
-      proxy.blockEvents(true)
-      await expect.poll(() => query.eventStreamConnected).toBe(false)
-      await newQuery().setReplicas(service, "openfaas-fn", 1)
-      expect(await ready).toMatchObject({ replicas: 1, availableReplicas: 1 })
-      expect(query.eventStreamConnected).toBe(false) // delivered by polling
-      expect(query.eventStreamsOpened).toBeGreaterThan(1) // and re-opening was tried
+    proxy.blockEvents(true)
+    await expect.poll(() => reports.length).toBeGreaterThan(0)
+    expect(reports[0]?.context).toEqual({ namespace: "openfaas-fn", source: "changes" })
+    expect(reports[0]?.error).toBeInstanceOf(DockerEngineError)
+    expect(reports[0]?.error.message).toContain(`unix://${proxy.socketPath}`)
+    await newQuery().setReplicas(service, "openfaas-fn", 1)
+    expect(await ready).toMatchObject({ replicas: 1, availableReplicas: 1 })
+    expect(proxy.openEventStreams).toBe(0) // delivered by polling
+    await expect.poll(() => proxy.eventRequests).toBeGreaterThan(1) // and re-opening is tried
+    expect(reports.every(({ context }) => context.source === "changes")).toBe(true)
 
-      proxy.blockEvents(false)
-      await expect.poll(() => query.eventStreamConnected, { timeout: 2_000 }).toBe(true)
-      controller.abort()
-      expect(query.eventStreamConnected).toBe(false)
-    } finally {
-      await proxy.close()
-    }
+    proxy.blockEvents(false)
+    await expect.poll(() => proxy.openEventStreams, { timeout: 8_000 }).toBe(1)
+    controller.abort()
+    await expect.poll(() => proxy.openEventStreams).toBe(0)
   })
 
   it("reaches the engine over TCP with host and port", async () => {
@@ -421,16 +462,18 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     try {
       const service = uniqueName("orphan")
       await container(service, { healthcheck: ["false"] })
-      const query = newQuery({ socketPath: spare.socketPath!, pollInterval: 100 })
+      const query = newQuery({ socketPath: spare.socketPath!, pollIntervalMs: 100 })
       await query.setReplicas(service, "openfaas-fn", 1)
       const controller = new AbortController()
+      let pushes = 0
       const failed = new Promise<Error>((resolve) =>
-        query.watch?.(service, "openfaas-fn", () => {}, {
+        query.watch?.(service, "openfaas-fn", () => pushes++, {
           signal: controller.signal,
           onError: resolve,
         }),
       )
-      while (!query.eventStreamConnected) await new Promise((resolve) => setTimeout(resolve, 20))
+      // The first push is the read made once the event stream is up.
+      await expect.poll(() => pushes).toBeGreaterThan(0)
       const killedAt = performance.now()
       await spare.kill()
       const error = await failed
@@ -439,7 +482,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       expect(error.message).toContain(spare.socketPath)
       expect(reportMs).toBeLessThan(2000)
       controller.abort()
-      expect(query.eventStreamConnected).toBe(false)
+      expect(query.activeWatches).toBe(0)
     } finally {
       await spare.kill()
     }

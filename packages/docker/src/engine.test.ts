@@ -5,10 +5,11 @@ import https from "node:https"
 import type { AddressInfo, Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { BackendError } from "@scale-from-zero/core"
+import { uniqueName } from "@scale-from-zero/test-kit/podman"
 import { afterEach, describe, expect, it } from "vitest"
 import { createDockerServiceQuery } from "./docker-service-query.js"
 import { DockerEngineError } from "./engine.js"
-import { uniqueName } from "@scale-from-zero/test-kit/podman"
 
 const certificate = readFileSync(new URL("../test/localhost-cert.pem", import.meta.url))
 const key = readFileSync(new URL("../test/localhost-key.pem", import.meta.url))
@@ -68,12 +69,15 @@ describe("the engine client", () => {
     expect(error).toBeInstanceOf(DockerEngineError)
     expect((error as Error).message).toContain(`unix://${socketPath}`)
     expect((error as Error).message).toMatch(/ENOENT/)
-    query.close()
+    await query.close()
   })
 
-  it("fails a call the engine does not answer within requestTimeout, and drops its connection", async () => {
+  it("fails a call the engine does not answer within requestTimeoutMs, and drops its connection", async () => {
     const standIn = await onSocket(() => {}) // never answers
-    const query = createDockerServiceQuery({ socketPath: standIn.socketPath, requestTimeout: 150 })
+    const query = createDockerServiceQuery({
+      socketPath: standIn.socketPath,
+      requestTimeoutMs: 150,
+    })
     const started = performance.now()
     const error = await query.getReplicas("web", "openfaas-fn").catch((e: unknown) => e)
     expect(performance.now() - started).toBeLessThan(1000)
@@ -82,7 +86,7 @@ describe("the engine client", () => {
       `docker engine at unix://${standIn.socketPath}: GET /containers/json did not answer within 150ms`,
     )
     await expect.poll(() => standIn.sockets.size).toBe(0)
-    query.close()
+    await query.close()
   })
 
   it("gives up at once with the signal's reason when the caller aborts", async () => {
@@ -98,7 +102,7 @@ describe("the engine client", () => {
     await expect(
       query.getReplicas("web", "openfaas-fn", { signal: AbortSignal.abort(reason) }),
     ).rejects.toBe(reason)
-    query.close()
+    await query.close()
   })
 
   it("carries the engine's message and status on an error answer", async () => {
@@ -114,11 +118,17 @@ describe("the engine client", () => {
     const query = createDockerServiceQuery({ socketPath: standIn.socketPath })
     const error = await query.setReplicas("web", "openfaas-fn", 1).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DockerEngineError)
-    expect(error).toMatchObject({ status: 500, endpoint: `unix://${standIn.socketPath}` })
+    expect(error).toBeInstanceOf(BackendError)
+    expect(error).toMatchObject({
+      name: "DockerEngineError",
+      code: "ERR_BACKEND",
+      status: 500,
+      endpoint: `unix://${standIn.socketPath}`,
+    })
     expect((error as Error).message).toContain(
       "POST /containers/abc/start answered 500: runtime exploded",
     )
-    query.close()
+    await query.close()
   })
 
   it("speaks TLS over TCP, checking the engine's certificate", async () => {
@@ -138,18 +148,65 @@ describe("the engine client", () => {
       replicas: 0,
       availableReplicas: 0,
     })
-    trusting.close()
+    await trusting.close()
 
     const strict = createDockerServiceQuery({ host: "127.0.0.1", port, tls: true })
     const error = await strict.getReplicas("web", "openfaas-fn").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DockerEngineError)
     expect((error as Error).message).toMatch(/self[- ]signed certificate/)
-    strict.close()
+    await strict.close()
   })
 
-  it("rejects options that would make a call hang or never stop a container", () => {
-    expect(() => createDockerServiceQuery({ requestTimeout: 0 })).toThrow(RangeError)
-    expect(() => createDockerServiceQuery({ stopTimeout: -1 })).toThrow(RangeError)
-    expect(() => createDockerServiceQuery({ pollInterval: Number.NaN })).toThrow(RangeError)
+  it("reads the scale labels by core's rules: a bad count falls back, a factor outside 1..100 throws", async () => {
+    let labels: Record<string, string> = {}
+    const standIn = await onSocket((_, response) => {
+      response.setHeader("content-type", "application/json")
+      response.end(
+        JSON.stringify([{ Id: "abc", Names: ["/web-1"], State: "exited", Labels: labels }]),
+      )
+    })
+    const query = createDockerServiceQuery({ socketPath: standIn.socketPath })
+    labels = {
+      "scale-from-zero.service": "web",
+      "com.openfaas.scale.min": "two",
+      "com.openfaas.scale.max": "-3",
+      "com.openfaas.scale.factor": "25",
+    }
+    expect(await query.getReplicas("web", "openfaas-fn")).toMatchObject({
+      minReplicas: 1,
+      maxReplicas: 5,
+      scalingFactor: 25,
+    })
+    labels = { "scale-from-zero.service": "web", "com.openfaas.scale.factor": "101" }
+    await expect(query.getReplicas("web", "openfaas-fn")).rejects.toThrow(
+      /bad scaling factor: label com\.openfaas\.scale\.factor="101"/,
+    )
+    await query.close()
+  })
+
+  it("rejects options that would make a call hang or never stop a container, naming each", () => {
+    const rejected: [Parameters<typeof createDockerServiceQuery>[0], string][] = [
+      [{ requestTimeoutMs: 0 }, "option requestTimeoutMs must be a positive number, got 0"],
+      [{ stopTimeoutSeconds: -1 }, "option stopTimeoutSeconds must be a non-negative integer"],
+      [{ stopTimeoutSeconds: 1.5 }, "got 1.5"],
+      [{ pollIntervalMs: Number.NaN }, "option pollIntervalMs must be a positive number, got NaN"],
+      [{ port: 70_000 }, "option port must be a TCP port (1..65535), got 70000"],
+      [{ apiVersion: "1.41" }, 'option apiVersion must be a version like v1.41, got "1.41"'],
+      [{ socketPath: "" }, 'option socketPath must be a non-empty string, got ""'],
+      [{ defaultNamespace: "" }, "option defaultNamespace must be a non-empty string"],
+      [
+        { tls: "yes" as unknown as boolean },
+        'option tls must be a boolean or TLS options, got "yes"',
+      ],
+      [{ watch: "no" as unknown as boolean }, 'option watch must be a boolean, got "no"'],
+      [
+        { onWatchError: 1 as unknown as () => void },
+        "option onWatchError must be a function, got 1",
+      ],
+    ]
+    for (const [options, message] of rejected) {
+      expect(() => createDockerServiceQuery(options), JSON.stringify(options)).toThrow(message)
+    }
+    expect(() => createDockerServiceQuery({ requestTimeoutMs: 0 })).toThrow(TypeError)
   })
 })

@@ -1,7 +1,13 @@
 import http, { type IncomingMessage } from "node:http"
 import https from "node:https"
 import type { ConnectionOptions } from "node:tls"
-import { deadline } from "@scale-from-zero/core"
+import {
+  BackendError,
+  type BackendErrorOptions,
+  deadline,
+  invalidOption,
+  numberOption,
+} from "@scale-from-zero/core/provider"
 
 /** Where the Docker Engine API listens: a unix socket (the default) or TCP, optionally with TLS. */
 export interface EngineEndpointOptions {
@@ -16,26 +22,24 @@ export interface EngineEndpointOptions {
   /** API version prefix. Default `v1.41` (Docker 20.10+, Podman 3+). */
   apiVersion?: string
   /** Milliseconds one API call may take before it fails. Default 10 000. */
-  requestTimeout?: number
+  requestTimeoutMs?: number
 }
 
 export const DEFAULT_SOCKET_PATH = "/var/run/docker.sock"
 export const DEFAULT_API_VERSION = "v1.41"
-export const DEFAULT_REQUEST_TIMEOUT = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** Largest JSON answer read from the engine; a container list of thousands stays far below it. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024
 
-/** The engine could not be reached, did not answer in time, or answered with an error status. */
-export class DockerEngineError extends Error {
-  override readonly name = "DockerEngineError"
-  constructor(
-    message: string,
-    /** The engine's address: `unix:///var/run/docker.sock` or `https://host:port`. */
-    readonly endpoint: string,
-    /** The HTTP status the engine answered with, when it answered. */
-    readonly status?: number,
-    options?: ErrorOptions,
-  ) {
+/**
+ * The engine could not be reached, did not answer in time, or answered with an error status.
+ * `endpoint` is the engine's address (`unix:///var/run/docker.sock`, `https://host:port`),
+ * `status` the HTTP status it answered with, when it answered.
+ */
+export class DockerEngineError extends BackendError {
+  override readonly name: string = "DockerEngineError"
+  declare readonly endpoint: string
+  constructor(message: string, options: BackendErrorOptions & { endpoint: string }) {
     super(message, options)
   }
 }
@@ -46,7 +50,7 @@ export interface EngineRequest {
   path: string
   query?: Record<string, string>
   signal?: AbortSignal | undefined
-  /** Overrides `requestTimeout` (a stop waits for its grace period). */
+  /** Overrides `requestTimeoutMs` (a stop waits for its grace period). */
   timeoutMs?: number
 }
 
@@ -64,7 +68,27 @@ export interface Engine {
   close(): void
 }
 
+/** Checks the endpoint options a JavaScript caller may have got wrong, naming the option. */
+function checkEndpointOptions(options: EngineEndpointOptions) {
+  for (const option of ["socketPath", "host", "apiVersion"] as const) {
+    const value = options[option]
+    if (value !== undefined && (typeof value !== "string" || value === "")) {
+      throw invalidOption(option, "a non-empty string", value)
+    }
+  }
+  if (options.apiVersion !== undefined && !/^v\d+\.\d+$/.test(options.apiVersion)) {
+    throw invalidOption("apiVersion", "a version like v1.41", options.apiVersion)
+  }
+  const port = numberOption("port", options.port, 2375, "positive integer")
+  if (port > 65_535) throw invalidOption("port", "a TCP port (1..65535)", port)
+  const tls = options.tls
+  if (tls !== undefined && typeof tls !== "boolean" && (typeof tls !== "object" || tls === null)) {
+    throw invalidOption("tls", "a boolean or TLS options", tls)
+  }
+}
+
 export function createEngine(options: EngineEndpointOptions): Engine {
+  checkEndpointOptions(options)
   const tls = options.tls
   const useTls = options.host !== undefined && tls !== undefined && tls !== false
   const socketPath =
@@ -75,22 +99,23 @@ export function createEngine(options: EngineEndpointOptions): Engine {
       ? `unix://${socketPath}`
       : `${useTls ? "https" : "http"}://${options.host}:${port}`
   const prefix = `/${options.apiVersion ?? DEFAULT_API_VERSION}`
-  const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
-  if (!Number.isFinite(requestTimeout) || requestTimeout <= 0) {
-    throw new RangeError(`requestTimeout must be a positive number, got ${requestTimeout}`)
-  }
+  const requestTimeoutMs = numberOption(
+    "requestTimeoutMs",
+    options.requestTimeoutMs,
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    "positive",
+  )
   const transport = useTls ? https : http
   const agent = useTls
     ? new https.Agent({ keepAlive: true, ...(typeof tls === "object" ? tls : {}) })
     : new http.Agent({ keepAlive: true })
 
   const fail = (message: string, status?: number, cause?: unknown) =>
-    new DockerEngineError(
-      `docker engine at ${endpoint}: ${message}`,
+    new DockerEngineError(`docker engine at ${endpoint}: ${message}`, {
       endpoint,
-      status,
-      cause === undefined ? undefined : { cause },
-    )
+      ...(status !== undefined && { status }),
+      ...(cause !== undefined && { cause }),
+    })
 
   /** Sends the request; resolves with the response once its headers arrive. */
   const open = (
@@ -161,7 +186,7 @@ export function createEngine(options: EngineEndpointOptions): Engine {
   return {
     endpoint,
     async call({ method, path, query, signal, timeoutMs }) {
-      const limit = bound(`${method} ${path}`, timeoutMs ?? requestTimeout, signal)
+      const limit = bound(`${method} ${path}`, timeoutMs ?? requestTimeoutMs, signal)
       try {
         limit.signal.throwIfAborted()
         const response = await open(method, path, query, limit.signal)
@@ -182,7 +207,7 @@ export function createEngine(options: EngineEndpointOptions): Engine {
     },
     async stream(path, query, signal) {
       // Only the wait for the headers is bounded: the caller destroys the response when done.
-      const limit = bound(`GET ${path}`, requestTimeout, signal)
+      const limit = bound(`GET ${path}`, requestTimeoutMs, signal)
       try {
         limit.signal.throwIfAborted()
         const response = await open("GET", path, query, limit.signal)

@@ -1,7 +1,5 @@
 // The core gate in front of a real engine: what a gateway's client sees when the engine dies mid-wait.
 import { createGate, type GateHold } from "@scale-from-zero/core"
-import { afterAll, describe, expect, it } from "vitest"
-import { createDockerServiceQuery, SERVICE_LABEL } from "./docker-service-query.js"
 import {
   createContainer,
   removeContainers,
@@ -9,6 +7,8 @@ import {
   startSpareService,
   uniqueName,
 } from "@scale-from-zero/test-kit/podman"
+import { afterAll, describe, expect, it } from "vitest"
+import { createDockerServiceQuery, SERVICE_LABEL } from "./docker-service-query.js"
 
 const skipReason = await requireEngine()
 
@@ -57,7 +57,7 @@ describe.skipIf(skipReason !== undefined)("a gate over the Docker provider", () 
         )
       } finally {
         gate.close()
-        serviceQuery.close()
+        await serviceQuery.close()
         await spare.kill()
       }
     },
