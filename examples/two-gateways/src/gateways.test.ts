@@ -5,9 +5,9 @@ import type { Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { afterEach, describe, expect, it } from "vitest"
 // The Redis the redis package's tests use (.ci/setup-redis.sh), found and required the same way.
 import { REDIS_URL, requireRedis } from "@scale-from-zero/test-kit/redis-server"
+import { afterEach, describe, expect, it } from "vitest"
 import { createGateways } from "./gateways.js"
 
 const IDLE_AFTER_MS = 600

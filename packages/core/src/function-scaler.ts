@@ -103,6 +103,18 @@ interface WaitingCaller {
 /**
  * One shared scale-up and readiness wait for a service. The scale-up runs to its end
  * once asked for; the readiness wait stops as soon as no caller is left.
+ *
+ * How a wake lives (one per service at a time, in `wakes`):
+ * - `join`: the first caller of a service without a cached ready replica creates the wake
+ *   and starts `run`; later callers join it. Each caller is a Waiter, settled exactly once.
+ * - `run`, phase "starting": waits out a scale-down in progress, reads the status, and when
+ *   no replica is ready and none is desired, asks for one (`scaleUp`, retried).
+ * - phase "waiting": readiness by the provider's watch (with a slow re-read in case a push
+ *   is lost) or by polling; on ready, every waiter settles `ready` together (`settleAll`).
+ * - `leave`: a waiter whose signal aborts settles `aborted`; `expire` settles those past the
+ *   timeout (one timer per wake: callers join in time order). When the last waiter leaves
+ *   during "waiting", the wake stops; during "starting", the scale-up still completes.
+ * - `stop` forgets the wake, clears its timer and aborts whatever it still runs.
  */
 interface Wake {
   readonly name: string

@@ -8,7 +8,7 @@ import {
   type ScaleEchoAnswer,
 } from "@scale-from-zero/test-kit/adapter-scenario"
 import { Hono } from "hono"
-import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "./index.js"
+import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "../src/index.js"
 
 export interface ContractApp {
   app: Hono<HorizontalScalingEnv>

@@ -8,9 +8,9 @@ import {
   ZERO_SCALE_LABEL,
 } from "@scale-from-zero/core"
 import { createMemoryServiceQuery, type MemoryServiceQuery } from "@scale-from-zero/core/testing"
+import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { afterEach, describe, expect, it } from "vitest"
 import { createRedisSharedActivity, type RedisSharedActivity } from "./index.js"
-import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 
 const NS = "openfaas-fn"
 // Idle after 500 ms, checked every 10 ms: room for timers running late on a loaded machine.

@@ -1,5 +1,6 @@
 import { once } from "node:events"
 import { createServer, type Server, type Socket } from "node:net"
+import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { Redis } from "ioredis"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -9,7 +10,6 @@ import {
   type RedisSharedActivity,
   RedisSharedActivityError,
 } from "./index.js"
-import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 
 const NS = "openfaas-fn"
 

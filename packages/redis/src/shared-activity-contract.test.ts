@@ -1,8 +1,8 @@
 import { createMemorySharedActivity } from "@scale-from-zero/core/testing"
+import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { runSharedActivityContract } from "@scale-from-zero/test-kit/shared-activity-contract"
 import { describe } from "vitest"
 import { createRedisSharedActivity } from "./index.js"
-import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 
 // The reference: gateways in one process share one memory object.
 runSharedActivityContract("core memory", () => {
