@@ -1,6 +1,4 @@
-export type * from "./options.js"
 export {
-  createProcessServiceQuery,
   DEFAULT_HOST,
   DEFAULT_PORT_ENV,
   DEFAULT_PROBE_FAILURE_THRESHOLD,
@@ -12,6 +10,7 @@ export {
   DEFAULT_RESTART_RESET_AFTER_MS,
   DEFAULT_STARTUP_TIMEOUT_MS,
   DEFAULT_STOP_GRACE_PERIOD_MS,
-  type ProcessServiceQuery,
-} from "./process-service-query.js"
+} from "./definition.js"
+export type * from "./options.js"
+export { createProcessServiceQuery, type ProcessServiceQuery } from "./process-service-query.js"
 export { shutdownHooksInstalled } from "./shutdown.js"

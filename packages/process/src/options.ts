@@ -1,3 +1,5 @@
+import type { WatchErrorContext } from "@scale-from-zero/core/provider"
+
 /** How a replica is checked for readiness. */
 export interface ReadinessProbe {
   /** GET this path and require a 2xx answer. Without it, an accepted TCP connection is enough. */
@@ -79,6 +81,11 @@ export interface ProcessServiceQueryOptions {
   stdio?: "inherit" | "ignore"
   /** Told of every start, readiness change, exit, crash and restart as it happens. */
   onEvent?: (event: ProcessEvent) => void
+  /**
+   * Hears what a watch could not deliver: a watcher's `onChange` that threw (also an `error`
+   * event) or a status that could not be read (a removed service; its watchers get `onError`).
+   */
+  onWatchError?: (error: Error, context: WatchErrorContext) => void
 }
 
 interface ReplicaEventBase {

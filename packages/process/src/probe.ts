@@ -1,5 +1,6 @@
 import { request } from "node:http"
 import { connect } from "node:net"
+import { type Replica, type Runtime, replicaEvent } from "./runtime.js"
 
 /**
  * One readiness check against a replica: an HTTP GET of `httpPath` answered with a 2xx,
@@ -51,4 +52,55 @@ export function probe(
     req.once("error", () => finish(false))
     req.end()
   })
+}
+
+/** Checks `replica` after `delayMs`, then keeps checking until its probes are aborted. */
+export function scheduleProbe(runtime: Runtime, replica: Replica, delayMs: number): void {
+  replica.probeTimer = setTimeout(() => void probeOnce(runtime, replica), delayMs)
+  // A probe alone must not keep the gateway alive: the child process does that.
+  replica.probeTimer.unref()
+}
+
+/** One check, and what it changes: ready, unready after `failureThreshold` misses, or nothing. */
+async function probeOnce(runtime: Runtime, replica: Replica): Promise<void> {
+  const { service } = replica
+  const { definition } = service
+  const { signal } = replica.probes
+  const ok = await probe(
+    runtime.host,
+    replica.port,
+    definition.httpPath,
+    definition.probeTimeoutMs,
+    signal,
+  )
+  if (signal.aborted) return
+  const now = Date.now()
+  if (ok) {
+    replica.failedProbes = 0
+    if (replica.state !== "ready") {
+      const first = replica.readyAt === undefined
+      replica.state = "ready"
+      replica.readyAt ??= now
+      clearTimeout(replica.startupTimer)
+      replica.startupTimer = undefined
+      if (first) {
+        const startupMs = now - replica.startedAt
+        runtime.emit({ type: "ready", ...replicaEvent(runtime, replica), startupMs })
+      }
+      runtime.changed(service)
+    } else if (now - replica.readyAt! >= runtime.restart.resetAfterMs) {
+      service.failures = 0
+    }
+  } else if (replica.state === "ready" && ++replica.failedProbes >= definition.failureThreshold) {
+    // It keeps running: a later passing check makes it ready again.
+    replica.state = "unready"
+    runtime.emit({ type: "unready", ...replicaEvent(runtime, replica) })
+    runtime.changed(service)
+  }
+  const ready = replica.state === "ready"
+  scheduleProbe(
+    runtime,
+    replica,
+    ready ? definition.readyProbeIntervalMs : definition.probeIntervalMs,
+  )
 }

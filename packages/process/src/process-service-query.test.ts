@@ -1,7 +1,9 @@
 import { createServer, type Server } from "node:net"
 import {
   InvalidServiceNameError,
+  MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
+  SCALING_FACTOR_LABEL,
   ServiceNotFoundError,
   type ServiceQueryResponse,
   ZERO_DURATION_LABEL,
@@ -103,6 +105,21 @@ describe("createProcessServiceQuery", () => {
     expect(events.map((e) => e.type)).toEqual(["spawn", "ready"])
     const readyEvent = events[1] as Extract<ProcessEvent, { type: "ready" }>
     expect(readyEvent.startupMs).toBeGreaterThanOrEqual(300)
+  })
+
+  it("reads the scale labels as every provider does: an unparsable one falls back to the default", async () => {
+    const labels = {
+      [MIN_SCALE_LABEL]: "two",
+      [MAX_SCALE_LABEL]: "-3",
+      [SCALING_FACTOR_LABEL]: "20",
+    }
+    const { query } = start({ services: { odd: serverService({}, { labels }) } })
+    expect(await query.getReplicas("odd", ns)).toMatchObject({
+      minReplicas: 1,
+      maxReplicas: 5,
+      scalingFactor: 20,
+      labels,
+    })
   })
 
   it("passes the port through the variable portEnv names, and reports labels and scale limits", async () => {
@@ -372,8 +389,70 @@ describe("createProcessServiceQuery", () => {
       service: "hello",
       namespace: "elsewhere",
     })
-    expect(() => query.watch("nope", ns, () => {})).toThrow(ServiceNotFoundError)
     expect(() => query.endpoint("nope")).toThrow(ServiceNotFoundError)
+  })
+
+  it("tells a service's watchers through onError, and onWatchError, once it is removed", async () => {
+    const reported: [Error, unknown][] = []
+    const { query } = start({
+      services: { hello: serverService({}, { replicas: 1 }) },
+      onWatchError: (error, context) => reported.push([error, context]),
+    })
+    await until(query, "hello", (status) => status.availableReplicas === 1)
+    const errors: Error[] = []
+    const subscription = new AbortController()
+    query.watch("hello", ns, () => {}, {
+      signal: subscription.signal,
+      onError: (error) => errors.push(error),
+    })
+    await query.removeService("hello", ns)
+    await eventually("onError", () => (errors.length > 0 ? true : undefined))
+    expect(errors[0]).toBeInstanceOf(ServiceNotFoundError)
+    expect(reported).toEqual([[errors[0], { namespace: ns, service: "hello", source: "read" }]])
+    subscription.abort()
+    expect(query.activeWatches).toBe(0)
+  })
+
+  it("reports a watcher that throws as an error event and keeps serving the others", async () => {
+    const reported: unknown[] = []
+    const { query, events } = start({
+      services: { hello: serverService() },
+      onWatchError: (_error, context) => reported.push(context),
+    })
+    const subscription = new AbortController()
+    query.watch(
+      "hello",
+      ns,
+      () => {
+        throw new Error("a broken watcher")
+      },
+      { signal: subscription.signal },
+    )
+    try {
+      await query.setReplicas("hello", ns, 1)
+      await until(query, "hello", (status) => status.availableReplicas === 1)
+      expect(reported).toContainEqual({ namespace: ns, service: "hello", source: "listener" })
+      expect(events).toContainEqual(
+        expect.objectContaining({
+          type: "error",
+          service: "hello",
+          error: new Error("a broken watcher"),
+        }),
+      )
+    } finally {
+      subscription.abort()
+    }
+  })
+
+  it("pushes to a watcher that subscribed before its service was added", async () => {
+    const { query } = start({})
+    const seen: ServiceQueryResponse[] = []
+    const subscription = new AbortController()
+    query.watch("later", ns, (status) => seen.push(status), { signal: subscription.signal })
+    query.addService("later", serverService({}, { replicas: 1 }))
+    await eventually("ready", () => (seen.at(-1)?.availableReplicas === 1 ? true : undefined))
+    expect(seen[0]).toMatchObject({ replicas: 1, availableReplicas: 0 })
+    subscription.abort()
   })
 
   it("rejects bad definitions and replica counts with a clear error", async () => {
@@ -381,16 +460,34 @@ describe("createProcessServiceQuery", () => {
       InvalidServiceNameError,
     )
     expect(() => createProcessServiceQuery({ services: { a: { command: "" } } })).toThrow(
-      "service a: command must be a non-empty string",
+      'option services.a.command must be a non-empty string, got ""',
     )
     expect(() =>
       createProcessServiceQuery({ services: { a: serverService({}, { port: 70_000 }) } }),
-    ).toThrow("service a: port must be 1-65535, got 70000")
+    ).toThrow("option services.a.port must be a port 1-65535 or a range { from, to }")
     expect(() =>
       createProcessServiceQuery({
-        services: { a: serverService({}, { labels: { [MIN_SCALE_LABEL]: "two" } }) },
+        services: { a: serverService({}, { readiness: { intervalMs: -1 } }) },
       }),
-    ).toThrow("label com.openfaas.scale.min must be a whole number")
+    ).toThrow("option services.a.readiness.intervalMs must be a positive number, got -1")
+    expect(() =>
+      createProcessServiceQuery({ services: { a: serverService({}, { replicas: 1.5 }) } }),
+    ).toThrow("option services.a.replicas must be a non-negative integer number, got 1.5")
+    expect(() => createProcessServiceQuery({ restartBackoff: { maxMs: 0 } })).toThrow(
+      "option restartBackoff.maxMs must be a positive number, got 0",
+    )
+    expect(() =>
+      createProcessServiceQuery({ stopGracePeriodMs: "5s" as unknown as number }),
+    ).toThrow('option stopGracePeriodMs must be a positive number, got "5s"')
+    expect(() => createProcessServiceQuery({ stdio: "pipe" as "ignore" })).toThrow(
+      'option stdio must be "inherit" or "ignore", got "pipe"',
+    )
+    // The scale labels follow every provider's rules: a factor outside 1..100 is refused.
+    expect(() =>
+      createProcessServiceQuery({
+        services: { a: serverService({}, { labels: { [SCALING_FACTOR_LABEL]: "0" } }) },
+      }),
+    ).toThrow(/services\.a\.labels: bad scaling factor/)
     expect(shutdownHooksInstalled()).toBe(false)
 
     const { query } = start({ services: { hello: serverService() } })

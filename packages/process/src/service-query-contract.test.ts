@@ -14,6 +14,7 @@ runServiceQueryContract(
         query.addService(name, serverService({}, { replicas, ...(labels && { labels }) }))
         if (replicas > 0) await until(query, name, (status) => status.availableReplicas >= replicas)
       },
+      removeService: (name, namespace) => query.removeService(name, namespace),
       cleanup: () => query.close(),
     }
   },
