@@ -12,7 +12,7 @@ import {
   type V1Scale,
   type V1StatefulSet,
 } from "@kubernetes/client-node"
-import { deadline } from "@scale-from-zero/core"
+import { BackendError, deadline } from "@scale-from-zero/core/provider"
 import { type KubernetesAccess, translateError } from "./errors.js"
 
 export type WorkloadKind = "Deployment" | "StatefulSet"
@@ -51,7 +51,7 @@ export interface KubernetesApi {
   ): Promise<Listed<V1EndpointSlice>>
 }
 
-export class KubernetesTimeoutError extends Error {
+export class KubernetesTimeoutError extends BackendError {
   override readonly name = "KubernetesTimeoutError"
   constructor(readonly timeoutMs: number) {
     super(`the Kubernetes API did not answer within ${timeoutMs}ms`)

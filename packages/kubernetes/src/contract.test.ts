@@ -1,6 +1,6 @@
+import { startKubeApiSimulator } from "@scale-from-zero/test-kit/kube-api-simulator"
 import { runServiceQueryContract } from "@scale-from-zero/test-kit/service-query-contract"
 import { createKubernetesServiceQuery, type Readiness, type WorkloadKind } from "./index.js"
-import { startKubeApiSimulator } from "@scale-from-zero/test-kit/kube-api-simulator"
 
 const READY_WITHIN_MS = 2_000
 
@@ -37,7 +37,11 @@ for (const [kind, readiness] of [
             await new Promise((resolve) => setTimeout(resolve, 10))
           }
         },
+        async removeService(name, namespace) {
+          simulator.deleteWorkload(kind, namespace, name)
+        },
         async cleanup() {
+          // The suite's last test has closed the query already; closing again is harmless.
           await query.close()
           await simulator.close()
         },

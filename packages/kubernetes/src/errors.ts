@@ -1,5 +1,11 @@
 import { ApiException } from "@kubernetes/client-node"
-import { ServiceNotFoundError } from "@scale-from-zero/core"
+import {
+  asError,
+  BackendError,
+  ERROR_CODES,
+  hasErrorCode,
+  ServiceNotFoundError,
+} from "@scale-from-zero/core/provider"
 
 /** What the gateway tried when the API server refused it: the RBAC rule it needs. */
 export interface KubernetesAccess {
@@ -15,14 +21,15 @@ export interface KubernetesAccess {
  * The API server refused the gateway: 403 (its service account lacks an RBAC rule) or
  * 401 (its credentials were rejected). The message names the verb and resource to grant.
  */
-export class KubernetesPermissionError extends Error {
+export class KubernetesPermissionError extends BackendError {
   override readonly name = "KubernetesPermissionError"
+  declare readonly status: 401 | 403
   readonly verb: KubernetesAccess["verb"]
   readonly resource: string
   readonly group: string
   readonly namespace: string
   constructor(
-    readonly status: 401 | 403,
+    status: 401 | 403,
     access: KubernetesAccess,
     serverMessage: string | undefined,
     options?: ErrorOptions,
@@ -33,7 +40,7 @@ export class KubernetesPermissionError extends Error {
         ? `forbidden: the gateway may not ${what}; grant the verb "${access.verb}" on "${access.resource}" (apiGroup "${access.group}") in a Role bound to its service account` +
             (serverMessage ? ` (API server: ${serverMessage})` : "")
         : `unauthorized: the API server rejected the gateway's credentials while it tried to ${what}; check the service account token or kubeconfig user`,
-      options,
+      { ...options, status },
     )
     this.verb = access.verb
     this.resource = access.resource
@@ -43,15 +50,36 @@ export class KubernetesPermissionError extends Error {
 }
 
 /** Any other answer of the API server that the provider cannot act on. */
-export class KubernetesApiError extends Error {
+export class KubernetesApiError extends BackendError {
   override readonly name = "KubernetesApiError"
+  declare readonly status: number
   constructor(
-    readonly status: number,
+    status: number,
     readonly reason: string | undefined,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options)
+    super(message, { ...options, status })
+  }
+}
+
+/**
+ * A watch that broke without an answer of the API server to name the failure (a refused or
+ * reset connection): the message says which collection's watch it was.
+ */
+export class KubernetesWatchError extends BackendError {
+  override readonly name = "KubernetesWatchError"
+  readonly resource: string
+  readonly namespace: string
+  constructor(access: KubernetesAccess, cause: Error) {
+    super(
+      `the watch of ${access.resource} in namespace ${access.namespace} failed: ${cause.message}`,
+      {
+        cause,
+      },
+    )
+    this.resource = access.resource
+    this.namespace = access.namespace
   }
 }
 
@@ -101,4 +129,14 @@ export function translateError(error: unknown, access: KubernetesAccess, service
     `Kubernetes API answered ${status}${body.reason ? ` ${body.reason}` : ""} to ${access.verb} ${access.resource} in namespace ${access.namespace}${body.message ? `: ${body.message}` : ""}`,
     { cause: error },
   )
+}
+
+/** Why a watch of `access` stopped, as a provider error that names the collection. */
+export function watchFailure(error: unknown, access: KubernetesAccess): Error {
+  const translated = translateError(error, access, access.namespace)
+  // API errors (403 naming the verb, other statuses, timeouts) already say what failed.
+  const reason = asError(translated)
+  return hasErrorCode(reason, ERROR_CODES.backend)
+    ? reason
+    : new KubernetesWatchError(access, reason)
 }

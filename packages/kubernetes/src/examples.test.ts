@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises"
 import { loadAllYaml, type V1Role } from "@kubernetes/client-node"
 import { createFunctionScaler } from "@scale-from-zero/core"
+import {
+  type PolicyRule,
+  startKubeApiSimulator,
+} from "@scale-from-zero/test-kit/kube-api-simulator"
 import { expect, it, onTestFinished } from "vitest"
 import { createKubernetesServiceQuery } from "./index.js"
-import { type PolicyRule, startKubeApiSimulator } from "@scale-from-zero/test-kit/kube-api-simulator"
 
 const example = (file: string) =>
   readFile(new URL(`../../../examples/kubernetes/${file}`, import.meta.url), "utf8")

@@ -1,6 +1,11 @@
+export type { WatchErrorContext } from "@scale-from-zero/core/provider"
 export { KubernetesTimeoutError, type WorkloadKind } from "./api.js"
-export { type KubernetesAccess, KubernetesApiError, KubernetesPermissionError } from "./errors.js"
-export type { WatchErrorContext } from "./namespace-watch.js"
+export {
+  type KubernetesAccess,
+  KubernetesApiError,
+  KubernetesPermissionError,
+  KubernetesWatchError,
+} from "./errors.js"
 export {
   createKubernetesServiceQuery,
   type KubernetesServiceQuery,

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises"
 import { type KubeConfig, Watch } from "@kubernetes/client-node"
-import { asError } from "@scale-from-zero/core"
-import { type KubernetesAccess, statusOf, translateError } from "./errors.js"
+import { type KubernetesAccess, statusOf, watchFailure } from "./errors.js"
 
 interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string }
@@ -17,19 +16,21 @@ export interface ResourceWatchOptions<T extends KubeObject> {
   list(signal: AbortSignal): Promise<{ items: T[]; resourceVersion: string }>
   /** The service an object belongs to, told of its changes. */
   subjectOf(object: T): string | undefined
-  /** Called with the services whose objects changed (after a list, a watch event or a re-list). */
+  /** Called once, when the collection is listed and its watch is open. */
+  onSynced(): void
+  /** Called with the services whose objects changed (after a watch event or a re-list). */
   onChange(subjects: ReadonlySet<string>): void
-  /** Called when the watch turns healthy (listed and connected) or unhealthy (with why). */
-  onHealth(healthy: boolean, error?: Error): void
+  /** Called once if the watch stops for good: a list or a watch request that cannot start. */
+  onFailed(error: Error): void
   /** Seconds after which the API server ends each watch request (it is then resumed). */
   timeoutSeconds: number
-  /** Milliseconds of backoff after the first failure; doubled per failure up to `maxBackoffMs`. */
-  minBackoffMs: number
-  maxBackoffMs: number
+  /** Ends the list and watch. */
+  signal: AbortSignal
 }
 
-type WatchEnd = "closed" | "expired"
+type WatchEnd = "ended" | "expired"
 
+/** A watch that ends sooner than this after it opened is resumed only after as long a pause. */
 const QUICK_CLOSE_MS = 1000
 
 /** An ERROR event's Status, as an Error carrying its code where the Watch puts HTTP statuses. */
@@ -44,23 +45,21 @@ class WatchStatusError extends Error {
 }
 
 /**
- * A list then watch of one collection that keeps a local copy of its objects: it resumes from the
- * last resourceVersion it saw (events and BOOKMARKs both advance it), lists afresh when the API
- * server answers 410 Gone (the version left its watch window), and backs off while it fails.
+ * A list then watch of one collection that keeps a local copy of its objects. An open watch
+ * that ends (the server's timeout, a reset connection) is resumed from the last resourceVersion
+ * seen (events and BOOKMARKs both advance it); an answer of 410 Gone (the version left the
+ * watch window) lists afresh. A request that cannot start is reported through `onFailed` and
+ * ends the watch: polling and re-opening with backoff are the provider kit's.
  */
 export class ResourceWatch<T extends KubeObject> {
   readonly objects = new Map<string, T>()
+  /** Resolves once no request of this watch is left open. */
+  readonly done: Promise<void>
   private resourceVersion: string | undefined
-  private healthy = false
-  private readonly controller = new AbortController()
-  private readonly done: Promise<void>
+  private synced = false
 
   constructor(private readonly options: ResourceWatchOptions<T>) {
     this.done = this.run()
-  }
-
-  get isHealthy(): boolean {
-    return this.healthy
   }
 
   /** Objects of one service. */
@@ -70,50 +69,21 @@ export class ResourceWatch<T extends KubeObject> {
     }
   }
 
-  /** Stops listing and watching; resolves once no request is left open. */
-  stop(): Promise<void> {
-    this.controller.abort()
-    return this.done
-  }
-
-  private setHealth(healthy: boolean, error?: Error) {
-    if (this.healthy === healthy && healthy) return
-    this.healthy = healthy
-    this.options.onHealth(healthy, error)
-  }
-
   private async run(): Promise<void> {
-    const { signal } = this.controller
-    let backoff = 0
-    while (!signal.aborted) {
-      try {
+    const { signal } = this.options
+    try {
+      while (!signal.aborted) {
         if (this.resourceVersion === undefined) await this.relist(signal)
-        const started = Date.now()
+        const opened = Date.now()
         const end = await this.watchOnce(signal)
-        backoff = 0
         if (end === "expired") this.resourceVersion = undefined
         // A server that keeps ending watches at once must not be met by a busy loop.
-        if (Date.now() - started < QUICK_CLOSE_MS) {
-          await sleep(this.options.minBackoffMs, undefined, { signal })
-        }
-      } catch (error) {
-        if (signal.aborted) break
-        this.setHealth(
-          false,
-          asError(translateError(error, this.options.access, this.options.access.namespace)),
-        )
-        backoff =
-          backoff === 0
-            ? this.options.minBackoffMs
-            : Math.min(backoff * 2, this.options.maxBackoffMs)
-        try {
-          await sleep(backoff, undefined, { signal })
-        } catch {
-          break
-        }
+        const open = Date.now() - opened
+        if (open < QUICK_CLOSE_MS) await sleep(QUICK_CLOSE_MS - open, undefined, { signal })
       }
+    } catch (error) {
+      if (!signal.aborted) this.options.onFailed(watchFailure(error, this.options.access))
     }
-    this.healthy = false
   }
 
   private async relist(signal: AbortSignal) {
@@ -135,18 +105,17 @@ export class ResourceWatch<T extends KubeObject> {
     this.options.onChange(changed)
   }
 
-  /** One watch request, from the stored resourceVersion, until the server ends it. */
+  /**
+   * One watch request, from the stored resourceVersion, until the server ends it. Rejects when
+   * the request cannot start or the server sends an ERROR other than 410.
+   */
   private watchOnce(signal: AbortSignal): Promise<WatchEnd> {
     const { kubeConfig, path, labelSelector, timeoutSeconds } = this.options
     return new Promise<WatchEnd>((resolve, reject) => {
       let request: AbortController | undefined
       let settled = false
-      // A connection that goes silent past the server's own timeout is dead: start again.
-      const silenceMs = (timeoutSeconds + 30) * 1000
-      const silence = setTimeout(
-        () => finish(() => reject(new Error("the watch went silent"))),
-        silenceMs,
-      )
+      // A connection that goes silent past the server's own timeout is dead: resume it.
+      const silence = setTimeout(() => finish(() => resolve("ended")), (timeoutSeconds + 30) * 1000)
       const finish = (settle: () => void) => {
         if (settled) return
         settled = true
@@ -155,7 +124,7 @@ export class ResourceWatch<T extends KubeObject> {
         request?.abort()
         settle()
       }
-      const onAbort = () => finish(() => resolve("closed"))
+      const onAbort = () => finish(() => resolve("ended"))
       signal.addEventListener("abort", onAbort, { once: true })
 
       const onEvent = (type: string, object: T & { code?: number; message?: string }) => {
@@ -187,11 +156,12 @@ export class ResourceWatch<T extends KubeObject> {
             break
         }
       }
+      // The client calls onDone before its watch() resolves when the request cannot start.
       const onDone = (error: unknown) => {
         // 410 Gone as the HTTP status rather than an ERROR event: the same answer.
         if (statusOf(error) === 410) finish(() => resolve("expired"))
-        else if (error) finish(() => reject(error))
-        else finish(() => resolve("closed"))
+        else if (error && request === undefined) finish(() => reject(error))
+        else finish(() => resolve("ended"))
       }
       const query: Record<string, string | number | boolean> = {
         allowWatchBookmarks: true,
@@ -202,8 +172,12 @@ export class ResourceWatch<T extends KubeObject> {
       new Watch(kubeConfig).watch(path, query, onEvent, onDone).then(
         (controller) => {
           request = controller
-          if (settled) controller.abort()
-          else this.setHealth(true)
+          if (settled) {
+            controller.abort()
+          } else if (!this.synced) {
+            this.synced = true
+            this.options.onSynced()
+          }
         },
         (error: unknown) => finish(() => reject(error)),
       )

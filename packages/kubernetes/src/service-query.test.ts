@@ -10,6 +10,11 @@ import {
   ServiceNotFoundError,
   type ServiceQueryResponse,
 } from "@scale-from-zero/core"
+import {
+  type KubeApiSimulator,
+  type KubeApiSimulatorOptions,
+  startKubeApiSimulator,
+} from "@scale-from-zero/test-kit/kube-api-simulator"
 import { describe, expect, it, onTestFinished } from "vitest"
 import {
   createKubernetesServiceQuery,
@@ -19,11 +24,6 @@ import {
   type KubernetesServiceQueryOptions,
   KubernetesTimeoutError,
 } from "./index.js"
-import {
-  type KubeApiSimulator,
-  type KubeApiSimulatorOptions,
-  startKubeApiSimulator,
-} from "@scale-from-zero/test-kit/kube-api-simulator"
 
 const NS = "team-a"
 
@@ -302,7 +302,7 @@ describe("watch", () => {
       (n) => n === 4,
       "two watches in each namespace",
     )
-    expect(query.watchedNamespaces).toBe(2)
+    expect(query.activeWatches).toBe(3)
     expect(watchRequests(simulator, "deployments")).toHaveLength(2)
     expect(watchRequests(simulator, "endpointslices")).toHaveLength(2)
     for (const request of watchRequests(simulator, "deployments")) {
@@ -318,14 +318,14 @@ describe("watch", () => {
       (n) => n === 2,
       "team-a's watches ending",
     )
-    expect(query.watchedNamespaces).toBe(1)
+    expect(query.activeWatches).toBe(1)
     three.subscription.abort()
     await until(
       () => simulator.openWatches,
       (n) => n === 0,
       "every watch ending",
     )
-    expect(query.watchedNamespaces).toBe(0)
+    expect(query.activeWatches).toBe(0)
 
     // close() ends watches whose subscribers never left, and resolves once their requests ended.
     subscribe(query, "one")
@@ -335,7 +335,7 @@ describe("watch", () => {
       "a new watch",
     )
     await query.close()
-    expect(query.watchedNamespaces).toBe(0)
+    expect(query.activeWatches).toBe(0)
     await until(
       () => simulator.openWatches,
       (n) => n === 0,

@@ -1,8 +1,15 @@
 import { KubeConfig, type V1Scale } from "@kubernetes/client-node"
-import type { QueryOptions, ServiceQuery, ServiceQueryResponse } from "@scale-from-zero/core"
-import { createKubernetesApi, type WorkloadKind } from "./api.js"
+import {
+  defineServiceQuery,
+  invalidOption,
+  numberOption,
+  type ProviderServiceQuery,
+  type ServiceQuery,
+  type ServiceQueryDefinition,
+} from "@scale-from-zero/core/provider"
+import { createKubernetesApi, type KubernetesApi, type WorkloadKind } from "./api.js"
 import { KubernetesApiError } from "./errors.js"
-import { NamespaceWatch, type WatchErrorContext } from "./namespace-watch.js"
+import { watchNamespace } from "./namespace-watch.js"
 import { type Readiness, toServiceQueryResponse } from "./status.js"
 
 export interface KubernetesServiceQueryOptions {
@@ -25,73 +32,98 @@ export interface KubernetesServiceQueryOptions {
   pollIntervalMs?: number
   /** Seconds after which the API server ends each watch request, which is then resumed. Default 300. */
   watchTimeoutSeconds?: number
-  /** Called when a watch fails (it falls back to polling and retries) or a fallback read fails. */
-  onWatchError?: (error: Error, context: WatchErrorContext) => void
+  /**
+   * Hears what a watch could not deliver: a failed watch (`source: "changes"`; the error names
+   * the collection, e.g. `KubernetesPermissionError` with `verb` and `resource`), a failed status
+   * read (`"read"`) or an `onChange` that threw (`"listener"`).
+   */
+  onWatchError?: ServiceQueryDefinition["onWatchError"]
 }
 
-export interface KubernetesServiceQuery extends ServiceQuery {
-  watch(
-    service: string,
-    namespace: string,
-    onChange: (response: ServiceQueryResponse) => void,
-    options?: QueryOptions,
-  ): void
-  /** Namespaces watched now (one shared watch per resource in each). */
-  readonly watchedNamespaces: number
-  /** Ends every watch at once, whatever their signals; resolves when no request is left open. */
-  close(): Promise<void>
+export interface KubernetesServiceQuery extends ProviderServiceQuery {
+  watch: NonNullable<ServiceQuery["watch"]>
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 const DEFAULT_CONFLICT_RETRIES = 5
-const DEFAULT_POLL_INTERVAL_MS = 1000
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300
-const WATCH_MIN_BACKOFF_MS = 100
-const WATCH_MAX_BACKOFF_MS = 10_000
 
-function positiveInteger(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`${what} must be a positive integer, got ${value}`)
+function oneOf<T extends string>(option: string, value: T | undefined, allowed: readonly T[]): T {
+  if (value === undefined) return allowed[0] as T
+  if (!allowed.includes(value)) {
+    throw invalidOption(option, allowed.map((v) => JSON.stringify(v)).join(" or "), value)
   }
   return value
 }
 
+/** Sets replicas through the scale subresource, again on a fresh read when another writer won (409). */
+async function scale(
+  api: KubernetesApi,
+  service: string,
+  namespace: string,
+  count: number,
+  attempts: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await api.readScale(service, namespace, signal)
+    if (current.spec?.replicas === count) return
+    const body: V1Scale = {
+      apiVersion: "autoscaling/v1",
+      kind: "Scale",
+      metadata: {
+        name: service,
+        namespace,
+        // Optimistic concurrency: the write fails with 409 if the workload changed since the read.
+        ...(current.metadata?.resourceVersion && {
+          resourceVersion: current.metadata.resourceVersion,
+        }),
+      },
+      spec: { replicas: count },
+    }
+    try {
+      await api.replaceScale(service, namespace, body, signal)
+      return
+    } catch (error) {
+      const conflict = error instanceof KubernetesApiError && error.status === 409
+      if (!conflict || attempt >= attempts) throw error
+    }
+  }
+}
+
 /**
  * A ServiceQuery over Kubernetes Deployments or StatefulSets: reads replicas and scale labels,
- * scales through the `scale` subresource, and pushes readiness from shared watches.
+ * scales through the `scale` subresource, and pushes readiness from one shared list+watch per
+ * namespace. Watching, polling while a watch is down and cleanup are the provider kit's.
  */
 export function createKubernetesServiceQuery(
   options: KubernetesServiceQueryOptions = {},
 ): KubernetesServiceQuery {
-  const kind = options.kind ?? "Deployment"
-  if (kind !== "Deployment" && kind !== "StatefulSet") {
-    throw new TypeError(`kind must be "Deployment" or "StatefulSet", got ${String(kind)}`)
-  }
-  const readiness = options.readiness ?? "endpoints"
-  if (readiness !== "endpoints" && readiness !== "workload") {
-    throw new TypeError(`readiness must be "endpoints" or "workload", got ${String(readiness)}`)
-  }
-  const requestTimeoutMs = positiveInteger(
+  const kind = oneOf("kind", options.kind, ["Deployment", "StatefulSet"])
+  const readiness = oneOf("readiness", options.readiness, ["endpoints", "workload"])
+  const requestTimeoutMs = numberOption(
+    "requestTimeoutMs",
     options.requestTimeoutMs,
     DEFAULT_REQUEST_TIMEOUT_MS,
-    "requestTimeoutMs",
+    "positive",
   )
-  const conflictRetries = positiveInteger(
+  const conflictRetries = numberOption(
+    "conflictRetries",
     options.conflictRetries,
     DEFAULT_CONFLICT_RETRIES,
-    "conflictRetries",
+    "positive integer",
   )
-  const pollIntervalMs = positiveInteger(
-    options.pollIntervalMs,
-    DEFAULT_POLL_INTERVAL_MS,
-    "pollIntervalMs",
-  )
-  const watchTimeoutSeconds = positiveInteger(
+  // The API server takes whole seconds.
+  const watchTimeoutSeconds = numberOption(
+    "watchTimeoutSeconds",
     options.watchTimeoutSeconds,
     DEFAULT_WATCH_TIMEOUT_SECONDS,
-    "watchTimeoutSeconds",
+    "positive integer",
   )
+  const fieldManager = options.fieldManager ?? "scale-from-zero"
+  if (typeof fieldManager !== "string" || fieldManager === "") {
+    throw invalidOption("fieldManager", "a non-empty string", fieldManager)
+  }
   const kubeConfig =
     options.kubeConfig ??
     (() => {
@@ -99,105 +131,34 @@ export function createKubernetesServiceQuery(
       loaded.loadFromDefault()
       return loaded
     })()
-  const api = createKubernetesApi(
-    kubeConfig,
-    kind,
-    requestTimeoutMs,
-    options.fieldManager ?? "scale-from-zero",
-  )
-  const onWatchError = options.onWatchError ?? (() => {})
-  const namespaces = new Map<string, NamespaceWatch>()
+  const api = createKubernetesApi(kubeConfig, kind, requestTimeoutMs, fieldManager)
+  /** Namespace watches still running, so that close() resolves once their requests ended. */
+  const running = new Set<Promise<void>>()
 
-  const getReplicas = async (service: string, namespace: string, signal?: AbortSignal) => {
-    const [workload, slices] = await Promise.all([
-      api.readWorkload(service, namespace, signal),
-      readiness === "endpoints"
-        ? api.listEndpointSlices(namespace, service, signal)
-        : Promise.resolve(undefined),
-    ])
-    return toServiceQueryResponse(kind, readiness, workload, slices?.items)
-  }
-
-  const release = (namespace: string, watch: NamespaceWatch) => {
-    if (watch.subscribers > 0 || namespaces.get(namespace) !== watch) return
-    namespaces.delete(namespace)
-    void watch.stop()
-  }
-
-  return {
-    getReplicas(service, namespace, queryOptions) {
-      return getReplicas(service, namespace, queryOptions?.signal)
+  const query = defineServiceQuery({
+    async read(service, namespace, { signal }) {
+      const [workload, slices] = await Promise.all([
+        api.readWorkload(service, namespace, signal),
+        readiness === "endpoints"
+          ? api.listEndpointSlices(namespace, service, signal)
+          : Promise.resolve(undefined),
+      ])
+      return toServiceQueryResponse(kind, readiness, workload, slices?.items)
     },
-
-    async setReplicas(service, namespace, count, queryOptions) {
-      if (!Number.isInteger(count) || count < 0) {
-        throw new RangeError(`replicas must be a non-negative integer, got ${count}`)
-      }
-      const signal = queryOptions?.signal
-      for (let attempt = 1; ; attempt++) {
-        const current = await api.readScale(service, namespace, signal)
-        if (current.spec?.replicas === count) return
-        const scale: V1Scale = {
-          apiVersion: "autoscaling/v1",
-          kind: "Scale",
-          metadata: {
-            name: service,
-            namespace,
-            // Optimistic concurrency: the write fails with 409 if the workload changed since the read.
-            ...(current.metadata?.resourceVersion && {
-              resourceVersion: current.metadata.resourceVersion,
-            }),
-          },
-          spec: { replicas: count },
-        }
-        try {
-          await api.replaceScale(service, namespace, scale, signal)
-          return
-        } catch (error) {
-          const conflict = error instanceof KubernetesApiError && error.status === 409
-          if (!conflict || attempt >= conflictRetries) throw error
-        }
-      }
+    setReplicas(service, namespace, count, { signal }) {
+      return scale(api, service, namespace, count, conflictRetries, signal)
     },
-
-    watch(service, namespace, onChange, watchOptions) {
-      const signal = watchOptions?.signal
-      if (signal?.aborted) return
-      let shared = namespaces.get(namespace)
-      if (shared === undefined) {
-        shared = new NamespaceWatch({
-          api,
-          namespace,
-          readiness,
-          pollIntervalMs,
-          watchTimeoutSeconds,
-          minBackoffMs: WATCH_MIN_BACKOFF_MS,
-          maxBackoffMs: WATCH_MAX_BACKOFF_MS,
-          read: (name, readSignal) => getReplicas(name, namespace, readSignal),
-          onError: onWatchError,
-        })
-        namespaces.set(namespace, shared)
-      }
-      const watch = shared
-      const unsubscribe = watch.subscribe(service, onChange)
-      signal?.addEventListener(
-        "abort",
-        () => {
-          unsubscribe()
-          release(namespace, watch)
-        },
-        { once: true },
-      )
+    changes(namespace, sink, signal) {
+      const done = watchNamespace({ api, readiness, watchTimeoutSeconds }, namespace, sink, signal)
+      running.add(done)
+      void done.finally(() => running.delete(done))
     },
-
-    get watchedNamespaces() {
-      return namespaces.size
-    },
-
+    ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
+    ...(options.onWatchError !== undefined && { onWatchError: options.onWatchError }),
     async close() {
-      const watches = [...namespaces.values()]
-      namespaces.clear()
-      await Promise.all(watches.map((watch) => watch.stop()))
+      await Promise.all(running)
     },
-  }
+  })
+  // Built with `changes`, the kit's query always offers watch.
+  return query as KubernetesServiceQuery
 }

@@ -1,5 +1,5 @@
 import type { V1EndpointSlice } from "@kubernetes/client-node"
-import { readScaleLabels, type ServiceQueryResponse } from "@scale-from-zero/core"
+import { readScaleLabels, type ServiceQueryResponse } from "@scale-from-zero/core/provider"
 import type { Workload, WorkloadKind } from "./api.js"
 
 export type Readiness = "endpoints" | "workload"
@@ -53,19 +53,4 @@ export function toServiceQueryResponse(
       ? Math.min(readyEndpoints(slices ?? []), replicas)
       : workloadReadyReplicas(kind, workload)
   return { replicas, availableReplicas, ...readScaleLabels(labels), labels, annotations }
-}
-
-/** Stable text of a response, to tell a change from a repeat. */
-export function responseKey(response: ServiceQueryResponse): string {
-  const sorted = (record: Record<string, string> | undefined) =>
-    record && Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return JSON.stringify([
-    response.replicas,
-    response.availableReplicas,
-    response.minReplicas,
-    response.maxReplicas,
-    response.scalingFactor,
-    sorted(response.labels),
-    sorted(response.annotations),
-  ])
 }
