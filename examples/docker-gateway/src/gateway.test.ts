@@ -14,7 +14,7 @@ import {
   removeContainers,
   requireEngine,
   uniqueName,
-} from "../../../packages/docker/src/test-support/podman.js"
+} from "../../../packages/test-kit/src/podman.js"
 import { createDockerGateway, UPSTREAM_LABEL } from "./gateway.js"
 
 const skipReason = await requireEngine()
@@ -40,7 +40,7 @@ describe.skipIf(skipReason !== undefined)("the docker gateway example on podman"
     })
     expect(await containerState(service)).toBe("created")
 
-    const docker = createDockerServiceQuery({ socketPath: PODMAN_SOCKET, stopTimeout: 2 })
+    const docker = createDockerServiceQuery({ socketPath: PODMAN_SOCKET, stopTimeoutSeconds: 2 })
     const calls = { setReplicas: [] as number[] }
     const counted: ServiceQuery = Object.create(docker, {
       setReplicas: {
@@ -103,8 +103,8 @@ describe.skipIf(skipReason !== undefined)("the docker gateway example on podman"
       expect(calls.setReplicas).toEqual([1, 0, 1])
     } finally {
       await nudger.stop()
-      gateway.close()
-      docker.close()
+      await gateway.close()
+      await docker.close()
       await new Promise((resolve) => server.close(resolve))
     }
   })
@@ -116,7 +116,7 @@ describe.skipIf(skipReason !== undefined)("the docker gateway example on podman"
       expect(response.status).toBe(404)
       expect(await response.text()).toMatch(/^error finding function sfz-nobody-\w+\.openfaas-fn/)
     } finally {
-      gateway.close()
+      await gateway.close()
     }
   })
 })

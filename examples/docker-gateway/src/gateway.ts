@@ -27,7 +27,7 @@ export interface DockerGatewayOptions extends Omit<ScaleFromZeroOptions, "servic
 export interface DockerGateway {
   readonly app: Hono
   /** Ends every held request and idle timer, the engine's event stream and its connections. */
-  close(): void
+  close(): Promise<void>
 }
 
 // Headers that describe one connection, not the message: never forwarded.
@@ -98,9 +98,9 @@ export function createDockerGateway(options: DockerGatewayOptions = {}): DockerG
 
   return {
     app,
-    close() {
+    async close() {
       gateway.gate.close()
-      dockerQuery?.close()
+      await dockerQuery?.close()
     },
   }
 }

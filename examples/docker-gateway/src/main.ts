@@ -29,8 +29,8 @@ const server = serve({ fetch: gateway.app.fetch, port, hostname: "127.0.0.1" }, 
 )
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    gateway.close()
+  process.once(signal, async () => {
+    await gateway.close()
     server.close(() => process.exit(0))
   })
 }
