@@ -1,26 +1,13 @@
 import { invalidOption, numberOption, readScaleLabels } from "@scale-from-zero/core/provider"
 import type { PortRange, ProcessServiceDefinition } from "./options.js"
+import type { Service } from "./runtime.js"
+import { type ServiceDefaults, stdioOption, stringOption } from "./settings.js"
 
-export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_PORT_ENV = "PORT"
-export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000
-export const DEFAULT_STOP_GRACE_PERIOD_MS = 5000
 export const DEFAULT_PROBE_INTERVAL_MS = 50
 export const DEFAULT_READY_PROBE_INTERVAL_MS = 1000
 export const DEFAULT_PROBE_TIMEOUT_MS = 1000
 export const DEFAULT_PROBE_FAILURE_THRESHOLD = 3
-export const DEFAULT_RESTART_INITIAL_MS = 100
-export const DEFAULT_RESTART_MAX_MS = 10_000
-export const DEFAULT_RESTART_RESET_AFTER_MS = 10_000
-
-type Stdio = "inherit" | "ignore"
-
-/** What every service falls back to when its definition leaves a setting out. */
-export interface ServiceDefaults {
-  readonly startupTimeoutMs: number
-  readonly stopGracePeriodMs: number
-  readonly stdio: Stdio
-}
 
 /** A service definition, checked, with every default filled in. */
 export interface ResolvedDefinition extends ServiceDefaults {
@@ -47,32 +34,6 @@ export interface ResolvedDefinition extends ServiceDefaults {
 
 const isPort = (value: unknown): value is number =>
   Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65_535
-
-export function stdioOption(option: string, value: unknown, fallback: Stdio): Stdio {
-  if (value === undefined) return fallback
-  if (value !== "inherit" && value !== "ignore") {
-    throw invalidOption(option, '"inherit" or "ignore"', value)
-  }
-  return value
-}
-
-export function stringOption(option: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== "string" || value.length === 0) {
-    throw invalidOption(option, "a non-empty string", value)
-  }
-  return value
-}
-
-export function functionOption<F extends (...args: never[]) => unknown>(
-  option: string,
-  value: F | undefined,
-): F | undefined {
-  if (value !== undefined && typeof value !== "function") {
-    throw invalidOption(option, "a function", value)
-  }
-  return value
-}
 
 function portOption(option: string, port: ProcessServiceDefinition["port"]) {
   if (port === undefined) return undefined
@@ -184,4 +145,33 @@ export function checkCapacity(name: string, count: number, definition: ResolvedD
   throw new RangeError(
     `${name} cannot run ${count} replicas: its ports ${from}-${to} allow ${definition.capacity}`,
   )
+}
+
+/** A new service, scaled to `definition.replicas` (default 0), its definition checked. */
+export function newService(
+  name: string,
+  definition: ProcessServiceDefinition,
+  defaults: ServiceDefaults,
+): Service {
+  const resolved = resolveDefinition(name, definition, defaults)
+  const at = `services.${name}.replicas`
+  const desired = numberOption(at, definition.replicas, 0, "non-negative integer")
+  checkCapacity(name, desired, resolved)
+  return {
+    name,
+    definition: resolved,
+    desired,
+    replicas: [],
+    crashes: 0,
+    failures: 0,
+    backoffUntil: 0,
+    restartTimer: undefined,
+    lastExit: undefined,
+    lastError: undefined,
+    reconciling: undefined,
+    dirty: false,
+    waitingForPort: false,
+    removed: false,
+    nextEndpoint: 0,
+  }
 }

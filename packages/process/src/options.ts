@@ -1,4 +1,9 @@
-import type { WatchErrorContext } from "@scale-from-zero/core/provider"
+import type {
+  ProviderServiceQuery,
+  ServiceQueryResponse,
+  WatchErrorContext,
+  WatchOptions,
+} from "@scale-from-zero/core/provider"
 
 /** How a replica is checked for readiness. */
 export interface ReadinessProbe {
@@ -153,4 +158,35 @@ export interface ProcessServiceStatus {
   backoffUntil?: number
   lastExit?: ProcessExit
   lastError?: Error
+}
+
+/** A ServiceQuery whose replicas are child processes of this one. */
+export interface ProcessServiceQuery extends ProviderServiceQuery {
+  watch(
+    service: string,
+    namespace: string,
+    onChange: (response: ServiceQueryResponse) => void,
+    options?: WatchOptions,
+  ): void
+  /** The URL of a ready replica (round robin), or undefined when none is ready. */
+  endpoint(service: string, namespace?: string): string | undefined
+  /** The URLs of every ready replica. */
+  endpoints(service: string, namespace?: string): string[]
+  /** Processes, crashes and back-off of one service. */
+  status(service: string, namespace?: string): ProcessServiceStatus
+  /** The services this query runs, by name. */
+  readonly services: readonly string[]
+  /** Adds a service (scaled to `definition.replicas`, default 0). */
+  addService(name: string, definition: ProcessServiceDefinition): void
+  /**
+   * Stops a service's replicas and forgets it (its watchers hear not-found through `onError`);
+   * resolves once they are gone.
+   */
+  removeService(name: string, namespace?: string): Promise<void>
+  readonly namespace: string
+  /**
+   * Ends every watch, stops every replica (SIGTERM, then SIGKILL after the grace period) and
+   * removes the process hooks; resolves once every child and its process group are gone.
+   */
+  close(): Promise<void>
 }

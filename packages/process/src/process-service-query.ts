@@ -1,78 +1,28 @@
-import { DEFAULT_NAMESPACE } from "@scale-from-zero/core"
 import {
   BackendError,
   type ChangeSink,
-  checkNamespace,
   checkServiceName,
   defineServiceQuery,
-  invalidOption,
-  numberOption,
-  type ProviderServiceQuery,
   ServiceNotFoundError,
-  type ServiceQueryResponse,
-  type WatchOptions,
 } from "@scale-from-zero/core/provider"
-import {
-  checkCapacity,
-  DEFAULT_HOST,
-  DEFAULT_RESTART_INITIAL_MS,
-  DEFAULT_RESTART_MAX_MS,
-  DEFAULT_RESTART_RESET_AFTER_MS,
-  DEFAULT_STARTUP_TIMEOUT_MS,
-  DEFAULT_STOP_GRACE_PERIOD_MS,
-  functionOption,
-  resolveDefinition,
-  type ServiceDefaults,
-  stdioOption,
-  stringOption,
-} from "./definition.js"
+import { checkCapacity, newService } from "./definition.js"
 import type {
   ProcessServiceDefinition,
+  ProcessServiceQuery,
   ProcessServiceQueryOptions,
-  ProcessServiceStatus,
 } from "./options.js"
 import { createPortPool } from "./ports.js"
 import { signalGroup } from "./process-group.js"
 import { reconcile } from "./reconcile.js"
 import { stopReplica } from "./replica.js"
 import type { Runtime, Service } from "./runtime.js"
+import { resolveSettings } from "./settings.js"
 import {
   registerForShutdown,
   type ShutdownParticipant,
   unregisterFromShutdown,
 } from "./shutdown.js"
 import { readyUrls, toResponse, toStatus } from "./status.js"
-
-/** A ServiceQuery whose replicas are child processes of this one. */
-export interface ProcessServiceQuery extends ProviderServiceQuery {
-  watch(
-    service: string,
-    namespace: string,
-    onChange: (response: ServiceQueryResponse) => void,
-    options?: WatchOptions,
-  ): void
-  /** The URL of a ready replica (round robin), or undefined when none is ready. */
-  endpoint(service: string, namespace?: string): string | undefined
-  /** The URLs of every ready replica. */
-  endpoints(service: string, namespace?: string): string[]
-  /** Processes, crashes and back-off of one service. */
-  status(service: string, namespace?: string): ProcessServiceStatus
-  /** The services this query runs, by name. */
-  readonly services: readonly string[]
-  /** Adds a service (scaled to `definition.replicas`, default 0). */
-  addService(name: string, definition: ProcessServiceDefinition): void
-  /**
-   * Stops a service's replicas and forgets it (its watchers hear not-found through `onError`);
-   * resolves once they are gone.
-   */
-  removeService(name: string, namespace?: string): Promise<void>
-  readonly namespace: string
-  /**
-   * Ends every watch, stops every replica (SIGTERM, then SIGKILL after the grace period) and
-   * removes the process hooks; resolves once every child and its process group are gone.
-   */
-  close(): Promise<void>
-}
 
 /**
  * Runs each service as local child processes: `setReplicas` starts or stops processes,
@@ -83,47 +33,7 @@ export interface ProcessServiceQuery extends ProviderServiceQuery {
 export function createProcessServiceQuery(
   options: ProcessServiceQueryOptions = {},
 ): ProcessServiceQuery {
-  if (typeof options !== "object" || options === null) {
-    throw invalidOption("options", "an object", options)
-  }
-  const namespace = options.namespace ?? DEFAULT_NAMESPACE
-  const namespaceError = checkNamespace(namespace)
-  if (namespaceError) throw namespaceError
-  const host = stringOption("host", options.host, DEFAULT_HOST)
-  const backoff = options.restartBackoff ?? {}
-  const restart = {
-    initialMs: numberOption(
-      "restartBackoff.initialMs",
-      backoff.initialMs,
-      DEFAULT_RESTART_INITIAL_MS,
-      "positive",
-    ),
-    maxMs: numberOption("restartBackoff.maxMs", backoff.maxMs, DEFAULT_RESTART_MAX_MS, "positive"),
-    resetAfterMs: numberOption(
-      "restartBackoff.resetAfterMs",
-      backoff.resetAfterMs,
-      DEFAULT_RESTART_RESET_AFTER_MS,
-      "positive",
-    ),
-  }
-  const defaults: ServiceDefaults = {
-    startupTimeoutMs: numberOption(
-      "startupTimeoutMs",
-      options.startupTimeoutMs,
-      DEFAULT_STARTUP_TIMEOUT_MS,
-      "positive",
-    ),
-    stopGracePeriodMs: numberOption(
-      "stopGracePeriodMs",
-      options.stopGracePeriodMs,
-      DEFAULT_STOP_GRACE_PERIOD_MS,
-      "positive",
-    ),
-    stdio: stdioOption("stdio", options.stdio, "inherit"),
-  }
-  const onEvent = functionOption("onEvent", options.onEvent)
-  const onWatchError = functionOption("onWatchError", options.onWatchError)
-
+  const { namespace, host, restart, defaults, onEvent, onWatchError } = resolveSettings(options)
   const services = new Map<string, Service>()
   /** The kit's sink for this namespace, while any service in it is watched. */
   let sink: ChangeSink | undefined
@@ -169,32 +79,12 @@ export function createProcessServiceQuery(
     if (closing) throw new BackendError("the process service query is closed")
   }
 
-  /** A service ready to be added, its definition checked. */
-  const newService = (name: string, definition: ProcessServiceDefinition): Service => {
+  /** A service ready to be added, its name and definition checked. */
+  const checkedService = (name: string, definition: ProcessServiceDefinition): Service => {
     const nameError = checkServiceName(name)
     if (nameError) throw nameError
     if (services.has(name)) throw new Error(`service ${name} already exists`)
-    const resolved = resolveDefinition(name, definition, defaults)
-    const at = `services.${name}.replicas`
-    const desired = numberOption(at, definition.replicas, 0, "non-negative integer")
-    checkCapacity(name, desired, resolved)
-    return {
-      name,
-      definition: resolved,
-      desired,
-      replicas: [],
-      crashes: 0,
-      failures: 0,
-      backoffUntil: 0,
-      restartTimer: undefined,
-      lastExit: undefined,
-      lastError: undefined,
-      reconciling: undefined,
-      dirty: false,
-      waitingForPort: false,
-      removed: false,
-      nextEndpoint: 0,
-    }
+    return newService(name, definition, defaults)
   }
 
   const add = (service: Service) => {
@@ -272,7 +162,7 @@ export function createProcessServiceQuery(
     watch: (name, ns, onChange, watchOptions) => watch(name, ns, onChange, watchOptions),
     addService(name, definition) {
       assertOpen()
-      add(newService(name, definition))
+      add(checkedService(name, definition))
     },
     async removeService(name, ns) {
       const service = lookup(name, ns)
@@ -299,7 +189,7 @@ export function createProcessServiceQuery(
 
   // Every definition is checked before anything is started or hooked.
   const initial = Object.entries(options.services ?? {}).map(([name, definition]) =>
-    newService(name, definition),
+    checkedService(name, definition),
   )
   registerForShutdown(participant)
   for (const service of initial) add(service)
