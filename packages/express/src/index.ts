@@ -1,15 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import {
-  createGate,
-  type Gate,
-  type ScaleFromZeroOptions,
-  type ScaleServiceRequest,
-} from "@scale-from-zero/core"
+import { createGate, type Gate, type ScaleFromZeroOptions } from "@scale-from-zero/core"
 import {
   acceptPass,
-  describeScaleBody,
-  readScaleRequest,
-  scaleRefusalReply,
+  prepareScaleRequest,
+  type ScaleRequestFields,
   toGateRequest,
   waitForService,
   writeReply,
@@ -51,11 +45,7 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
 }
 
 /** The request after `horizontalScaling()`: the scale request parsed, and the body to forward. */
-export type ScaleRequestMessage = ExpressRequest & {
-  body: ScaleServiceRequest
-  /** The normalised JSON body; Content-Length describes it. Forward this, not the spent stream. */
-  rawBody: string
-}
+export type ScaleRequestMessage = ExpressRequest & ScaleRequestFields
 
 /**
  * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
@@ -64,10 +54,9 @@ export type ScaleRequestMessage = ExpressRequest & {
  */
 export function horizontalScaling() {
   return (request: ExpressRequest, response: ServerResponse, next: NextFunction): void => {
-    readScaleRequest(request).then((result) => {
-      if (!result.ok) return writeReply(response, scaleRefusalReply(result))
-      describeScaleBody(request, result.body)
-      Object.assign(request, { body: result.request, rawBody: result.body })
+    prepareScaleRequest(request).then((prepared) => {
+      if (!prepared.ok) return writeReply(response, prepared.refusal)
+      Object.assign(request, prepared.fields)
       next()
     }, next)
   }

@@ -7,8 +7,7 @@ import {
 } from "@scale-from-zero/core"
 import {
   coldStartServerTiming,
-  readScaleRequest,
-  scaleRefusalReply,
+  prepareScaleRequest,
   toGateRequest,
   toResponse,
   type WaitUntil,
@@ -77,20 +76,10 @@ export interface HorizontalScalingEnv {
  */
 export function horizontalScaling(): MiddlewareHandler<HorizontalScalingEnv> {
   return async (c, next) => {
-    const request = c.req.raw
-    const result = await readScaleRequest(request)
-    if (!result.ok) return toResponse(scaleRefusalReply(result))
-    const headers = new Headers(request.headers)
-    headers.set("content-type", "application/json")
-    headers.set("content-length", String(new TextEncoder().encode(result.body).byteLength))
-    headers.delete("transfer-encoding")
-    c.set("scaleRequest", result.request)
-    c.req.raw = new Request(request.url, {
-      method: request.method,
-      headers,
-      body: result.body,
-      signal: request.signal,
-    })
+    const prepared = await prepareScaleRequest(c.req.raw)
+    if (!prepared.ok) return prepared.refusal
+    c.set("scaleRequest", prepared.scaleRequest)
+    c.req.raw = prepared.forward
     await next()
   }
 }

@@ -4,18 +4,16 @@ import {
   type Gate,
   type GateReply,
   type ScaleFromZeroOptions,
-  type ScaleServiceRequest,
 } from "@scale-from-zero/core"
 import {
   acceptPass,
-  describeScaleBody,
-  readScaleRequest,
-  scaleRefusalReply,
+  prepareScaleRequest,
   toGateRequest,
   waitForService,
 } from "@scale-from-zero/core/node"
 
 export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+export type { ScaleRequestFields } from "@scale-from-zero/core/node"
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
 export interface KoaContext {
@@ -70,13 +68,6 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
   return Object.assign(middleware, { gate })
 }
 
-/** `ctx.request` after `horizontalScaling()`: the scale request parsed, and the body to forward. */
-export interface ScaleRequestFields {
-  body: ScaleServiceRequest
-  /** The normalised JSON body; Content-Length describes it. Forward this, not the spent stream. */
-  rawBody: string
-}
-
 /**
  * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
  * namespace? }` body (400; 413 past 64 KiB), replicas clamped to 1..5. The next middleware gets
@@ -84,11 +75,9 @@ export interface ScaleRequestFields {
  */
 export function horizontalScaling() {
   return async (context: KoaContext, next: Next): Promise<void> => {
-    const result = await readScaleRequest(context.req)
-    if (!result.ok) return respond(context, scaleRefusalReply(result))
-    describeScaleBody(context.req, result.body)
-    const fields: ScaleRequestFields = { body: result.request, rawBody: result.body }
-    Object.assign(context.request, fields)
+    const prepared = await prepareScaleRequest(context.req)
+    if (!prepared.ok) return respond(context, prepared.refusal)
+    Object.assign(context.request, prepared.fields)
     await next()
   }
 }

@@ -9,13 +9,13 @@ import {
   type HeaderReader,
 } from "../gate.js"
 
-export { scaleRefusalReply } from "../horizontal-scaling.js"
-
 import {
   type HorizontalScalingResult,
   MAX_SCALE_REQUEST_BYTES,
   normalizeScaleRequest,
   SCALE_REQUEST_TOO_LARGE,
+  type ScaleServiceRequest,
+  scaleRefusalReply,
 } from "../horizontal-scaling.js"
 
 /**
@@ -191,4 +191,27 @@ export function describeScaleBody(request: IncomingMessage, body: string): void 
   request.headers["content-length"] = String(Buffer.byteLength(body))
   request.headers["content-type"] = "application/json"
   delete request.headers["transfer-encoding"]
+}
+
+/** The fields `horizontalScaling()` gives a request: the parsed scale request and the body to forward. */
+export interface ScaleRequestFields {
+  body: ScaleServiceRequest
+  /** The normalised JSON body; Content-Length describes it. Forward this, not the spent stream. */
+  rawBody: string
+}
+
+/** A scale request read and checked: its fields, or the refusal to answer with. */
+export type PreparedScaleRequest =
+  | { readonly ok: true; readonly fields: ScaleRequestFields }
+  | { readonly ok: false; readonly refusal: GateReply }
+
+/**
+ * Reads and checks a scale request (405, 413, 400 as `readScaleRequest`); for a good one the
+ * request's headers are rewritten to describe the normalised body that replaces the one read.
+ */
+export async function prepareScaleRequest(request: IncomingMessage): Promise<PreparedScaleRequest> {
+  const result = await readScaleRequest(request)
+  if (!result.ok) return { ok: false, refusal: scaleRefusalReply(result) }
+  describeScaleBody(request, result.body)
+  return { ok: true, fields: { body: result.request, rawBody: result.body } }
 }

@@ -11,8 +11,13 @@ import {
   type GateRequest,
 } from "../gate.js"
 
-export { readScaleRequest, scaleRefusalReply } from "../horizontal-scaling.js"
-export { coldStartServerTiming }
+import {
+  readScaleRequest,
+  type ScaleServiceRequest,
+  scaleRefusalReply,
+} from "../horizontal-scaling.js"
+
+export { coldStartServerTiming, readScaleRequest }
 
 /** The part of a Workers `ExecutionContext` the bridge uses. */
 export interface WaitUntil {
@@ -85,4 +90,29 @@ export async function waitForService(
     context.waitUntil(Promise.race([settled, bound]).finally(() => clearTimeout(timer)))
   }
   return outcome
+}
+
+/** A scale request read and checked: what to forward, or the refusal to answer with. */
+export type PreparedScaleRequest =
+  | { readonly ok: true; readonly scaleRequest: ScaleServiceRequest; readonly forward: Request }
+  | { readonly ok: false; readonly refusal: Response }
+
+/**
+ * Reads and checks a scale request (405, 413, 400 as `readScaleRequest`); a good one comes back
+ * parsed, with a Request carrying its normalised JSON body, ready to forward.
+ */
+export async function prepareScaleRequest(request: Request): Promise<PreparedScaleRequest> {
+  const result = await readScaleRequest(request)
+  if (!result.ok) return { ok: false, refusal: toResponse(scaleRefusalReply(result)) }
+  const headers = new Headers(request.headers)
+  headers.set("content-type", "application/json")
+  headers.set("content-length", String(new TextEncoder().encode(result.body).byteLength))
+  headers.delete("transfer-encoding")
+  const forward = new Request(request.url, {
+    method: request.method,
+    headers,
+    body: result.body,
+    signal: request.signal,
+  })
+  return { ok: true, scaleRequest: result.request, forward }
 }
