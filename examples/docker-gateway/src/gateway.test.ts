@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net"
 import { serve } from "@hono/node-server"
 import type { ScalingEvent, ServiceQuery } from "@scale-from-zero/core"
 import { createDockerServiceQuery, SERVICE_LABEL } from "@scale-from-zero/docker"
-import { afterAll, describe, expect, it } from "vitest"
 import {
   containerState,
   createContainer,
@@ -14,7 +13,8 @@ import {
   removeContainers,
   requireEngine,
   uniqueName,
-} from "../../../packages/test-kit/src/podman.js"
+} from "@scale-from-zero/test-kit/podman"
+import { afterAll, describe, expect, it } from "vitest"
 import { createDockerGateway, UPSTREAM_LABEL } from "./gateway.js"
 
 const skipReason = await requireEngine()

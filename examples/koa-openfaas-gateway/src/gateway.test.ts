@@ -5,13 +5,13 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 // The simulator lives in the private test-kit; this example does not list the test-kit among its
 // dependencies, so it is imported by path (it needs nothing but node:http).
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
-} from "../../../packages/test-kit/src/faas-provider-simulator.js"
+} from "@scale-from-zero/test-kit/faas-provider-simulator"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { createGateway } from "./app.js"
 import { readGatewayConfig } from "./config.js"
 
