@@ -3,10 +3,12 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { KubeConfig } from "@kubernetes/client-node"
 import {
   createFunctionScaler,
   MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
+  SCALING_FACTOR_LABEL,
   ServiceNotFoundError,
   type ServiceQueryResponse,
 } from "@scale-from-zero/core"
@@ -23,6 +25,9 @@ import {
   type KubernetesServiceQuery,
   type KubernetesServiceQueryOptions,
   KubernetesTimeoutError,
+  KubernetesWatchError,
+  type WatchErrorContext,
+  type WorkloadKind,
 } from "./index.js"
 
 const NS = "team-a"
@@ -62,14 +67,28 @@ async function setup(
   return { simulator, query }
 }
 
-/** Subscribes to a service and keeps what it pushes. */
+/** Subscribes to a service and keeps what it pushes and the errors it hears. */
 function subscribe(query: KubernetesServiceQuery, service: string, namespace = NS) {
   const seen: ServiceQueryResponse[] = []
+  const errors: Error[] = []
   const subscription = new AbortController()
-  query.watch(service, namespace, (status) => seen.push(status), { signal: subscription.signal })
+  query.watch(service, namespace, (status) => seen.push(status), {
+    signal: subscription.signal,
+    onError: (error) => errors.push(error),
+  })
   onTestFinished(() => subscription.abort())
   const latest = () => seen.at(-1)
-  return { seen, latest, subscription }
+  return { seen, errors, latest, subscription }
+}
+
+/** An onWatchError that keeps what it hears. */
+function watchErrors() {
+  const reports: { error: Error; context: WatchErrorContext }[] = []
+  const onWatchError = (error: Error, context: WatchErrorContext) => {
+    reports.push({ error, context })
+  }
+  const failures = () => reports.filter((report) => report.context.source === "changes")
+  return { reports, failures, onWatchError }
 }
 
 const readyEndpointsIn = (simulator: KubeApiSimulator, service: string) =>
@@ -418,18 +437,138 @@ describe("watch", () => {
   )
 
   it("falls back to polling when the watch is forbidden, and reports why", async () => {
-    const errors: Error[] = []
-    const { simulator, query } = await setup(
-      {},
-      { pollIntervalMs: 30, onWatchError: (error) => errors.push(error) },
-    )
+    const { failures, onWatchError } = watchErrors()
+    const { simulator, query } = await setup({}, { pollIntervalMs: 30, onWatchError })
     simulator.deny("watch", "deployments")
     simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
-    const { latest } = subscribe(query, "api")
+    const { latest, errors } = subscribe(query, "api")
     await query.setReplicas("api", NS, 1)
     await until(latest, (s) => s?.availableReplicas === 1, "the ready state found by polling")
-    const forbidden = errors.find((error) => error instanceof KubernetesPermissionError)
-    expect(forbidden?.message).toContain(`watch deployments in namespace ${NS}`)
+    const forbidden = failures()[0]
+    expect(forbidden?.context).toEqual({ namespace: NS, source: "changes" })
+    expect(forbidden?.error).toBeInstanceOf(KubernetesPermissionError)
+    expect(forbidden?.error).toMatchObject({ status: 403, verb: "watch", resource: "deployments" })
+    expect(forbidden?.error.message).toContain(`watch deployments in namespace ${NS}`)
+    // The watch is the one thing failing: the service's own reads succeed.
+    expect(errors).toEqual([])
+  })
+
+  it("polls while a dropped watch may not restart, and stops polling once it is back", async () => {
+    const { failures, onWatchError } = watchErrors()
+    const { simulator, query } = await setup(
+      { podReadyDelayMs: 50 },
+      { pollIntervalMs: 40, onWatchError },
+    )
+    simulator.addWorkload("Deployment", NS, "api", { replicas: 0 })
+    const { latest } = subscribe(query, "api")
+    await until(latest, (s) => s !== undefined, "the first pushed status")
+    const reads = () =>
+      simulator.requests.filter(
+        (request) =>
+          request.method === "GET" &&
+          request.path === `/apis/apps/v1/namespaces/${NS}/deployments/api`,
+      ).length
+
+    // The connection flaps and the watch may not open again: polling carries the scale-up.
+    simulator.deny("watch", "deployments")
+    simulator.dropWatches("reset")
+    simulator.scale("Deployment", NS, "api", 1)
+    await until(latest, (s) => s?.availableReplicas === 1, "the ready state found by polling")
+    expect(failures()[0]?.error).toMatchObject({ verb: "watch", resource: "deployments" })
+
+    // Allowed again: the source is opened again and the watch, not polling, carries what follows.
+    simulator.allowAll()
+    await until(
+      () => simulator.openWatches,
+      (n) => n === 2,
+      "both watches open again",
+    )
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const polled = reads()
+    simulator.scale("Deployment", NS, "api", 0)
+    await until(latest, (s) => s?.replicas === 0, "the scale-down pushed by the watch")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(reads()).toBe(polled)
+  })
+
+  it("names the collection when its watch fails without an API answer, and retries with backoff", async () => {
+    const simulator = await startKubeApiSimulator()
+    const kubeConfig = simulator.kubeConfig()
+    // Nothing listens there any more: every request is refused.
+    await simulator.close()
+    const { failures, onWatchError } = watchErrors()
+    const query = createKubernetesServiceQuery({
+      kubeConfig,
+      readiness: "workload",
+      pollIntervalMs: 30,
+      onWatchError,
+    })
+    onTestFinished(() => query.close())
+    const { errors } = subscribe(query, "api")
+    await until(
+      () => failures().length,
+      (n) => n >= 3,
+      "the source failing, opened again twice",
+    )
+    const [first] = failures()
+    expect(first?.context).toEqual({ namespace: NS, source: "changes" })
+    expect(first?.error).toBeInstanceOf(KubernetesWatchError)
+    expect(first?.error).toMatchObject({ code: "ERR_BACKEND", resource: "deployments" })
+    expect(first?.error.message).toContain(`the watch of deployments in namespace ${NS} failed`)
+    // Each watcher hears that its service cannot be read while the polling goes on.
+    expect(errors.length).toBeGreaterThan(0)
+    // Opened again after 30, 60, 120 ms…: within 400 ms no more than five tries.
+    const tries = failures().length
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(failures().length - tries).toBeLessThanOrEqual(2)
+  })
+
+  it("tells the watchers through onError when a workload's scale labels cannot be read", async () => {
+    const { reports, onWatchError } = watchErrors()
+    const { simulator, query } = await setup({}, { readiness: "workload", onWatchError })
+    simulator.addWorkload("Deployment", NS, "api", {
+      replicas: 0,
+      templateLabels: { [SCALING_FACTOR_LABEL]: "0" },
+    })
+    const { errors, seen } = subscribe(query, "api")
+    await until(
+      () => errors.length,
+      (n) => n > 0,
+      "onError",
+    )
+    expect(errors[0]).toBeInstanceOf(RangeError)
+    expect(reports).toContainEqual({
+      error: errors[0],
+      context: { namespace: NS, service: "api", source: "read" },
+    })
+    expect(seen).toEqual([])
+  })
+})
+
+describe("options", () => {
+  it("rejects an invalid option, naming it, what it must be and what it got", () => {
+    const kubeConfig = new KubeConfig()
+    const make = (options: Omit<KubernetesServiceQueryOptions, "kubeConfig">) => () =>
+      createKubernetesServiceQuery({ kubeConfig, ...options })
+    expect(make({ kind: "Pod" as WorkloadKind })).toThrow(
+      'option kind must be "Deployment" or "StatefulSet", got "Pod"',
+    )
+    expect(make({ readiness: "pods" as "workload" })).toThrow(
+      'option readiness must be "endpoints" or "workload", got "pods"',
+    )
+    expect(make({ requestTimeoutMs: 0 })).toThrow(
+      "option requestTimeoutMs must be a positive number, got 0",
+    )
+    expect(make({ conflictRetries: 1.5 })).toThrow(
+      "option conflictRetries must be a positive integer number, got 1.5",
+    )
+    expect(make({ watchTimeoutSeconds: 30.5 })).toThrow(
+      "option watchTimeoutSeconds must be a positive integer number, got 30.5",
+    )
+    expect(make({ pollIntervalMs: -1 })).toThrow("option pollIntervalMs must be a positive")
+    expect(make({ fieldManager: "" })).toThrow(
+      'option fieldManager must be a non-empty string, got ""',
+    )
   })
 })
 

@@ -1,5 +1,6 @@
 import { KubeConfig, type V1Scale } from "@kubernetes/client-node"
 import {
+  DEFAULT_PROVIDER_POLL_INTERVAL_MS,
   defineServiceQuery,
   invalidOption,
   numberOption,
@@ -120,6 +121,13 @@ export function createKubernetesServiceQuery(
     DEFAULT_WATCH_TIMEOUT_SECONDS,
     "positive integer",
   )
+  // Checked here too, so that every option is checked before credentials are loaded.
+  const pollIntervalMs = numberOption(
+    "pollIntervalMs",
+    options.pollIntervalMs,
+    DEFAULT_PROVIDER_POLL_INTERVAL_MS,
+    "positive",
+  )
   const fieldManager = options.fieldManager ?? "scale-from-zero"
   if (typeof fieldManager !== "string" || fieldManager === "") {
     throw invalidOption("fieldManager", "a non-empty string", fieldManager)
@@ -153,7 +161,7 @@ export function createKubernetesServiceQuery(
       running.add(done)
       void done.finally(() => running.delete(done))
     },
-    ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
+    pollIntervalMs,
     ...(options.onWatchError !== undefined && { onWatchError: options.onWatchError }),
     async close() {
       await Promise.all(running)
