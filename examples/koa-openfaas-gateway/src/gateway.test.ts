@@ -5,8 +5,6 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-// The simulator lives in the private test-kit; this example does not list the test-kit among its
-// dependencies, so it is imported by path (it needs nothing but node:http).
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
