@@ -1,49 +1,22 @@
 import { createServer, type Server } from "node:net"
 import {
-  InvalidServiceNameError,
-  MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
-  SCALING_FACTOR_LABEL,
   ServiceNotFoundError,
-  type ServiceQueryResponse,
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
 } from "@scale-from-zero/core"
-import { afterEach, describe, expect, it } from "vitest"
-import { eventually, getJson, isAlive, serverService, until } from "../test/helpers.js"
+import { describe, expect, it } from "vitest"
 import {
-  createProcessServiceQuery,
-  type ProcessEvent,
-  type ProcessServiceQuery,
-  type ProcessServiceQueryOptions,
-  shutdownHooksInstalled,
-} from "./index.js"
+  closingQueries,
+  eventually,
+  getJson,
+  isAlive,
+  serverService,
+  until,
+} from "../test/helpers.js"
+import { createProcessServiceQuery, type ProcessEvent, shutdownHooksInstalled } from "./index.js"
 
-const open: ProcessServiceQuery[] = []
-const pids: number[] = []
-
-/** A query that the test's teardown closes; its events are collected in `events`. */
-function start(options: ProcessServiceQueryOptions) {
-  const events: (ProcessEvent & { at: number })[] = []
-  const query = createProcessServiceQuery({
-    stdio: "ignore",
-    ...options,
-    onEvent: (event) => {
-      events.push({ ...event, at: Date.now() })
-      if (event.type === "spawn") pids.push(event.pid)
-    },
-  })
-  open.push(query)
-  return { query, events }
-}
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((query) => query.close()))
-  // Every child any test started is gone once its query is closed.
-  for (const pid of pids.splice(0)) expect(isAlive(pid), `pid ${pid}`).toBe(false)
-  expect(shutdownHooksInstalled()).toBe(false)
-})
-
+const { start, track } = closingQueries()
 const ns = "openfaas-fn"
 
 /** Three consecutive ports nothing listens on now. */
@@ -107,21 +80,6 @@ describe("createProcessServiceQuery", () => {
     expect(readyEvent.startupMs).toBeGreaterThanOrEqual(300)
   })
 
-  it("reads the scale labels as every provider does: an unparsable one falls back to the default", async () => {
-    const labels = {
-      [MIN_SCALE_LABEL]: "two",
-      [MAX_SCALE_LABEL]: "-3",
-      [SCALING_FACTOR_LABEL]: "20",
-    }
-    const { query } = start({ services: { odd: serverService({}, { labels }) } })
-    expect(await query.getReplicas("odd", ns)).toMatchObject({
-      minReplicas: 1,
-      maxReplicas: 5,
-      scalingFactor: 20,
-      labels,
-    })
-  })
-
   it("passes the port through the variable portEnv names, and reports labels and scale limits", async () => {
     const labels = {
       [MIN_SCALE_LABEL]: "2",
@@ -147,57 +105,6 @@ describe("createProcessServiceQuery", () => {
       labels,
       annotations: { team: "a" },
     })
-  })
-
-  it("counts only replicas whose probe passes, and pushes each change through watch", async () => {
-    const { query, events } = start({
-      services: {
-        hello: serverService(
-          {},
-          {
-            readiness: {
-              httpPath: "/healthz",
-              intervalMs: 20,
-              readyIntervalMs: 20,
-              failureThreshold: 2,
-            },
-          },
-        ),
-      },
-    })
-    const seen: ServiceQueryResponse[] = []
-    const subscription = new AbortController()
-    query.watch("hello", ns, (status) => seen.push(status), { signal: subscription.signal })
-
-    await query.setReplicas("hello", ns, 1)
-    await eventually("ready", () => (seen.at(-1)?.availableReplicas === 1 ? true : undefined))
-    const url = query.endpoint("hello")!
-
-    // The replica still runs but its health check fails: it leaves availableReplicas.
-    await fetch(`${url}/sick`)
-    await eventually("unready", () => (seen.at(-1)?.availableReplicas === 0 ? true : undefined))
-    expect(query.status("hello").processes[0]?.state).toBe("unready")
-    expect(query.endpoint("hello")).toBeUndefined()
-    expect(events.some((e) => e.type === "unready")).toBe(true)
-
-    await fetch(`${url}/well`)
-    await eventually("ready again", () => (seen.at(-1)?.availableReplicas === 1 ? true : undefined))
-
-    await query.setReplicas("hello", ns, 0)
-    await eventually("down", () => (seen.at(-1)?.replicas === 0 ? true : undefined))
-    expect(seen.map((s) => [s.replicas, s.availableReplicas])).toEqual([
-      [1, 0],
-      [1, 1],
-      [1, 0],
-      [1, 1],
-      [0, 1],
-      [0, 0],
-    ])
-
-    subscription.abort()
-    await query.setReplicas("hello", ns, 1)
-    await until(query, "hello", (status) => status.availableReplicas === 1)
-    expect(seen).toHaveLength(6)
   })
 
   it("takes a TCP connection as ready when no HTTP path is given", async () => {
@@ -392,110 +299,6 @@ describe("createProcessServiceQuery", () => {
     expect(() => query.endpoint("nope")).toThrow(ServiceNotFoundError)
   })
 
-  it("tells a service's watchers through onError, and onWatchError, once it is removed", async () => {
-    const reported: [Error, unknown][] = []
-    const { query } = start({
-      services: { hello: serverService({}, { replicas: 1 }) },
-      onWatchError: (error, context) => reported.push([error, context]),
-    })
-    await until(query, "hello", (status) => status.availableReplicas === 1)
-    const errors: Error[] = []
-    const subscription = new AbortController()
-    query.watch("hello", ns, () => {}, {
-      signal: subscription.signal,
-      onError: (error) => errors.push(error),
-    })
-    await query.removeService("hello", ns)
-    await eventually("onError", () => (errors.length > 0 ? true : undefined))
-    expect(errors[0]).toBeInstanceOf(ServiceNotFoundError)
-    expect(reported).toEqual([[errors[0], { namespace: ns, service: "hello", source: "read" }]])
-    subscription.abort()
-    expect(query.activeWatches).toBe(0)
-  })
-
-  it("reports a watcher that throws as an error event and keeps serving the others", async () => {
-    const reported: unknown[] = []
-    const { query, events } = start({
-      services: { hello: serverService() },
-      onWatchError: (_error, context) => reported.push(context),
-    })
-    const subscription = new AbortController()
-    query.watch(
-      "hello",
-      ns,
-      () => {
-        throw new Error("a broken watcher")
-      },
-      { signal: subscription.signal },
-    )
-    try {
-      await query.setReplicas("hello", ns, 1)
-      await until(query, "hello", (status) => status.availableReplicas === 1)
-      expect(reported).toContainEqual({ namespace: ns, service: "hello", source: "listener" })
-      expect(events).toContainEqual(
-        expect.objectContaining({
-          type: "error",
-          service: "hello",
-          error: new Error("a broken watcher"),
-        }),
-      )
-    } finally {
-      subscription.abort()
-    }
-  })
-
-  it("pushes to a watcher that subscribed before its service was added", async () => {
-    const { query } = start({})
-    const seen: ServiceQueryResponse[] = []
-    const subscription = new AbortController()
-    query.watch("later", ns, (status) => seen.push(status), { signal: subscription.signal })
-    query.addService("later", serverService({}, { replicas: 1 }))
-    await eventually("ready", () => (seen.at(-1)?.availableReplicas === 1 ? true : undefined))
-    expect(seen[0]).toMatchObject({ replicas: 1, availableReplicas: 0 })
-    subscription.abort()
-  })
-
-  it("rejects bad definitions and replica counts with a clear error", async () => {
-    expect(() => createProcessServiceQuery({ services: { "bad/name": serverService() } })).toThrow(
-      InvalidServiceNameError,
-    )
-    expect(() => createProcessServiceQuery({ services: { a: { command: "" } } })).toThrow(
-      'option services.a.command must be a non-empty string, got ""',
-    )
-    expect(() =>
-      createProcessServiceQuery({ services: { a: serverService({}, { port: 70_000 }) } }),
-    ).toThrow("option services.a.port must be a port 1-65535 or a range { from, to }")
-    expect(() =>
-      createProcessServiceQuery({
-        services: { a: serverService({}, { readiness: { intervalMs: -1 } }) },
-      }),
-    ).toThrow("option services.a.readiness.intervalMs must be a positive number, got -1")
-    expect(() =>
-      createProcessServiceQuery({ services: { a: serverService({}, { replicas: 1.5 }) } }),
-    ).toThrow("option services.a.replicas must be a non-negative integer number, got 1.5")
-    expect(() => createProcessServiceQuery({ restartBackoff: { maxMs: 0 } })).toThrow(
-      "option restartBackoff.maxMs must be a positive number, got 0",
-    )
-    expect(() =>
-      createProcessServiceQuery({ stopGracePeriodMs: "5s" as unknown as number }),
-    ).toThrow('option stopGracePeriodMs must be a positive number, got "5s"')
-    expect(() => createProcessServiceQuery({ stdio: "pipe" as "ignore" })).toThrow(
-      'option stdio must be "inherit" or "ignore", got "pipe"',
-    )
-    // The scale labels follow every provider's rules: a factor outside 1..100 is refused.
-    expect(() =>
-      createProcessServiceQuery({
-        services: { a: serverService({}, { labels: { [SCALING_FACTOR_LABEL]: "0" } }) },
-      }),
-    ).toThrow(/services\.a\.labels: bad scaling factor/)
-    expect(shutdownHooksInstalled()).toBe(false)
-
-    const { query } = start({ services: { hello: serverService() } })
-    await expect(query.setReplicas("hello", ns, -1)).rejects.toThrow(RangeError)
-    await expect(query.setReplicas("hello", ns, 1.5)).rejects.toThrow(RangeError)
-    expect(() => query.addService("hello", serverService())).toThrow("already exists")
-  })
-
   it("adds and removes services while running", async () => {
     const { query } = start({})
     expect(query.services).toEqual([])
@@ -516,7 +319,7 @@ describe("createProcessServiceQuery", () => {
       },
       stdio: "ignore",
     })
-    open.push(query)
+    track(query)
     expect(shutdownHooksInstalled()).toBe(true)
     expect(process.listenerCount("SIGTERM")).toBeGreaterThan(0)
     await until(query, "a", (status) => status.availableReplicas === 2)

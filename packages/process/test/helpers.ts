@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { ServiceQueryResponse } from "@scale-from-zero/core"
-import type { ProcessServiceDefinition, ProcessServiceQuery } from "../src/index.js"
+import { afterEach, expect } from "vitest"
+import {
+  createProcessServiceQuery,
+  type ProcessEvent,
+  type ProcessServiceDefinition,
+  type ProcessServiceQuery,
+  type ProcessServiceQueryOptions,
+  shutdownHooksInstalled,
+} from "../src/index.js"
 
 /** The tiny HTTP server every test replica runs (see its header for the knobs). */
 export const SERVER = fileURLToPath(new URL("./fixtures/server.mjs", import.meta.url))
@@ -85,4 +93,35 @@ export async function getJson(
 ): Promise<{ pid: number; port: number; grandchild?: number }> {
   const response = await fetch(url)
   return (await response.json()) as { pid: number; port: number; grandchild?: number }
+}
+
+/**
+ * Queries that each test's teardown closes, checking that every child they started is gone
+ * and the process hooks are removed. Call once per test file, at its top level.
+ */
+export function closingQueries() {
+  const open: ProcessServiceQuery[] = []
+  const pids: number[] = []
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((query) => query.close()))
+    for (const pid of pids.splice(0)) expect(isAlive(pid), `pid ${pid}`).toBe(false)
+    expect(shutdownHooksInstalled()).toBe(false)
+  })
+
+  /** A query closed after the test; its events (with their time) are collected in `events`. */
+  const start = (options: ProcessServiceQueryOptions) => {
+    const events: (ProcessEvent & { at: number })[] = []
+    const query = createProcessServiceQuery({
+      stdio: "ignore",
+      ...options,
+      onEvent: (event) => {
+        events.push({ ...event, at: Date.now() })
+        if (event.type === "spawn") pids.push(event.pid)
+      },
+    })
+    open.push(query)
+    return { query, events }
+  }
+  return { start, track: (query: ProcessServiceQuery) => void open.push(query) }
 }
