@@ -72,12 +72,8 @@ export class KubernetesWatchError extends BackendError {
   readonly resource: string
   readonly namespace: string
   constructor(access: KubernetesAccess, cause: Error) {
-    super(
-      `the watch of ${access.resource} in namespace ${access.namespace} failed: ${cause.message}`,
-      {
-        cause,
-      },
-    )
+    const what = `the watch of ${access.resource} in namespace ${access.namespace}`
+    super(`${what} failed: ${cause.message}`, { cause })
     this.resource = access.resource
     this.namespace = access.namespace
   }
