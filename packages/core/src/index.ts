@@ -68,5 +68,10 @@ export type * from "./observer.js"
 export type { SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
 export type { ServiceState, ServiceStatus } from "./status.js"
+export {
+  answerStatusRequest,
+  type StatusHandlerOptions,
+  statusAuthorizer,
+} from "./status-page.js"
 export { TELEMETRY_SCOPE } from "./telemetry.js"
 export type * from "./types.js"

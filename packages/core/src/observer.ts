@@ -36,8 +36,17 @@ export interface ScalingObserver {
   /** Once per request for a service, with what became of it. Allocation-free for `pass`. */
   request?(verdict: RequestVerdict, name: string, namespace: string, known: boolean): void
   holdStarted?(hold: ObservedHold): void
-  /** `durationMs` is the wait; `known` as of its end. */
-  holdEnded?(hold: ObservedHold, outcome: HoldOutcome, durationMs: number, known: boolean): void
+  /**
+   * `durationMs` is the wait; `known` as of its end; `coldStart` false when the service
+   * turned out ready (the wait was only a read of its status).
+   */
+  holdEnded?(
+    hold: ObservedHold,
+    outcome: HoldOutcome,
+    durationMs: number,
+    known: boolean,
+    coldStart: boolean,
+  ): void
   backendCall?(call: BackendCall, result: BackendResult, durationMs: number): void
   scaledUp?(name: string, namespace: string, replicas: number): void
   scaleDownStarted?(name: string, namespace: string): void

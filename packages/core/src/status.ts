@@ -67,7 +67,7 @@ export function createStatusTracker() {
     return found
   }
   const observer: ScalingObserver = {
-    holdEnded(hold, outcome, durationMs, known) {
+    holdEnded(hold, outcome, durationMs, known, coldStart) {
       const { name, namespace } = hold
       if (!known) {
         // Known once and now gone: shown as missing; never known: not shown at all.
@@ -78,7 +78,7 @@ export function createStatusTracker() {
       const found = record(name, namespace)
       found.missing = false
       found.lastActivity = Date.now()
-      if (outcome === "ready") found.lastColdStartMs = durationMs
+      if (outcome === "ready" && coldStart) found.lastColdStartMs = durationMs
     },
     scaleDownStarted(name, namespace) {
       record(name, namespace).scalingDown = true

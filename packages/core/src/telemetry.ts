@@ -243,7 +243,7 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
             })
           }
           for (const observer of observers)
-            observer.holdEnded?.(hold, outcome, durationMs, knownNow)
+            observer.holdEnded?.(hold, outcome, durationMs, knownNow, coldStart)
           count(verdict, name, namespace, knownNow)
         },
       }
