@@ -76,23 +76,55 @@ export interface Telemetry {
 const NOOP_METER = createNoopMeter()
 const ERROR_OUTCOMES: ReadonlySet<HoldOutcome> = new Set(["timeout", "backend-error", "overloaded"])
 
-/** Per-service attribute sets, made once per service (the warm path allocates none). */
-class ServiceAttributes {
-  readonly #byNamespace = new Map<string, Map<string, Attributes>>()
-  constructor(private readonly extra: Attributes) {}
+interface Tally {
+  readonly attributes: Attributes
+  count: number
+}
 
-  get(name: string, namespace: string): Attributes {
-    let names = this.#byNamespace.get(namespace)
+/**
+ * Requests by verdict, counted in plain numbers and read by the SDK when it collects: the warm
+ * path adds one to a number kept per service, instead of an SDK `add` that hashes its
+ * attributes on every call. Tallies exist only for known services, plus one per verdict.
+ */
+class VerdictTallies {
+  readonly #passes = new Map<string, Map<string, Tally>>()
+  readonly #others = new Map<string, Tally>()
+
+  pass(name: string, namespace: string): Tally {
+    let names = this.#passes.get(namespace)
     if (names === undefined) {
       names = new Map()
-      this.#byNamespace.set(namespace, names)
+      this.#passes.set(namespace, names)
     }
-    let attributes = names.get(name)
-    if (attributes === undefined) {
-      attributes = Object.freeze({ [ATTR.name]: name, [ATTR.namespace]: namespace, ...this.extra })
-      names.set(name, attributes)
+    let tally = names.get(name)
+    if (tally === undefined) {
+      tally = {
+        attributes: { ...serviceAttributes(name, namespace, true), [ATTR.verdict]: "pass" },
+        count: 0,
+      }
+      names.set(name, tally)
     }
-    return attributes
+    return tally
+  }
+
+  add(verdict: RequestVerdict, name: string, namespace: string, known: boolean) {
+    if (verdict === "pass" && known) {
+      this.pass(name, namespace).count++
+      return
+    }
+    const key = known ? `${verdict} ${namespace} ${name}` : verdict
+    let tally = this.#others.get(key)
+    if (tally === undefined) {
+      const attributes = { ...serviceAttributes(name, namespace, known), [ATTR.verdict]: verdict }
+      tally = { attributes, count: 0 }
+      this.#others.set(key, tally)
+    }
+    tally.count++
+  }
+
+  *[Symbol.iterator](): IterableIterator<Tally> {
+    for (const names of this.#passes.values()) yield* names.values()
+    yield* this.#others.values()
   }
 }
 
@@ -122,9 +154,16 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
   const held = meter.createUpDownCounter("scale_from_zero.requests.held", {
     description: "Requests held now while their service wakes",
   })
-  const requests = meter.createCounter("scale_from_zero.requests", {
-    description: "Requests for a service, by what the gate did with them",
-  })
+  const tallies = new VerdictTallies()
+  if (metering) {
+    meter
+      .createObservableCounter("scale_from_zero.requests", {
+        description: "Requests for a service, by what the gate did with them",
+      })
+      .addCallback((result) => {
+        for (const tally of tallies) result.observe(tally.count, tally.attributes)
+      })
+  }
   const backendCalls = meter.createCounter("scale_from_zero.backend.calls", {
     description: "Calls to the backend, by call and result",
   })
@@ -138,13 +177,10 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
   const scaleDowns = meter.createCounter("scale_from_zero.scale_downs", {
     description: "Idle services scaled to zero",
   })
-  const passAttributes = new ServiceAttributes({ [ATTR.verdict]: "pass" })
   const observing = observers.length > 0
 
   const count = (verdict: RequestVerdict, name: string, namespace: string, known: boolean) => {
-    if (metering) {
-      requests.add(1, { ...serviceAttributes(name, namespace, known), [ATTR.verdict]: verdict })
-    }
+    if (metering) tallies.add(verdict, name, namespace, known)
     for (const observer of observers) observer.request?.(verdict, name, namespace, known)
   }
 
@@ -205,7 +241,7 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
     passed:
       metering || observing
         ? (name, namespace) => {
-            if (metering) requests.add(1, passAttributes.get(name, namespace))
+            if (metering) tallies.pass(name, namespace).count++
             for (const observer of observers) observer.request?.("pass", name, namespace, true)
           }
         : () => {},
