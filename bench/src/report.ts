@@ -1,5 +1,6 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
 import type { HeldMemory } from "./memory.js"
+import type { TelemetryWarmPath } from "./telemetry.js"
 import type { WarmOverhead } from "./warm.js"
 
 export interface Results {
@@ -12,6 +13,7 @@ export interface Results {
   backendLoad: BackendLoad[]
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
+  telemetryWarmPath: TelemetryWarmPath
 }
 
 const table = (header: string[], rows: (string | number)[][]) =>
@@ -115,6 +117,25 @@ ${table(
     ],
   ],
 )}
+
+## 5. Warm path with OpenTelemetry
+
+\`gate.admit\` of a request for a cached, ready service in a tight loop (${r.telemetryWarmPath.iterations} calls after a
+warm-up), in a fresh process each round: without an SDK, and with the OpenTelemetry SDK registered
+(tracer provider with an in-memory exporter, meter provider with a reader, async-hooks context
+manager) before the gate is made. Rounds interleaved; medians of ${r.telemetryWarmPath.rounds}.
+Target: no span, no allocation, no measurable cost.
+
+${table(
+  ["SDK", "ns per warm admit (median)", "range over rounds"],
+  [
+    ["none", r.telemetryWarmPath.nsWithoutSdk, r.telemetryWarmPath.rangeWithoutSdk.join("–")],
+    ["registered", r.telemetryWarmPath.nsWithSdk, r.telemetryWarmPath.rangeWithSdk.join("–")],
+  ],
+)}
+
+With the SDK, the last round's reader counted ${r.telemetryWarmPath.passesCounted} warm requests (the loop and its
+warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the first, cold request's): no span on the warm path.
 
 ## Fixes made from these measurements
 

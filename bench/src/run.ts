@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url"
 import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
 import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
+import { measureTelemetryWarmPath } from "./telemetry.js"
 import { measureWarmOverhead } from "./warm.js"
 
 const quick = process.argv.includes("--quick")
@@ -17,6 +18,8 @@ const settings = quick
       memoryHeld: 2000,
       warmSeconds: 1,
       warmRounds: 1,
+      admitIterations: 200_000,
+      admitRounds: 1,
     }
   : {
       trials: 200,
@@ -25,6 +28,8 @@ const settings = quick
       memoryHeld: 10_000,
       warmSeconds: 2,
       warmRounds: 11,
+      admitIterations: 2_000_000,
+      admitRounds: 7,
     }
 
 log(`scale-from-zero benchmarks (${quick ? "quick" : "full"} mode)`)
@@ -56,6 +61,13 @@ const warmOverhead = await measureWarmOverhead({
   log,
 })
 
+log("warm path without and with the OpenTelemetry SDK …")
+const telemetryWarmPath = await measureTelemetryWarmPath(
+  settings.admitIterations,
+  settings.admitRounds,
+)
+log(`  ${JSON.stringify(telemetryWarmPath)}`)
+
 const results = {
   mode: quick ? "quick" : "full",
   date: new Date().toISOString(),
@@ -66,6 +78,7 @@ const results = {
   backendLoad,
   heldMemory,
   warmOverhead,
+  telemetryWarmPath,
 }
 const resultsFile = fileURLToPath(
   new URL(quick ? "../results.quick.json" : "../results.json", import.meta.url),

@@ -4,8 +4,10 @@ import { ERROR_CODES, hasErrorCode, ScaleTimeoutError, ServiceNotFoundError } fr
 import type { ScalingEventListener } from "./events.js"
 import { createFunctionCache, type FunctionCacher, serviceKey } from "./function-cache.js"
 import { LruMap } from "./lru.js"
+import type { ScalingObserver } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { SingleFlight } from "./single-flight.js"
+import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
 
 export interface ScalingConfig {
@@ -23,6 +25,8 @@ export interface ScalingConfig {
   /** Milliseconds an unknown service is remembered as unknown. Default 1000. */
   notFoundExpiry?: number
   onEvent?: ScalingEventListener
+  /** Hear of every figure recorded (metrics libraries); OpenTelemetry needs none of this. */
+  observers?: readonly ScalingObserver[]
 }
 
 export interface ResolvedScalingConfig {
@@ -189,9 +193,11 @@ const WARM: FunctionScaleResult = Object.freeze({
 export function createFunctionScaler(
   scalingConfig: ScalingConfig,
   cache?: FunctionCacher,
+  telemetry: Telemetry = createTelemetry(scalingConfig.observers),
 ): FunctionScaler {
   const config = resolveScalingConfig(scalingConfig)
-  const { serviceQuery, functionPollInterval, timeout } = config
+  const { functionPollInterval, timeout } = config
+  const serviceQuery = telemetry.serviceQuery(config.serviceQuery)
   const watchRecheckInterval = Math.max(functionPollInterval * WATCH_RECHECK_FACTOR, 1000)
   const emit = scalingConfig.onEvent ?? (() => {})
   const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
@@ -243,10 +249,14 @@ export function createFunctionScaler(
   })
 
   /** Asks for max(minReplicas, 1) replicas, retrying while desired replicas stays 0. */
-  const scaleUp = async (wake: Wake, status: ServiceQueryResponse) => {
+  const scaleUp = (wake: Wake, status: ServiceQueryResponse) => {
+    const replicas = Math.max(status.minReplicas, DEFAULT_MIN_REPLICAS)
+    return telemetry.scaleUp(wake.name, wake.namespace, replicas, () => askFor(wake, replicas))
+  }
+
+  const askFor = async (wake: Wake, replicas: number) => {
     const { name, namespace, controller } = wake
     const { signal } = controller
-    const replicas = Math.max(status.minReplicas, DEFAULT_MIN_REPLICAS)
     emit({ type: "scale-up", service: name, namespace, replicas })
     let lastError: Error | undefined
     for (let attempt = 0; attempt < config.setScaleRetries; attempt++) {
@@ -349,10 +359,10 @@ export function createFunctionScaler(
           stop(wake)
           return
         }
-        status =
-          serviceQuery.watch !== undefined
-            ? await untilAvailableByWatch(wake, serviceQuery.watch)
-            : await untilAvailableByPolling(wake)
+        const { watch } = serviceQuery
+        status = await telemetry.readiness(name, namespace, () =>
+          watch !== undefined ? untilAvailableByWatch(wake, watch) : untilAvailableByPolling(wake),
+        )
         emit({
           type: "ready",
           service: name,

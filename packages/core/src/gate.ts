@@ -11,7 +11,10 @@ import {
 import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
+import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { numberOption } from "./options.js"
+import { createStatusTracker, type ServiceStatus } from "./status.js"
+import { createTelemetry } from "./telemetry.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
@@ -109,6 +112,15 @@ export interface Gate {
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
+  /** One entry per service the backend has reported to this gate, by namespace and name. */
+  status(): ServiceStatus[]
+  /**
+   * Starts waking a service `status()` lists, as a request for it would (bounded by the
+   * timeout); false for any other service.
+   */
+  wake(name: string, namespace: string): boolean
+  /** Scales a service `status()` lists to zero now; false for any other, or while it wakes. */
+  sleep(name: string, namespace: string): Promise<boolean>
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -193,8 +205,12 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const retryAfter = { "retry-after": String(retryAfterSeconds) }
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   const emit = options.onEvent ?? (() => {})
-  const scaler = createFunctionScaler(options)
-  const idle = options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit)
+  const tracker = createStatusTracker()
+  const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
+  const scaler = createFunctionScaler(options, undefined, telemetry)
+  const idle =
+    options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit, telemetry)
+  const known = (name: string, namespace: string) => scaler.peek(name, namespace) !== undefined
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
   // When each service began waking for browsers shown the page: its reloads are new requests.
@@ -261,6 +277,43 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       ),
   }
 
+  /** The hold itself: its answer and, for the telemetry, how it ended. */
+  const holdUntilReady = async (
+    hold: GateHold,
+    signal: AbortSignal,
+  ): Promise<[GatePass | GateReply, HoldOutcome, boolean]> => {
+    const { name, namespace } = hold
+    if (scaler.totalWaiting >= maxWaiting) {
+      return [shed(name, namespace, maxWaiting, "gateway"), "overloaded", false]
+    }
+    if (scaler.waiting(name, namespace) >= maxWaitingPerService) {
+      return [shed(name, namespace, maxWaitingPerService, "service"), "overloaded", false]
+    }
+    const start = Date.now()
+    const pageAfter = hold.browser ? page : undefined
+    const result =
+      pageAfter === undefined
+        ? await scaler.scale(name, namespace, { signal })
+        : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
+    // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
+    if (result === PAGE_DUE) {
+      return [waitingPage(name, namespace, start, pageAfter!.refreshSeconds), "waiting-page", true]
+    }
+    if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
+    if (result.outcome === "ready") {
+      const status = idle && scaler.peek(name, namespace)
+      const inFlight = status ? idle.track(name, namespace, status) : undefined
+      if (!result.coldStart) return [inFlight?.pass ?? PASS, "ready", false]
+      const pass: GatePass =
+        inFlight === undefined
+          ? { kind: "pass", coldStartMs: result.durationMs }
+          : { kind: "pass", coldStartMs: result.durationMs, inFlight }
+      return [pass, "ready", true]
+    }
+    const refusal = refusals[result.outcome](name, namespace, result.error, signal)
+    return [refusal, result.outcome, result.coldStart]
+  }
+
   return {
     scaler,
     admit(request) {
@@ -273,11 +326,18 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
         // Stale but ready: pass now and re-read in the background, so a ready service never waits.
         if (meta.expired(expiry)) scaler.refresh(name, namespace)
+        telemetry.passed(name, namespace)
         return idle?.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
       }
       const invalid = checkServiceName(name) ?? checkNamespace(namespace)
-      if (invalid !== undefined) return reply(400, invalid.message)
-      if (scaler.isKnownMissing(name, namespace)) return notFound(name, namespace, "not found")
+      if (invalid !== undefined) {
+        telemetry.refused("400", name, namespace, false)
+        return reply(400, invalid.message)
+      }
+      if (scaler.isKnownMissing(name, namespace)) {
+        telemetry.refused("404", name, namespace, false)
+        return notFound(name, namespace, "not found")
+      }
       return {
         kind: "hold",
         name,
@@ -287,31 +347,27 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     },
     async wait(hold, signal) {
       const { name, namespace } = hold
-      if (scaler.totalWaiting >= maxWaiting) return shed(name, namespace, maxWaiting, "gateway")
-      if (scaler.waiting(name, namespace) >= maxWaitingPerService) {
-        return shed(name, namespace, maxWaitingPerService, "service")
-      }
+      const observed = telemetry.hold(name, namespace, known(name, namespace))
       const start = Date.now()
-      const pageAfter = hold.browser ? page : undefined
-      const result =
-        pageAfter === undefined
-          ? await scaler.scale(name, namespace, { signal })
-          : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
-      // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
-      if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
-      if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
-      if (result.outcome === "ready") {
-        const status = idle && scaler.peek(name, namespace)
-        const inFlight = status ? idle.track(name, namespace, status) : undefined
-        if (!result.coldStart) return inFlight?.pass ?? PASS
-        return inFlight === undefined
-          ? { kind: "pass", coldStartMs: result.durationMs }
-          : { kind: "pass", coldStartMs: result.durationMs, inFlight }
-      }
-      return refusals[result.outcome](name, namespace, result.error, signal)
+      const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))
+      const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
+      observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
+      return answer
     },
     finished(pass) {
       pass.inFlight?.finished()
+    },
+    status: () => tracker.status(scaler, idle || undefined),
+    wake(name, namespace) {
+      if (!tracker.has(name, namespace)) return false
+      void scaler.scale(name, namespace)
+      return true
+    },
+    async sleep(name, namespace) {
+      if (!tracker.has(name, namespace)) return false
+      return telemetry.scaleDown(name, namespace, undefined, () =>
+        scaler.scaleDown(name, namespace),
+      )
     },
     close() {
       idle?.close()

@@ -7,6 +7,7 @@ import type { FunctionScaler } from "./function-scaler.js"
 import type { GatePass, InFlight } from "./gate.js"
 import { numberOption } from "./options.js"
 import type { SharedActivity } from "./shared-activity.js"
+import type { Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 export interface ScaleToZeroOptions {
@@ -46,6 +47,8 @@ export interface IdleTracker {
     namespace: string,
     response: ServiceQueryResponse,
   ): ServiceActivity | undefined
+  /** The service's activity, when it is tracked; changes nothing. */
+  peek(name: string, namespace: string): ServiceActivity | undefined
   close(): void
 }
 
@@ -58,6 +61,7 @@ export function createIdleTracker(
   scaler: FunctionScaler,
   options: ScaleToZeroOptions,
   emit: ScalingEventListener,
+  telemetry: Telemetry,
 ): IdleTracker {
   const defaultIdleAfter = numberOption(
     "scaleToZero.idleAfterMs",
@@ -84,12 +88,14 @@ export function createIdleTracker(
   const scaleDown = (service: TrackedService, now: number) => {
     const { name, namespace } = service
     const idleMs = now - service.lastActive
-    scaler.scaleDown(name, namespace).then(
-      (scaled) => {
-        if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
-      },
-      reportError(name, namespace),
-    )
+    telemetry
+      .scaleDown(name, namespace, idleMs, () => scaler.scaleDown(name, namespace))
+      .then(
+        (scaled) => {
+          if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
+        },
+        reportError(name, namespace),
+      )
   }
 
   const isIdle = (service: TrackedService, now: number) =>
@@ -197,6 +203,7 @@ export function createIdleTracker(
       activity.inFlight++
       return activity
     },
+    peek: (name, namespace) => activities.get(serviceKey(name, namespace)),
     close: stopTimer,
   }
 }

@@ -64,6 +64,14 @@ export {
 } from "./horizontal-scaling.js"
 export type { ScaleToZeroOptions } from "./idle-scale-down.js"
 export { getNamespace, getServiceName } from "./names.js"
+export type * from "./observer.js"
 export type { SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
+export type { ServiceState, ServiceStatus } from "./status.js"
+export {
+  answerStatusRequest,
+  type StatusHandlerOptions,
+  statusAuthorizer,
+} from "./status-page.js"
+export { TELEMETRY_SCOPE } from "./telemetry.js"
 export type * from "./types.js"

@@ -50,6 +50,11 @@ export class LruMap<K, V> {
     return this.#entries.delete(key)
   }
 
+  /** The values, least recently used first. */
+  values(): IterableIterator<V> {
+    return this.#entries.values()
+  }
+
   clear(): void {
     this.#entries.clear()
   }

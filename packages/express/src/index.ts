@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { createGate, type Gate, type ScaleFromZeroOptions } from "@scale-from-zero/core"
+import {
+  answerStatusRequest,
+  createGate,
+  type Gate,
+  type ScaleFromZeroOptions,
+  type StatusHandlerOptions,
+  statusAuthorizer,
+} from "@scale-from-zero/core"
 import {
   acceptPass,
   prepareScaleRequest,
@@ -9,7 +16,11 @@ import {
   writeReply,
 } from "@scale-from-zero/core/node"
 
-export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+export type {
+  ScaleFromZeroOptions,
+  ScaleServiceRequest,
+  StatusHandlerOptions,
+} from "@scale-from-zero/core"
 
 /** An Express (4 or 5) request as far as these middlewares read it. */
 export type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown }
@@ -59,5 +70,21 @@ export function horizontalScaling() {
       Object.assign(request, prepared.fields)
       next()
     }, next)
+  }
+}
+
+/**
+ * The gate's status: JSON for `Accept: application/json`, else a live dashboard page; POST
+ * `?action=wake|sleep&service=…&namespace=…` only when `authorize(req)` allows, same-origin only.
+ * Mount it where you like: `app.use("/_status", statusHandler(middleware.gate, { authorize }))`.
+ */
+export function statusHandler(gate: Gate, options?: StatusHandlerOptions<ExpressRequest>) {
+  const authorize = statusAuthorizer(options)
+  return (request: ExpressRequest, response: ServerResponse, next: NextFunction): void => {
+    authorize(request)
+      .then((authorized) =>
+        answerStatusRequest(gate, toGateRequest(request, request.originalUrl), authorized),
+      )
+      .then((reply) => writeReply(response, reply), next)
   }
 }

@@ -1,9 +1,12 @@
 import {
+  answerStatusRequest,
   createGate,
   type Gate,
   type GatePass,
   type ScaleFromZeroOptions,
   type ScaleServiceRequest,
+  type StatusHandlerOptions,
+  statusAuthorizer,
 } from "@scale-from-zero/core"
 import {
   coldStartServerTiming,
@@ -13,9 +16,13 @@ import {
   type WaitUntil,
   waitForService,
 } from "@scale-from-zero/core/web"
-import type { Context, MiddlewareHandler } from "hono"
+import type { Context, Handler, MiddlewareHandler } from "hono"
 
-export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+export type {
+  ScaleFromZeroOptions,
+  ScaleServiceRequest,
+  StatusHandlerOptions,
+} from "@scale-from-zero/core"
 
 export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
@@ -81,5 +88,18 @@ export function horizontalScaling(): MiddlewareHandler<HorizontalScalingEnv> {
     c.set("scaleRequest", prepared.scaleRequest)
     c.req.raw = prepared.forward
     await next()
+  }
+}
+
+/**
+ * The gate's status: JSON for `Accept: application/json`, else a live dashboard page; POST
+ * `?action=wake|sleep&service=…&namespace=…` only when `authorize(c)` allows, same-origin only.
+ * `app.all("/_status", statusHandler(middleware.gate, { authorize }))`.
+ */
+export function statusHandler(gate: Gate, options?: StatusHandlerOptions<Context>): Handler {
+  const authorize = statusAuthorizer(options)
+  return async (c) => {
+    const authorized = await authorize(c)
+    return toResponse(await answerStatusRequest(gate, toGateRequest(c.req.raw), authorized))
   }
 }

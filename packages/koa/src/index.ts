@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
+  answerStatusRequest,
   createGate,
   type Gate,
   type GateReply,
   type ScaleFromZeroOptions,
+  type StatusHandlerOptions,
+  statusAuthorizer,
 } from "@scale-from-zero/core"
 import {
   acceptPass,
@@ -12,7 +15,11 @@ import {
   waitForService,
 } from "@scale-from-zero/core/node"
 
-export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
+export type {
+  ScaleFromZeroOptions,
+  ScaleServiceRequest,
+  StatusHandlerOptions,
+} from "@scale-from-zero/core"
 export type { ScaleRequestFields } from "@scale-from-zero/core/node"
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
@@ -79,5 +86,19 @@ export function horizontalScaling() {
     if (!prepared.ok) return respond(context, prepared.refusal)
     Object.assign(context.request, prepared.fields)
     await next()
+  }
+}
+
+/**
+ * The gate's status: JSON for `Accept: application/json`, else a live dashboard page; POST
+ * `?action=wake|sleep&service=…&namespace=…` only when `authorize(ctx)` allows, same-origin only.
+ * Route it where you like (it answers every request it is given).
+ */
+export function statusHandler(gate: Gate, options?: StatusHandlerOptions<KoaContext>) {
+  const authorize = statusAuthorizer(options)
+  return async (context: KoaContext): Promise<void> => {
+    const authorized = await authorize(context)
+    const gateRequest = toGateRequest(context.req, context.originalUrl)
+    respond(context, await answerStatusRequest(gate, gateRequest, authorized))
   }
 }

@@ -30,15 +30,17 @@ export async function echoNodeRequest(request: IncomingMessage, path: string): P
 
 /**
  * Serves a framework app built for one contract scenario on 127.0.0.1, for the adapter
- * contract: `build` gets the backend and returns the request listener and the adapter's gate.
+ * contract: `build` gets the backend and returns the request listener and the adapter's gate;
+ * `wrap` may put the listener inside something (a server span).
  */
 export async function serveContractApp(
   scenario: ContractScenario,
   build: (backend: ContractBackend) => { listener: RequestListener; gate: Gate },
+  wrap: (listener: RequestListener) => RequestListener = (listener) => listener,
 ): Promise<RunningApp> {
   const backend = createContractBackend(scenario)
   const { listener, gate } = build(backend)
-  const server = createServer(listener)
+  const server = createServer(wrap(listener))
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return {
