@@ -1,6 +1,6 @@
-import { deadline } from "./abortable.js"
+import { asError, deadline } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
-import { OverloadedError } from "./errors.js"
+import { ERROR_CODES, hasErrorCode, OverloadedError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
@@ -11,7 +11,7 @@ import {
 import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
-import { numberOption } from "./options.js"
+import { invalidOption, numberOption } from "./options.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
@@ -35,6 +35,9 @@ export interface ServiceTarget {
 
 /** Maps a request to the service it needs, or undefined to let it pass untouched. */
 export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefined
+
+/** Decides something about one request: see `wake` and `keepsAwake`. */
+export type RequestPredicate = (request: GateRequest) => boolean
 
 export interface ScaleFromZeroOptions extends ScalingConfig {
   /** Namespace of a service whose name carries none. Default `openfaas-fn`. */
@@ -60,6 +63,28 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * request to such a service in flight until its response ends. Off by default.
    */
   scaleToZero?: ScaleToZeroOptions
+  /**
+   * Whether a request may wake a service with no ready replica. A request it refuses is
+   * answered 503 with `Retry-After` ("asleep") and nothing is started; on a ready service it
+   * passes. Default: every request wakes. `notMonitoring` keeps health checks and uptime
+   * monitors from waking services.
+   */
+  wake?: RequestPredicate
+  /**
+   * Whether a request that passes counts as activity for idle scale-down (`scaleToZero`).
+   * One it refuses passes but neither keeps the service up nor delays its scale-down.
+   * Called only while `scaleToZero` is on. Default: every request counts.
+   */
+  keepsAwake?: RequestPredicate
+}
+
+/**
+ * Counters that grow while a connection carries data, read by `scaleToZero.connectionIdleMs`.
+ * A Node `net.Socket` is one; the web bridge keeps its own for a streamed body or a WebSocket.
+ */
+export interface Traffic {
+  readonly bytesRead: number
+  readonly bytesWritten: number
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
@@ -80,6 +105,8 @@ export interface InFlight {
   readonly namespace: string
   /** Counts the request's end; called by gate.finished. */
   finished(): void
+  /** Counts the request as an open connection until the returned function is called: see `Gate.open`. */
+  open(traffic: Traffic): () => void
 }
 
 /** Answer the request with this instead of forwarding it. */
@@ -97,6 +124,10 @@ export interface GateHold {
   readonly namespace: string
   /** A browser navigation, eligible for the waiting page. */
   readonly browser: boolean
+  /** The `wake` predicate allowed it: false only reads the service's status. */
+  readonly wakes: boolean
+  /** The `keepsAwake` predicate allowed it: once passed, it counts as activity. */
+  readonly keepsAwake: boolean
 }
 
 export type GateVerdict = GatePass | GateReply | GateHold
@@ -109,6 +140,13 @@ export interface Gate {
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
+  /**
+   * Counts a passed request as an open connection (a WebSocket, a streamed body) instead:
+   * call the returned function once, when it closes. With `scaleToZero.connectionIdleMs`,
+   * `traffic` is read on every idle check and a connection quiet that long stops counting.
+   * Returns a no-op for a pass without `inFlight`.
+   */
+  open(pass: GatePass, traffic: Traffic): () => void
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -118,6 +156,7 @@ export const DEFAULT_MAX_WAITING = 10_000
 export const CLIENT_CLOSED_REQUEST = 499
 
 const PASS: GatePass = Object.freeze({ kind: "pass" })
+const NOTHING_OPEN = () => {}
 
 /** The `Server-Timing` header value for a request held `ms` while its service woke. */
 export function coldStartServerTiming(ms: number): string {
@@ -169,6 +208,11 @@ function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: numb
   }
 }
 
+function functionOption(option: string, value: unknown): RequestPredicate | undefined {
+  if (value === undefined || typeof value === "function") return value as RequestPredicate
+  throw invalidOption(option, "a function", value)
+}
+
 export function createGate(options: ScaleFromZeroOptions): Gate {
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
   const resolve = options.resolve ?? resolveOpenFaaSPath
@@ -195,6 +239,8 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const emit = options.onEvent ?? (() => {})
   const scaler = createFunctionScaler(options)
   const idle = options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit)
+  const wake = functionOption("wake", options.wake)
+  const keepsAwake = functionOption("keepsAwake", options.keepsAwake)
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
   // When each service began waking for browsers shown the page: its reloads are new requests.
@@ -202,6 +248,40 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
 
   const notFound = (name: string, namespace: string, reason: string) =>
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
+
+  const backendError = (name: string, namespace: string, error: Error | undefined) =>
+    reply(
+      502,
+      `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
+    )
+
+  const asleep = (name: string, namespace: string) =>
+    reply(
+      503,
+      `service ${name}.${namespace} is asleep: this request does not wake it`,
+      retryAfter,
+    )
+
+  /** The pass for a ready service: counted in flight when idle scale-down tracks it. */
+  const readyPass = (name: string, namespace: string, counts: boolean) => {
+    const status = idle && counts && scaler.peek(name, namespace)
+    return status ? idle.track(name, namespace, status) : undefined
+  }
+
+  /** For a request that may not wake the service: pass if it is ready now, else "asleep". */
+  const withoutWaking = async (hold: GateHold): Promise<GatePass | GateReply> => {
+    const { name, namespace } = hold
+    try {
+      const status = await scaler.read(name, namespace)
+      if (status.availableReplicas === 0) return asleep(name, namespace)
+    } catch (error) {
+      if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
+        return notFound(name, namespace, "not found")
+      }
+      return backendError(name, namespace, asError(error))
+    }
+    return readyPass(name, namespace, hold.keepsAwake)?.pass ?? PASS
+  }
 
   const shed = (name: string, namespace: string, max: number, scope: "gateway" | "service") => {
     emit({ type: "shed", service: name, namespace, limit: max, scope })
@@ -254,11 +334,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       signal.aborted
         ? reply(CLIENT_CLOSED_REQUEST, "client closed request")
         : reply(503, "the gateway is shutting down", retryAfter),
-    "backend-error": (name, namespace, error) =>
-      reply(
-        502,
-        `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
-      ),
+    "backend-error": (name, namespace, error) => backendError(name, namespace, error),
   }
 
   return {
@@ -273,20 +349,27 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
         // Stale but ready: pass now and re-read in the background, so a ready service never waits.
         if (meta.expired(expiry)) scaler.refresh(name, namespace)
-        return idle?.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
+        if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
+        return idle.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
       }
       const invalid = checkServiceName(name) ?? checkNamespace(namespace)
       if (invalid !== undefined) return reply(400, invalid.message)
       if (scaler.isKnownMissing(name, namespace)) return notFound(name, namespace, "not found")
+      const wakes = wake === undefined || wake(request)
+      // Known to be down: no need to ask the backend again to refuse.
+      if (!wakes && meta !== undefined && !meta.expired(expiry)) return asleep(name, namespace)
       return {
         kind: "hold",
         name,
         namespace,
         browser: prefersHtml(request.method, request.headers),
+        wakes,
+        keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
     },
     async wait(hold, signal) {
       const { name, namespace } = hold
+      if (!hold.wakes) return withoutWaking(hold)
       if (scaler.totalWaiting >= maxWaiting) return shed(name, namespace, maxWaiting, "gateway")
       if (scaler.waiting(name, namespace) >= maxWaitingPerService) {
         return shed(name, namespace, maxWaitingPerService, "service")
@@ -301,8 +384,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
       if (result.outcome === "ready") {
-        const status = idle && scaler.peek(name, namespace)
-        const inFlight = status ? idle.track(name, namespace, status) : undefined
+        const inFlight = readyPass(name, namespace, hold.keepsAwake)
         if (!result.coldStart) return inFlight?.pass ?? PASS
         return inFlight === undefined
           ? { kind: "pass", coldStartMs: result.durationMs }
@@ -312,6 +394,9 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     },
     finished(pass) {
       pass.inFlight?.finished()
+    },
+    open(pass, traffic) {
+      return pass.inFlight === undefined ? NOTHING_OPEN : pass.inFlight.open(traffic)
     },
     close() {
       idle?.close()

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http"
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from "node:http"
+import type { Duplex } from "node:stream"
 import {
   coldStartServerTiming,
   type Gate,
@@ -7,6 +8,7 @@ import {
   type GateReply,
   type GateRequest,
   type HeaderReader,
+  type Traffic,
 } from "../gate.js"
 
 import {
@@ -114,13 +116,16 @@ function appendAsHeadersGo(response: ServerResponse, name: string, value: string
   } as WriteHead
 }
 
+const NO_TRAFFIC: Traffic = { bytesRead: 0, bytesWritten: 0 }
+
 /**
- * Calls `gate.finished(pass)` once, when the response has ended or its connection closed.
- * Node emits `close` on a response in both cases, after `finish` when it completed.
+ * Counts a tracked pass in flight until the response has ended or its connection closed: Node
+ * emits `close` on a response in both cases, after `finish` when it completed, so a streamed
+ * (SSE, piped) body counts until its last byte. The socket's byte counts are its traffic.
  */
 export function reportFinished(gate: Gate, pass: GatePass, response: ServerResponse): void {
   if (response.closed) gate.finished(pass)
-  else response.once("close", () => gate.finished(pass))
+  else response.once("close", gate.open(pass, response.socket ?? NO_TRAFFIC))
 }
 
 /** Sends a gate reply, unless the client is already gone or an answer already began. */
@@ -214,4 +219,101 @@ export async function prepareScaleRequest(request: IncomingMessage): Promise<Pre
   if (!result.ok) return { ok: false, refusal: scaleRefusalReply(result) }
   describeScaleBody(request, result.body)
   return { ok: true, fields: { body: result.request, rawBody: result.body } }
+}
+
+/** What Node's http server hands an `upgrade` listener; http-proxy-middleware's `upgrade` and a `ws` server's `handleUpgrade` take the same. */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+/** Bytes of early client data kept while an upgrade is held; past it the socket stops being read. */
+export const MAX_HELD_UPGRADE_BYTES = 64 * 1024
+
+/**
+ * Writes a gate reply on a raw socket as a complete HTTP/1.1 response and closes it: the
+ * answer to an upgrade request that is not let through. Nothing is written to a closed socket.
+ */
+export function writeSocketReply(socket: Duplex, reply: GateReply): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}\r\n`
+  for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`
+  head += `content-length: ${Buffer.byteLength(reply.body)}\r\nconnection: close\r\n\r\n`
+  socket.end(head + reply.body)
+}
+
+/**
+ * Puts the gate in front of an `upgrade` handler (WebSockets): `server.on("upgrade",
+ * gateUpgrade(gate, handler))`. An upgrade for a service without a ready replica is held like
+ * a request (same limits, events, timeout) and handed to `handler` once the service is ready;
+ * a refusal is written to the socket as an HTTP response; a client that hangs up while held
+ * is forgotten at once. With idle scale-down on, the connection counts in flight until the
+ * socket closes, whichever side closes it. `path` maps the request to the path the gate reads.
+ */
+export function gateUpgrade(
+  gate: Gate,
+  handler: UpgradeHandler,
+  path: (request: IncomingMessage) => string | undefined = (request) => request.url,
+): UpgradeHandler {
+  const handOn = (pass: GatePass, request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pass.inFlight !== undefined) {
+      if (socket.destroyed) gate.finished(pass)
+      else socket.once("close", gate.open(pass, trafficOf(socket)))
+    }
+    handler(request, socket, head)
+  }
+  return (request, socket, head) => {
+    const verdict = gate.admit(toGateRequest(request, path(request)))
+    if (verdict.kind === "pass") return handOn(verdict, request, socket, head)
+    if (verdict.kind === "reply") return writeSocketReply(socket, verdict)
+    holdUpgrade(gate, verdict, socket, head).then(({ outcome, head: early }) => {
+      if (outcome.kind === "reply") return writeSocketReply(socket, outcome)
+      handOn(outcome, request, socket, early)
+    })
+  }
+}
+
+/** A Node socket counts its own bytes; another Duplex (a test double) has no traffic to read. */
+function trafficOf(socket: Duplex): Traffic {
+  return "bytesRead" in socket && "bytesWritten" in socket ? (socket as Traffic) : NO_TRAFFIC
+}
+
+/**
+ * Holds an upgrade until the gate lets it through or answers. The socket is read meanwhile (so
+ * that a hang-up is seen), keeping what the client sends early to hand on after `head`; on
+ * release the socket is left unread, as Node hands it to `upgrade` listeners.
+ */
+async function holdUpgrade(
+  gate: Gate,
+  hold: GateHold,
+  socket: Duplex,
+  head: Buffer,
+): Promise<{ outcome: GatePass | GateReply; head: Buffer }> {
+  const controller = new AbortController()
+  const early: Buffer[] = [head]
+  let size = head.length
+  const leave = () => controller.abort(new ClientClosedError())
+  const onData = (chunk: Buffer) => {
+    early.push(chunk)
+    size += chunk.length
+    if (size > MAX_HELD_UPGRADE_BYTES) socket.pause()
+  }
+  // Node removed its own listeners before emitting `upgrade`: an error here is ours to catch.
+  socket.on("error", leave)
+  socket.on("end", leave)
+  socket.on("close", leave)
+  socket.on("data", onData)
+  if (socket.destroyed) leave()
+  try {
+    const outcome = await gate.wait(hold, controller.signal)
+    return { outcome, head: early.length === 1 ? head : Buffer.concat(early, size) }
+  } finally {
+    socket.off("error", leave)
+    socket.off("end", leave)
+    socket.off("close", leave)
+    socket.off("data", onData)
+    socket.pause()
+    // Not flowing, not paused by anyone: the next `data` listener (the handler's) starts it.
+    ;(socket as { readableFlowing: boolean | null }).readableFlowing = null
+  }
 }
