@@ -250,17 +250,10 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
 
   const backendError = (name: string, namespace: string, error: Error | undefined) =>
-    reply(
-      502,
-      `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
-    )
+    reply(502, `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`)
 
   const asleep = (name: string, namespace: string) =>
-    reply(
-      503,
-      `service ${name}.${namespace} is asleep: this request does not wake it`,
-      retryAfter,
-    )
+    reply(503, `service ${name}.${namespace} is asleep: this request does not wake it`, retryAfter)
 
   /** The pass for a ready service: counted in flight when idle scale-down tracks it. */
   const readyPass = (name: string, namespace: string, counts: boolean) => {

@@ -230,7 +230,13 @@ export function createIdleTracker(
             created.lastActive = Date.now()
           },
           open(traffic) {
-            if (connectionIdleMs === undefined) return created.finished
+            if (connectionIdleMs === undefined) {
+              let open = true
+              return () => {
+                if (open) created.finished()
+                open = false
+              }
+            }
             const connection: WatchedConnection = {
               traffic,
               seen: traffic.bytesRead + traffic.bytesWritten,

@@ -210,7 +210,12 @@ describe("acceptPass and reportFinished", () => {
     const { gate } = fakeGate()
     const pass: GatePass = {
       kind: "pass",
-      inFlight: { name: "echo", namespace: "openfaas-fn", finished: () => {}, open: () => () => {} },
+      inFlight: {
+        name: "echo",
+        namespace: "openfaas-fn",
+        finished: () => {},
+        open: () => () => {},
+      },
     }
     const url = await serve((_request, response) => {
       acceptPass(gate, pass, response)
