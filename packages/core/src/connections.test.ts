@@ -13,6 +13,7 @@ import {
 import { isMonitoringRequest, notMonitoring } from "./monitoring.js"
 import {
   createMemoryServiceQuery,
+  type MemoryServiceDefinition,
   type MemoryServiceQuery,
 } from "./testing/memory-service-query.js"
 
@@ -38,7 +39,7 @@ afterEach(async () => {
 })
 
 function setup(
-  services: Parameters<typeof createMemoryServiceQuery>[0]["services"],
+  services: Record<string, MemoryServiceDefinition>,
   options: Omit<ScaleFromZeroOptions, "serviceQuery"> = {},
 ) {
   timersBefore = activeTimers()

@@ -15,8 +15,7 @@ import {
 } from "@scale-from-zero/core/node"
 
 export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
-export type { UpgradeHandler } from "@scale-from-zero/core/node"
-export type { ScaleRequestFields } from "@scale-from-zero/core/node"
+export type { ScaleRequestFields, UpgradeHandler } from "@scale-from-zero/core/node"
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
 export interface KoaContext {
