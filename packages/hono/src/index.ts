@@ -59,13 +59,15 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
     const verdict = gate.admit(toGateRequest(request))
     if (verdict.kind === "pass") return verdict.inFlight ? passTracked(c, verdict, next) : next()
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
-    return waitForService(gate, verdict, request, executionContextOf(c)).then(async (outcome) => {
-      if (outcome.kind === "reply") return toResponse(outcome)
-      await (outcome.inFlight ? passTracked(c, outcome, next) : next())
-      if (outcome.coldStartMs !== undefined) {
-        c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
-      }
-    })
+    return waitForService(gate, verdict, request, executionContextOf(c), c.env).then(
+      async (outcome) => {
+        if (outcome.kind === "reply") return toResponse(outcome)
+        await (outcome.inFlight ? passTracked(c, outcome, next) : next())
+        if (outcome.coldStartMs !== undefined) {
+          c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
+        }
+      },
+    )
   }
   return Object.assign(middleware, { gate })
 }

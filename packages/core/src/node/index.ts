@@ -11,6 +11,7 @@ import {
   type Traffic,
 } from "../gate.js"
 
+import { watchHeldSocket } from "../held-socket.js"
 import {
   type HorizontalScalingResult,
   MAX_SCALE_REQUEST_BYTES,
@@ -224,9 +225,6 @@ export async function prepareScaleRequest(request: IncomingMessage): Promise<Pre
 /** What Node's http server hands an `upgrade` listener; http-proxy-middleware's `upgrade` and a `ws` server's `handleUpgrade` take the same. */
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
 
-/** Bytes of early client data kept while an upgrade is held; past it the socket stops being read. */
-export const MAX_HELD_UPGRADE_BYTES = 64 * 1024
-
 /**
  * Writes a gate reply on a raw socket as a complete HTTP/1.1 response and closes it: the
  * answer to an upgrade request that is not let through. Nothing is written to a closed socket.
@@ -247,7 +245,7 @@ export function writeSocketReply(socket: Duplex, reply: GateReply): void {
  * gateUpgrade(gate, handler))`. An upgrade for a service without a ready replica is held like
  * a request (same limits, events, timeout) and handed to `handler` once the service is ready;
  * a refusal is written to the socket as an HTTP response; a client that hangs up while held
- * is forgotten at once. With idle scale-down on, the connection counts in flight until the
+ * is forgotten at once (what it sent meanwhile, up to MAX_HELD_UPGRADE_BYTES, reaches `handler`). With idle scale-down on, the connection counts in flight until the
  * socket closes, whichever side closes it. `path` maps the request to the path the gate reads.
  */
 export function gateUpgrade(
@@ -266,9 +264,9 @@ export function gateUpgrade(
     const verdict = gate.admit(toGateRequest(request, path(request)))
     if (verdict.kind === "pass") return handOn(verdict, request, socket, head)
     if (verdict.kind === "reply") return writeSocketReply(socket, verdict)
-    holdUpgrade(gate, verdict, socket, head).then(({ outcome, head: early }) => {
+    holdUpgrade(gate, verdict, socket).then((outcome) => {
       if (outcome.kind === "reply") return writeSocketReply(socket, outcome)
-      handOn(outcome, request, socket, early)
+      handOn(outcome, request, socket, head)
     })
   }
 }
@@ -278,42 +276,19 @@ function trafficOf(socket: Duplex): Traffic {
   return "bytesRead" in socket && "bytesWritten" in socket ? (socket as Traffic) : NO_TRAFFIC
 }
 
-/**
- * Holds an upgrade until the gate lets it through or answers. The socket is read meanwhile (so
- * that a hang-up is seen), keeping what the client sends early to hand on after `head`; on
- * release the socket is left unread, as Node hands it to `upgrade` listeners.
- */
+/** Holds an upgrade until the gate lets it through or answers, forgetting a client that hangs up. */
 async function holdUpgrade(
   gate: Gate,
   hold: GateHold,
   socket: Duplex,
-  head: Buffer,
-): Promise<{ outcome: GatePass | GateReply; head: Buffer }> {
+): Promise<GatePass | GateReply> {
   const controller = new AbortController()
-  const early: Buffer[] = [head]
-  let size = head.length
-  const leave = () => controller.abort(new ClientClosedError())
-  const onData = (chunk: Buffer) => {
-    early.push(chunk)
-    size += chunk.length
-    if (size > MAX_HELD_UPGRADE_BYTES) socket.pause()
-  }
-  // Node removed its own listeners before emitting `upgrade`: an error here is ours to catch.
-  socket.on("error", leave)
-  socket.on("end", leave)
-  socket.on("close", leave)
-  socket.on("data", onData)
-  if (socket.destroyed) leave()
+  const release = watchHeldSocket(socket, () => controller.abort(new ClientClosedError()))
   try {
-    const outcome = await gate.wait(hold, controller.signal)
-    return { outcome, head: early.length === 1 ? head : Buffer.concat(early, size) }
+    return await gate.wait(hold, controller.signal)
   } finally {
-    socket.off("error", leave)
-    socket.off("end", leave)
-    socket.off("close", leave)
-    socket.off("data", onData)
-    socket.pause()
-    // Not flowing, not paused by anyone: the next `data` listener (the handler's) starts it.
-    ;(socket as { readableFlowing: boolean | null }).readableFlowing = null
+    release()
   }
 }
+
+export { MAX_HELD_UPGRADE_BYTES } from "../held-socket.js"

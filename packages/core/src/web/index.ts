@@ -12,6 +12,7 @@ import {
   type Traffic,
 } from "../gate.js"
 
+import { type HeldSocket, watchHeldSocket } from "../held-socket.js"
 import {
   readScaleRequest,
   type ScaleServiceRequest,
@@ -65,21 +66,31 @@ export function toResponse(reply: GateReply): Response {
  * waits on a wake that another request's timers may drive: the hold keeps a timer of its own.
  * A request answered while its service still wakes (the waiting page) may be the one whose
  * timers drive the wake: with `context` (the Workers ExecutionContext), it stays alive through
- * `waitUntil` until the wake is over, bounded by the timeout.
+ * `waitUntil` until the wake is over, bounded by the timeout. `env` is the runtime's bindings:
+ * on @hono/node-server, a held WebSocket upgrade ends its wait when its socket closes.
  */
 export async function waitForService(
   gate: Gate,
   hold: GateHold,
   request: Request,
   context?: WaitUntil,
+  env?: unknown,
 ): Promise<GatePass | GateReply> {
   const { scaler } = gate
   const keepAlive = setTimeout(() => {}, scaler.config.timeout + 1000)
+  // @hono/node-server gives an upgrade request a signal that never aborts: watch its socket.
+  const socket = (env as NodeBindings | undefined)?.outgoing
+    ? undefined
+    : (env as NodeBindings | undefined)?.incoming?.socket
+  const upgrade = socket?.on === undefined ? undefined : new AbortController()
+  const release =
+    upgrade && watchHeldSocket(socket as HeldSocket, () => upgrade.abort(new Error("client left")))
   let outcome: GatePass | GateReply
   try {
-    outcome = await gate.wait(hold, request.signal)
+    outcome = await gate.wait(hold, upgrade?.signal ?? request.signal)
   } finally {
     clearTimeout(keepAlive)
+    release?.()
   }
   const settled =
     context && outcome.kind === "reply" && scaler.wakeSettled(hold.name, hold.namespace)
@@ -126,7 +137,7 @@ interface Closable {
 
 /** @hono/node-server's bindings (`c.env`): the Node request and, unless upgraded, its response. */
 interface NodeBindings {
-  incoming?: { socket?: Closable & Traffic }
+  incoming?: { socket?: Closable & Traffic & Partial<HeldSocket> }
   outgoing?: Closable & { socket?: (Closable & Traffic) | null }
 }
 
