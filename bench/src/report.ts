@@ -72,6 +72,32 @@ would see. Steadier still is a CPU profile of the loaded middleware server (\`--
 last column is the share of its busy time spent in scale-from-zero's own code (core and the
 adapter), which bounds what the middleware can cost.
 
+### With idle scale-down on: the cost of counting each request
+
+The same runs, with a third server: \`scaleFromZero\` with \`scaleToZero: { allServices: true }\`, so
+that every request is counted in flight until its response closes (one \`close\` listener and one
+closure per request; Hono on Node listens on the Node response the same way). Without
+\`scaleToZero\` the warm path is the one above: no listener, no allocation.
+
+${table(
+  [
+    "adapter",
+    "scaleToZero off req/s",
+    "on req/s",
+    "server CPU µs/req off",
+    "on",
+    "CPU ratio, off ÷ on",
+  ],
+  r.warmOverhead.map((w) => [
+    w.framework,
+    w.middlewareRps,
+    w.countingRps,
+    w.middlewareCpuMicrosPerRequest,
+    w.countingCpuMicrosPerRequest,
+    w.countingCpuRatio,
+  ]),
+)}
+
 ## 2. Cold release latency
 
 From the instant a simulated service turns ready (300–800 ms after its scale-up, random per trial)
