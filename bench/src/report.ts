@@ -74,6 +74,32 @@ would see. Steadier still is a CPU profile of the loaded middleware server (\`--
 last column is the share of its busy time spent in scale-from-zero's own code (core and the
 adapter), which bounds what the middleware can cost.
 
+### With idle scale-down on: the cost of counting each request
+
+The same runs, with a third server: \`scaleFromZero\` with \`scaleToZero: { allServices: true }\`, so
+that every request is counted in flight until its response closes (one \`close\` listener and one
+closure per request; Hono on Node listens on the Node response the same way). Without
+\`scaleToZero\` the warm path is the one above: no listener, no allocation.
+
+${table(
+  [
+    "adapter",
+    "scaleToZero off req/s",
+    "on req/s",
+    "server CPU µs/req off",
+    "on",
+    "CPU ratio, off ÷ on",
+  ],
+  r.warmOverhead.map((w) => [
+    w.framework,
+    w.middlewareRps,
+    w.countingRps,
+    w.middlewareCpuMicrosPerRequest,
+    w.countingCpuMicrosPerRequest,
+    w.countingCpuRatio,
+  ]),
+)}
+
 ## 2. Cold release latency
 
 From the instant a simulated service turns ready (300–800 ms after its scale-up, random per trial)
@@ -141,6 +167,13 @@ warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the f
 
 Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
 
+- **Counting requests in flight** (issue #13, not yet in a full run): the warm benchmark above
+  gained a third server, \`scaleToZero: { allServices: true }\`, whose every request is counted
+  until its response closes: the table "With idle scale-down on" above. Earlier, measured once on a saturated machine (other jobs on both
+  cores; 7 rounds of 2 s; per-round throughput ratios swung 0.24–3.3, so the req/s say nothing),
+  server CPU µs per request, scaleToZero off → on: Express 97.96 → 79.53, Koa 20.54 → 25.17,
+  Hono 17.72 → 18.66. The warm path without scaleToZero is unchanged by construction (the
+  adapters branch on \`pass.inFlight\`, which it never has).
 - **Memory per held request** (commit 7e3f65f): one timer per waiter and closures per waiter
   became one deadline timer per wake and waiters that are their own abort listeners.
   Quick run before: 2 943 heap bytes per held request (2 000 held); after: 1 779–1 876.

@@ -1,13 +1,15 @@
-// One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware`.
+// One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware|counting`.
 // Both variants run the same app; "bare" puts an empty middleware where scaleFromZero goes.
 import type { AddressInfo } from "node:net"
 import type { ScaleFromZeroOptions } from "@scale-from-zero/core"
 import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 
 const [framework, variant] = process.argv.slice(2)
-const withMiddleware = variant === "middleware"
+// "counting": scaleFromZero with idle scale-down on, so each request is counted in flight.
+const withMiddleware = variant === "middleware" || variant === "counting"
 const options: ScaleFromZeroOptions = {
   serviceQuery: createMemoryServiceQuery({ services: { echo: { replicas: 1 } } }),
+  ...(variant === "counting" && { scaleToZero: { allServices: true, idleAfterMs: 3_600_000 } }),
 }
 const BODY = "hello from echo\n"
 /** The server's own CPU time, read between load runs (a path for no service: it passes untouched). */

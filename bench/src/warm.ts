@@ -27,6 +27,11 @@ export interface WarmOverhead {
   cpuRatio: number
   /** Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%). */
   profileSharePercent: number
+  /** With scaleToZero on (every request counted in flight until its response ends). */
+  countingRps: number
+  countingCpuMicrosPerRequest: number
+  /** scaleToZero off ÷ on, CPU per request: what counting costs. */
+  countingCpuRatio: number
   runs: number
 }
 
@@ -37,7 +42,9 @@ interface Run {
   cpuMicrosPerRequest: number
 }
 
-async function startServer(framework: string, variant: "bare" | "middleware", profileDir?: string) {
+type Variant = "bare" | "middleware" | "counting"
+
+async function startServer(framework: string, variant: Variant, profileDir?: string) {
   const profiling = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const child = spawn(
     process.execPath,
@@ -172,7 +179,7 @@ async function profileShare(framework: string, seconds: number): Promise<number>
   }
 }
 
-function roundRatios(runs: Record<"bare" | "middleware", Run[]>): [number, number] {
+function roundRatios(runs: Record<Variant, Run[]>): [number, number] {
   const ratios = runs.middleware.map((run, i) => run.rps / (runs.bare[i]?.rps ?? Number.NaN))
   return [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)]
 }
@@ -191,20 +198,19 @@ export async function measureWarmOverhead(settings: {
     }
     const bare = await startServer(framework, "bare")
     const middleware = await startServer(framework, "middleware")
+    const counting = await startServer(framework, "counting")
+    const servers = { bare, middleware, counting }
     try {
-      await load(bare.url, 1) // warm both up before measuring
-      await load(middleware.url, 1)
-      const runs: Record<"bare" | "middleware", Run[]> = { bare: [], middleware: [] }
+      for (const server of Object.values(servers)) await load(server.url, 1) // warm up first
+      const runs: Record<Variant, Run[]> = { bare: [], middleware: [], counting: [] }
       for (let round = 0; round < settings.rounds; round++) {
-        const order =
-          round % 2 === 0 ? (["bare", "middleware"] as const) : (["middleware", "bare"] as const)
+        const order: Variant[] =
+          round % 2 === 0 ? ["bare", "middleware", "counting"] : ["counting", "middleware", "bare"]
         for (const variant of order) {
-          const server = variant === "bare" ? bare : middleware
-          runs[variant].push(await measure(server, settings.seconds))
+          runs[variant].push(await measure(servers[variant], settings.seconds))
         }
       }
-      const m = (variant: "bare" | "middleware", key: keyof Run) =>
-        median(runs[variant].map((r) => r[key]))
+      const m = (variant: Variant, key: keyof Run) => median(runs[variant].map((r) => r[key]))
       const result: WarmOverhead = {
         framework,
         bareRps: round(m("bare", "rps"), 0),
@@ -220,12 +226,18 @@ export async function measureWarmOverhead(settings: {
           3,
         ),
         profileSharePercent: await profileShare(framework, settings.seconds),
+        countingRps: round(m("counting", "rps"), 0),
+        countingCpuMicrosPerRequest: round(m("counting", "cpuMicrosPerRequest")),
+        countingCpuRatio: round(
+          m("middleware", "cpuMicrosPerRequest") / m("counting", "cpuMicrosPerRequest"),
+          3,
+        ),
         runs: settings.rounds,
       }
       results.push(result)
       settings.log(`  ${JSON.stringify(result)}`)
     } finally {
-      await Promise.all([stop(bare.child), stop(middleware.child)])
+      await Promise.all(Object.values(servers).map((server) => stop(server.child)))
     }
   }
   return results

@@ -74,6 +74,8 @@ export interface FunctionScaler {
   isKnownMissing(name: string, namespace: string): boolean
   /** Re-reads a service's status in the background (one call per service at a time). */
   refresh(name: string, namespace: string): void
+  /** The service's status read afresh (one read shared by concurrent callers), never waking it. */
+  read(name: string, namespace: string): Promise<ServiceQueryResponse>
   /** Callers waiting for this service now. */
   waiting(name: string, namespace: string): number
   /** Resolves when the current wake of this service ends; undefined when none runs. */
@@ -247,6 +249,15 @@ export function createFunctionScaler(
     durationMs: Date.now() - start,
     coldStart: false,
   })
+
+  const read = async (name: string, namespace: string) => {
+    try {
+      return await refreshes.do(serviceKey(name, namespace), () => query(name, namespace))
+    } catch (error) {
+      if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) rememberMissing(name, namespace)
+      throw error
+    }
+  }
 
   /** Asks for max(minReplicas, 1) replicas, retrying while desired replicas stays 0. */
   const scaleUp = (wake: Wake, status: ServiceQueryResponse) => {
@@ -507,13 +518,13 @@ export function createFunctionScaler(
     isKnownMissing,
     refresh(name, namespace) {
       if (scaleDowns.has(serviceKey(name, namespace))) return
-      refreshes
-        .do(serviceKey(name, namespace), () => query(name, namespace))
-        .catch((error: unknown) => {
-          if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) rememberMissing(name, namespace)
-          else emit({ type: "error", service: name, namespace, error: asError(error) })
-        })
+      read(name, namespace).catch((error: unknown) => {
+        if (!hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
+          emit({ type: "error", service: name, namespace, error: asError(error) })
+        }
+      })
     },
+    read,
     scale(name, namespace, options = {}) {
       const start = Date.now()
       const { signal } = options

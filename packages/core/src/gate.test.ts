@@ -143,7 +143,14 @@ describe("wait", () => {
   it("holds a request for a service at zero and passes it when ready, with its cold-start time", async () => {
     const { gate, serviceQuery, events } = setup({ services: { echo: {} }, startupDelayMs: 30 })
     const verdict = gate.admit(get("/function/echo"))
-    expect(verdict).toEqual({ kind: "hold", name: "echo", namespace: NS, browser: false })
+    expect(verdict).toEqual({
+      kind: "hold",
+      name: "echo",
+      namespace: NS,
+      browser: false,
+      wakes: true,
+      keepsAwake: true,
+    })
     const pass = (await gate.wait(verdict as never, new AbortController().signal)) as GatePass
     expect(pass.kind).toBe("pass")
     expect(pass.coldStartMs).toBeGreaterThanOrEqual(25)

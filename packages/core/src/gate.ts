@@ -1,6 +1,6 @@
-import { deadline } from "./abortable.js"
+import { asError, deadline } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
-import { OverloadedError } from "./errors.js"
+import { ERROR_CODES, hasErrorCode, OverloadedError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
@@ -12,7 +12,7 @@ import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
-import { numberOption } from "./options.js"
+import { invalidOption, numberOption } from "./options.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry } from "./telemetry.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
@@ -39,6 +39,9 @@ export interface ServiceTarget {
 /** Maps a request to the service it needs, or undefined to let it pass untouched. */
 export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefined
 
+/** Decides something about one request: see `wake` and `keepsAwake`. */
+export type RequestPredicate = (request: GateRequest) => boolean
+
 export interface ScaleFromZeroOptions extends ScalingConfig {
   /** Namespace of a service whose name carries none. Default `openfaas-fn`. */
   defaultNamespace?: string
@@ -63,6 +66,28 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * request to such a service in flight until its response ends. Off by default.
    */
   scaleToZero?: ScaleToZeroOptions
+  /**
+   * Whether a request may wake a service with no ready replica. A request it refuses is
+   * answered 503 with `Retry-After` ("asleep") and nothing is started; on a ready service it
+   * passes. Default: every request wakes. `notMonitoring` keeps health checks and uptime
+   * monitors from waking services.
+   */
+  wake?: RequestPredicate
+  /**
+   * Whether a request that passes counts as activity for idle scale-down (`scaleToZero`).
+   * One it refuses passes but neither keeps the service up nor delays its scale-down.
+   * Called only while `scaleToZero` is on. Default: every request counts.
+   */
+  keepsAwake?: RequestPredicate
+}
+
+/**
+ * Counters that grow while a connection carries data, read by `scaleToZero.connectionIdleMs`.
+ * A Node `net.Socket` is one; the web bridge keeps its own for a streamed body or a WebSocket.
+ */
+export interface Traffic {
+  readonly bytesRead: number
+  readonly bytesWritten: number
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
@@ -83,6 +108,8 @@ export interface InFlight {
   readonly namespace: string
   /** Counts the request's end; called by gate.finished. */
   finished(): void
+  /** Counts the request as an open connection until the returned function is called: see `Gate.open`. */
+  open(traffic: Traffic): () => void
 }
 
 /** Answer the request with this instead of forwarding it. */
@@ -100,6 +127,10 @@ export interface GateHold {
   readonly namespace: string
   /** A browser navigation, eligible for the waiting page. */
   readonly browser: boolean
+  /** The `wake` predicate allowed it: false only reads the service's status. */
+  readonly wakes: boolean
+  /** The `keepsAwake` predicate allowed it: once passed, it counts as activity. */
+  readonly keepsAwake: boolean
 }
 
 export type GateVerdict = GatePass | GateReply | GateHold
@@ -121,6 +152,13 @@ export interface Gate {
   wake(name: string, namespace: string): boolean
   /** Scales a service `status()` lists to zero now; false for any other, or while it wakes. */
   sleep(name: string, namespace: string): Promise<boolean>
+  /**
+   * Counts a passed request as an open connection (a WebSocket, a streamed body) instead:
+   * call the returned function once, when it closes. With `scaleToZero.connectionIdleMs`,
+   * `traffic` is read on every idle check and a connection quiet that long stops counting.
+   * Returns a no-op for a pass without `inFlight`.
+   */
+  open(pass: GatePass, traffic: Traffic): () => void
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -130,6 +168,7 @@ export const DEFAULT_MAX_WAITING = 10_000
 export const CLIENT_CLOSED_REQUEST = 499
 
 const PASS: GatePass = Object.freeze({ kind: "pass" })
+const NOTHING_OPEN = () => {}
 
 /** The `Server-Timing` header value for a request held `ms` while its service woke. */
 export function coldStartServerTiming(ms: number): string {
@@ -181,6 +220,11 @@ function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: numb
   }
 }
 
+function functionOption(option: string, value: unknown): RequestPredicate | undefined {
+  if (value === undefined || typeof value === "function") return value as RequestPredicate
+  throw invalidOption(option, "a function", value)
+}
+
 export function createGate(options: ScaleFromZeroOptions): Gate {
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
   const resolve = options.resolve ?? resolveOpenFaaSPath
@@ -211,6 +255,8 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const idle =
     options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit, telemetry)
   const known = (name: string, namespace: string) => scaler.peek(name, namespace) !== undefined
+  const wake = functionOption("wake", options.wake)
+  const keepsAwake = functionOption("keepsAwake", options.keepsAwake)
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
   // When each service began waking for browsers shown the page: its reloads are new requests.
@@ -218,6 +264,33 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
 
   const notFound = (name: string, namespace: string, reason: string) =>
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
+
+  const backendError = (name: string, namespace: string, error: Error | undefined) =>
+    reply(502, `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`)
+
+  const asleep = (name: string, namespace: string) =>
+    reply(503, `service ${name}.${namespace} is asleep: this request does not wake it`, retryAfter)
+
+  /** The pass for a ready service: counted in flight when idle scale-down tracks it. */
+  const readyPass = (name: string, namespace: string, counts: boolean) => {
+    const status = idle && counts && scaler.peek(name, namespace)
+    return status ? idle.track(name, namespace, status) : undefined
+  }
+
+  /** For a request that may not wake the service: pass if it is ready now, else "asleep". */
+  const withoutWaking = async (hold: GateHold): Promise<GatePass | GateReply> => {
+    const { name, namespace } = hold
+    try {
+      const status = await scaler.read(name, namespace)
+      if (status.availableReplicas === 0) return asleep(name, namespace)
+    } catch (error) {
+      if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
+        return notFound(name, namespace, "not found")
+      }
+      return backendError(name, namespace, asError(error))
+    }
+    return readyPass(name, namespace, hold.keepsAwake)?.pass ?? PASS
+  }
 
   const shed = (name: string, namespace: string, max: number, scope: "gateway" | "service") => {
     emit({ type: "shed", service: name, namespace, limit: max, scope })
@@ -270,11 +343,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       signal.aborted
         ? reply(CLIENT_CLOSED_REQUEST, "client closed request")
         : reply(503, "the gateway is shutting down", retryAfter),
-    "backend-error": (name, namespace, error) =>
-      reply(
-        502,
-        `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
-      ),
+    "backend-error": (name, namespace, error) => backendError(name, namespace, error),
   }
 
   /** The hold itself: its answer and, for the telemetry, how it ended. */
@@ -301,8 +370,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     }
     if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
     if (result.outcome === "ready") {
-      const status = idle && scaler.peek(name, namespace)
-      const inFlight = status ? idle.track(name, namespace, status) : undefined
+      const inFlight = readyPass(name, namespace, hold.keepsAwake)
       if (!result.coldStart) return [inFlight?.pass ?? PASS, "ready", false]
       const pass: GatePass =
         inFlight === undefined
@@ -327,7 +395,8 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
         // Stale but ready: pass now and re-read in the background, so a ready service never waits.
         if (meta.expired(expiry)) scaler.refresh(name, namespace)
         telemetry.passed(name, namespace)
-        return idle?.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
+        if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
+        return idle.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
       }
       const invalid = checkServiceName(name) ?? checkNamespace(namespace)
       if (invalid !== undefined) {
@@ -338,15 +407,21 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
         telemetry.refused("404", name, namespace, false)
         return notFound(name, namespace, "not found")
       }
+      const wakes = wake === undefined || wake(request)
+      // Known to be down: no need to ask the backend again to refuse.
+      if (!wakes && meta !== undefined && !meta.expired(expiry)) return asleep(name, namespace)
       return {
         kind: "hold",
         name,
         namespace,
         browser: prefersHtml(request.method, request.headers),
+        wakes,
+        keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
     },
     async wait(hold, signal) {
       const { name, namespace } = hold
+      if (!hold.wakes) return withoutWaking(hold)
       const observed = telemetry.hold(name, namespace, known(name, namespace))
       const start = Date.now()
       const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))
@@ -368,6 +443,9 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       return telemetry.scaleDown(name, namespace, undefined, () =>
         scaler.scaleDown(name, namespace),
       )
+    },
+    open(pass, traffic) {
+      return pass.inFlight === undefined ? NOTHING_OPEN : pass.inFlight.open(traffic)
     },
     close() {
       idle?.close()

@@ -4,7 +4,7 @@ import { parseDuration } from "./duration.js"
 import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
-import type { GatePass, InFlight } from "./gate.js"
+import type { GatePass, InFlight, Traffic } from "./gate.js"
 import { numberOption } from "./options.js"
 import type { SharedActivity } from "./shared-activity.js"
 import type { Telemetry } from "./telemetry.js"
@@ -17,6 +17,13 @@ export interface ScaleToZeroOptions {
   allServices?: boolean
   /** Milliseconds between idle checks. Default: a quarter of the shortest idle time, between 100 ms and 30 s. */
   checkIntervalMs?: number
+  /**
+   * A request or connection in flight (a WebSocket, an SSE stream, a slow response) with no
+   * byte or frame in either direction for this long stops counting as activity, and counts
+   * again with its next one. Unset (the default): an open connection keeps its service up
+   * however quiet it is. WebSocket pings are frames: keep their interval above this.
+   */
+  connectionIdleMs?: number
   /**
    * Activity shared with the other gateway instances in front of the same services: a service
    * is scaled down only once it is idle on every instance, and by one instance only.
@@ -38,6 +45,18 @@ interface TrackedService extends ServiceActivity {
   lastShared: number
   /** A shared scale-down decision is under way. */
   deciding: boolean
+  /** Open connections watched for silence (only with connectionIdleMs). */
+  readonly connections: Set<WatchedConnection>
+}
+
+interface WatchedConnection {
+  readonly traffic: Traffic
+  /** bytesRead + bytesWritten when last looked at. */
+  seen: number
+  /** When `seen` last changed. */
+  quietSince: number
+  /** Whether it counts in its service's inFlight now. */
+  counted: boolean
 }
 
 export interface IdleTracker {
@@ -69,6 +88,10 @@ export function createIdleTracker(
     DEFAULT_IDLE_AFTER_MS,
     "positive",
   )
+  const connectionIdleMs =
+    options.connectionIdleMs === undefined
+      ? undefined
+      : numberOption("scaleToZero.connectionIdleMs", options.connectionIdleMs, 0, "positive")
   const { shared } = options
   const activities = new Map<string, TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined
@@ -123,10 +146,30 @@ export function createIdleTracker(
     else scaler.cache.delete(name, namespace)
   }
 
+  /** A quiet connection stops counting (active since its last byte), a busy one counts again. */
+  const watchConnections = (service: TrackedService, quietAfterMs: number, now: number) => {
+    for (const connection of service.connections) {
+      const seen = connection.traffic.bytesRead + connection.traffic.bytesWritten
+      if (seen !== connection.seen) {
+        connection.seen = seen
+        connection.quietSince = now
+        if (!connection.counted) {
+          connection.counted = true
+          service.inFlight++
+        }
+      } else if (connection.counted && now - connection.quietSince >= quietAfterMs) {
+        connection.counted = false
+        service.inFlight--
+        service.lastActive = Math.max(service.lastActive, connection.quietSince)
+      }
+    }
+  }
+
   const check = () => {
     const now = Date.now()
     for (const [key, service] of activities) {
       const { name, namespace } = service
+      if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
       if (shared !== undefined) {
         // Requests in flight are activity now; tell the others at most once per check.
         const latest = service.inFlight > 0 ? now : service.lastActive
@@ -187,9 +230,30 @@ export function createIdleTracker(
           lastShared: 0,
           deciding: false,
           idleAfterMs: idleAfterFor(response),
+          connections: new Set(),
           finished() {
             created.inFlight--
             created.lastActive = Date.now()
+          },
+          open(traffic) {
+            if (connectionIdleMs === undefined) {
+              let open = true
+              return () => {
+                if (open) created.finished()
+                open = false
+              }
+            }
+            const connection: WatchedConnection = {
+              traffic,
+              seen: traffic.bytesRead + traffic.bytesWritten,
+              quietSince: Date.now(),
+              counted: true,
+            }
+            created.connections.add(connection)
+            return () => {
+              if (!created.connections.delete(connection)) return
+              if (connection.counted) created.finished()
+            }
           },
           get pass(): GatePass {
             return warmPass
@@ -198,7 +262,7 @@ export function createIdleTracker(
         const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
         activity = created
         activities.set(key, activity)
-        ensureTimer(created.idleAfterMs)
+        ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
       }
       activity.inFlight++
       return activity

@@ -52,10 +52,12 @@ export {
   type GateVerdict,
   type HeaderReader,
   type InFlight,
+  type RequestPredicate,
   resolveOpenFaaSPath,
   type ScaleFromZeroOptions,
   type ServiceResolver,
   type ServiceTarget,
+  type Traffic,
 } from "./gate.js"
 export {
   type HorizontalScalingResult,
@@ -63,6 +65,7 @@ export {
   type ScaleServiceRequest,
 } from "./horizontal-scaling.js"
 export type { ScaleToZeroOptions } from "./idle-scale-down.js"
+export { isMonitoringRequest, notMonitoring } from "./monitoring.js"
 export { getNamespace, getServiceName } from "./names.js"
 export type * from "./observer.js"
 export type { SharedActivity } from "./shared-activity.js"

@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http"
 import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
 import {
   echoNodeRequest,
+  nodeEvents,
   sendJson,
   serveContractApp,
 } from "@scale-from-zero/test-kit/adapter-node-server"
@@ -9,6 +10,7 @@ import {
   type ContractBackend,
   SCALE_PATH_PREFIX,
   type ScaleEchoAnswer,
+  STREAM_PATH,
 } from "@scale-from-zero/test-kit/adapter-scenario"
 import express5 from "express"
 import express4 from "express4"
@@ -31,6 +33,11 @@ const scaleEcho = (request: ExpressRequest, response: ServerResponse) => {
   sendJson(response, answer)
 }
 const echo = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
+  if (request.originalUrl === STREAM_PATH) {
+    response.writeHead(200, { "content-type": "text/event-stream" })
+    nodeEvents().pipe(response)
+    return
+  }
   echoNodeRequest(request, request.originalUrl ?? "").then(
     (answer) => sendJson(response, answer),
     next,

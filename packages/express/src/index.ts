@@ -9,9 +9,11 @@ import {
 } from "@scale-from-zero/core"
 import {
   acceptPass,
+  gateUpgrade,
   prepareScaleRequest,
   type ScaleRequestFields,
   toGateRequest,
+  type UpgradeHandler,
   waitForService,
   writeReply,
 } from "@scale-from-zero/core/node"
@@ -21,6 +23,7 @@ export type {
   ScaleServiceRequest,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
+export type { UpgradeHandler } from "@scale-from-zero/core/node"
 
 /** An Express (4 or 5) request as far as these middlewares read it. */
 export type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown }
@@ -30,6 +33,12 @@ export interface ScaleFromZeroMiddleware {
   (request: ExpressRequest, response: ServerResponse, next: NextFunction): void
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * The same gate in front of the server's WebSocket upgrades, which never pass through
+   * middleware: `server.on("upgrade", middleware.upgrade(proxy.upgrade))`, or a `ws` server's
+   * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
+   */
+  upgrade(handler: UpgradeHandler): UpgradeHandler
 }
 
 /**
@@ -52,7 +61,10 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       next()
     }, next)
   }
-  return Object.assign(middleware, { gate })
+  return Object.assign(middleware, {
+    gate,
+    upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
+  })
 }
 
 /** The request after `horizontalScaling()`: the scale request parsed, and the body to forward. */

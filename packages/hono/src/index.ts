@@ -10,6 +10,7 @@ import {
 } from "@scale-from-zero/core"
 import {
   coldStartServerTiming,
+  countUntilDone,
   prepareScaleRequest,
   toGateRequest,
   toResponse,
@@ -46,26 +47,34 @@ function executionContextOf(c: Context): WaitUntil | undefined {
  */
 export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
-  // Counts a tracked request's end once the handlers are done (its body may still stream).
-  const passTracked = async (pass: GatePass, next: () => Promise<void>) => {
+  // Counts a tracked request in flight until its body has been sent or its WebSocket closed.
+  const passTracked = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
     try {
       await next()
-    } finally {
+    } catch (error) {
       gate.finished(pass)
+      throw error
     }
+    const counted = countUntilDone(gate, pass, c.res, c.env)
+    if (counted === c.res) return
+    // Cleared first: the setter would otherwise rebuild the response and copy its headers again.
+    c.res = undefined
+    c.res = counted
   }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
     const verdict = gate.admit(toGateRequest(request))
-    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(verdict, next) : next()
+    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(c, verdict, next) : next()
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
-    return waitForService(gate, verdict, request, executionContextOf(c)).then(async (outcome) => {
-      if (outcome.kind === "reply") return toResponse(outcome)
-      await (outcome.inFlight ? passTracked(outcome, next) : next())
-      if (outcome.coldStartMs !== undefined) {
-        c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
-      }
-    })
+    return waitForService(gate, verdict, request, executionContextOf(c), c.env).then(
+      async (outcome) => {
+        if (outcome.kind === "reply") return toResponse(outcome)
+        await (outcome.inFlight ? passTracked(c, outcome, next) : next())
+        if (outcome.coldStartMs !== undefined) {
+          c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
+        }
+      },
+    )
   }
   return Object.assign(middleware, { gate })
 }

@@ -68,6 +68,7 @@ if ("module" in loaded) {
       "large-body",
       "waiting-page",
       "horizontal-scaling",
+      "streamed-body",
     ],
     async start(scenario) {
       const setup = await fetch(`${url}/__scenario`, {

@@ -4,8 +4,10 @@ import {
   type ContractStats,
   createContractBackend,
   echoAnswer,
+  eventStream,
   SCALE_PATH_PREFIX,
   type ScaleEchoAnswer,
+  STREAM_PATH,
 } from "@scale-from-zero/test-kit/adapter-scenario"
 import { Hono } from "hono"
 import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "../src/index.js"
@@ -28,6 +30,9 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
       contentLength: c.req.raw.headers.get("content-length"),
     }
     return c.json(answer)
+  })
+  app.get(STREAM_PATH, () => {
+    return new Response(eventStream(), { headers: { "content-type": "text/event-stream" } })
   })
   app.all("*", async (c) => {
     const { url, method } = c.req.raw

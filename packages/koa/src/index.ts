@@ -10,8 +10,10 @@ import {
 } from "@scale-from-zero/core"
 import {
   acceptPass,
+  gateUpgrade,
   prepareScaleRequest,
   toGateRequest,
+  type UpgradeHandler,
   waitForService,
 } from "@scale-from-zero/core/node"
 
@@ -20,7 +22,7 @@ export type {
   ScaleServiceRequest,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
-export type { ScaleRequestFields } from "@scale-from-zero/core/node"
+export type { ScaleRequestFields, UpgradeHandler } from "@scale-from-zero/core/node"
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
 export interface KoaContext {
@@ -39,6 +41,12 @@ export interface ScaleFromZeroMiddleware {
   (context: KoaContext, next: Next): Promise<unknown> | undefined
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * The same gate in front of the server's WebSocket upgrades, which never pass through
+   * middleware: `server.on("upgrade", middleware.upgrade(proxy.upgrade))`, or a `ws` server's
+   * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
+   */
+  upgrade(handler: UpgradeHandler): UpgradeHandler
 }
 
 function respond(context: KoaContext, reply: GateReply): undefined {
@@ -72,7 +80,10 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       return next()
     })
   }
-  return Object.assign(middleware, { gate })
+  return Object.assign(middleware, {
+    gate,
+    upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
+  })
 }
 
 /**

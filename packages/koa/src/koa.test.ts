@@ -1,9 +1,14 @@
 import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
-import { echoNodeRequest, serveContractApp } from "@scale-from-zero/test-kit/adapter-node-server"
+import {
+  echoNodeRequest,
+  nodeEvents,
+  serveContractApp,
+} from "@scale-from-zero/test-kit/adapter-node-server"
 import {
   type ContractBackend,
   SCALE_PATH_PREFIX,
   type ScaleEchoAnswer,
+  STREAM_PATH,
 } from "@scale-from-zero/test-kit/adapter-scenario"
 import Koa3 from "koa"
 import Koa2 from "koa2"
@@ -29,6 +34,11 @@ const scaleRoute = (context: KoaContext & { path: string }, next: () => Promise<
   })
 }
 const echo = async (context: KoaContext) => {
+  if (context.originalUrl === STREAM_PATH) {
+    context.set({ "content-type": "text/event-stream" })
+    context.body = nodeEvents()
+    return
+  }
   context.body = await echoNodeRequest(context.req, context.originalUrl)
 }
 

@@ -13,6 +13,9 @@ import {
   type ContractStats,
   echoAnswer,
   SCALE_PATH_PREFIX,
+  STREAM_EVENTS,
+  STREAM_EVERY_MS,
+  STREAM_PATH,
 } from "./adapter-scenario.js"
 
 export * from "./adapter-scenario.js"
@@ -39,6 +42,7 @@ export type ContractCase =
   | "client-gone"
   | "waiting-page"
   | "in-flight"
+  | "streamed-body"
   | "horizontal-scaling"
 
 export interface AdapterHarness {
@@ -325,6 +329,33 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
         slow.finish()
         expect(await slow.status).toBe(200)
         await until("the idle scale-down", async () => (await app.stats()).setReplicas === 1)
+      },
+    )
+
+    contractCase(
+      "streamed-body",
+      "with scaleToZero, counts a streamed (SSE) body in flight until its last byte, then scales down once (where the idle timer outlives requests)",
+      async () => {
+        const { app } = await start({
+          services: { echo: { replicas: 1 } },
+          gate: { scaleToZero: { allServices: true, idleAfterMs: 300, checkIntervalMs: 20 } },
+        })
+        const response = await fetch(`${app.url}${STREAM_PATH}`)
+        expect(response.status).toBe(200)
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        // The body takes STREAM_EVENTS × STREAM_EVERY_MS, far past the 300 ms idle time.
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          text += decoder.decode(chunk.value, { stream: true })
+          expect((await app.stats()).setReplicas).toBe(0)
+        }
+        expect(text.match(/^data: \d+$/gm)).toHaveLength(STREAM_EVENTS)
+        // A runtime that drops the idle check's timer with its request never scales down (in-flight).
+        if (!runs("in-flight")) return
+        await until("the idle scale-down", async () => (await app.stats()).setReplicas === 1)
+        await new Promise((resolve) => setTimeout(resolve, 3 * STREAM_EVERY_MS + 300))
+        expect((await app.stats()).setReplicas).toBe(1)
       },
     )
 

@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from "node:http"
 import type { AddressInfo } from "node:net"
+import { Readable } from "node:stream"
 import type { Gate } from "@scale-from-zero/core"
 import type { RunningApp } from "./adapter-contract.js"
 import {
@@ -14,6 +15,8 @@ import {
   createContractBackend,
   type EchoAnswer,
   echoAnswer,
+  STREAM_EVENTS,
+  STREAM_EVERY_MS,
 } from "./adapter-scenario.js"
 
 /** Reads a Node request body to its end. */
@@ -68,4 +71,16 @@ export function sendJson(response: ServerResponse, value: unknown): void {
     "content-length": Buffer.byteLength(body),
   })
   response.end(body)
+}
+
+/** The contract's event stream as a Node stream (piped by Express, `ctx.body` in Koa): spaced-out `data: N` events. */
+export function nodeEvents(): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let sent = 0; sent < STREAM_EVENTS; sent++) {
+        await new Promise((resolve) => setTimeout(resolve, STREAM_EVERY_MS))
+        yield `data: ${sent}\n\n`
+      }
+    })(),
+  )
 }

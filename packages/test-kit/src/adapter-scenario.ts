@@ -37,6 +37,33 @@ export interface ContractBackend {
 /** Routes of the contract app besides the gated ones. */
 export const SCALE_PATH_PREFIX = "/system/scale-function/"
 
+/**
+ * A gated path whose next handler answers a server-sent-event stream instead of the echo:
+ * STREAM_EVENTS events, one every STREAM_EVERY_MS, then the end of the body.
+ */
+export const STREAM_PATH = "/function/echo/events"
+export const STREAM_EVENTS = 8
+export const STREAM_EVERY_MS = 100
+
+/** The contract's event stream as a Web body (Hono): `data: N` events, spaced out in time. */
+export function eventStream(): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder()
+  let sent = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return new ReadableStream({
+    async pull(controller) {
+      await new Promise((resolve) => {
+        timer = setTimeout(resolve, STREAM_EVERY_MS)
+      })
+      controller.enqueue(encoder.encode(`data: ${sent}\n\n`))
+      if (++sent === STREAM_EVENTS) controller.close()
+    },
+    cancel() {
+      clearTimeout(timer)
+    },
+  })
+}
+
 /** The backend and gate options a harness builds its app from. */
 export function createContractBackend(scenario: ContractScenario): ContractBackend {
   const serviceQuery = createMemoryServiceQuery({ services: scenario.services })

@@ -63,7 +63,14 @@ function send(url: string, { open = false, ...options }: SendOptions = {}) {
   return { request, answer }
 }
 
-const HOLD: GateHold = { kind: "hold", name: "echo", namespace: "openfaas-fn", browser: false }
+const HOLD: GateHold = {
+  kind: "hold",
+  name: "echo",
+  namespace: "openfaas-fn",
+  browser: false,
+  wakes: true,
+  keepsAwake: true,
+}
 const CLOSED: GateReply = { kind: "reply", status: 499, headers: {}, body: "client closed request" }
 
 /** A gate whose wait ends when the test says, or with 499 when the signal aborts. */
@@ -78,6 +85,7 @@ function fakeGate() {
         signal.addEventListener("abort", () => resolve(CLOSED), { once: true })
       }),
     finished: vi.fn(),
+    open: (pass: GatePass) => () => gate.finished(pass),
   } as unknown as Gate & { finished: ReturnType<typeof vi.fn> }
   return { gate, signals, release: (outcome: GatePass | GateReply) => release(outcome) }
 }
@@ -202,7 +210,12 @@ describe("acceptPass and reportFinished", () => {
     const { gate } = fakeGate()
     const pass: GatePass = {
       kind: "pass",
-      inFlight: { name: "echo", namespace: "openfaas-fn", finished: () => {} },
+      inFlight: {
+        name: "echo",
+        namespace: "openfaas-fn",
+        finished: () => {},
+        open: () => () => {},
+      },
     }
     const url = await serve((_request, response) => {
       acceptPass(gate, pass, response)

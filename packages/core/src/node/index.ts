@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http"
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http"
+import type { Duplex } from "node:stream"
 import {
   coldStartServerTiming,
   type Gate,
@@ -7,8 +8,10 @@ import {
   type GateReply,
   type GateRequest,
   type HeaderReader,
+  type Traffic,
 } from "../gate.js"
 
+import { watchHeldSocket } from "../held-socket.js"
 import {
   type HorizontalScalingResult,
   MAX_SCALE_REQUEST_BYTES,
@@ -114,13 +117,16 @@ function appendAsHeadersGo(response: ServerResponse, name: string, value: string
   } as WriteHead
 }
 
+const NO_TRAFFIC: Traffic = { bytesRead: 0, bytesWritten: 0 }
+
 /**
- * Calls `gate.finished(pass)` once, when the response has ended or its connection closed.
- * Node emits `close` on a response in both cases, after `finish` when it completed.
+ * Counts a tracked pass in flight until the response has ended or its connection closed: Node
+ * emits `close` on a response in both cases, after `finish` when it completed, so a streamed
+ * (SSE, piped) body counts until its last byte. The socket's byte counts are its traffic.
  */
 export function reportFinished(gate: Gate, pass: GatePass, response: ServerResponse): void {
   if (response.closed) gate.finished(pass)
-  else response.once("close", () => gate.finished(pass))
+  else response.once("close", gate.open(pass, response.socket ?? NO_TRAFFIC))
 }
 
 /** Sends a gate reply, unless the client is already gone or an answer already began. */
@@ -215,3 +221,74 @@ export async function prepareScaleRequest(request: IncomingMessage): Promise<Pre
   describeScaleBody(request, result.body)
   return { ok: true, fields: { body: result.request, rawBody: result.body } }
 }
+
+/** What Node's http server hands an `upgrade` listener; http-proxy-middleware's `upgrade` and a `ws` server's `handleUpgrade` take the same. */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+/**
+ * Writes a gate reply on a raw socket as a complete HTTP/1.1 response and closes it: the
+ * answer to an upgrade request that is not let through. Nothing is written to a closed socket.
+ */
+export function writeSocketReply(socket: Duplex, reply: GateReply): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}\r\n`
+  for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`
+  head += `content-length: ${Buffer.byteLength(reply.body)}\r\nconnection: close\r\n\r\n`
+  socket.end(head + reply.body)
+}
+
+/**
+ * Puts the gate in front of an `upgrade` handler (WebSockets): `server.on("upgrade",
+ * gateUpgrade(gate, handler))`. An upgrade for a service without a ready replica is held like
+ * a request (same limits, events, timeout) and handed to `handler` once the service is ready;
+ * a refusal is written to the socket as an HTTP response; a client that hangs up while held
+ * is forgotten at once (what it sent meanwhile, up to MAX_HELD_UPGRADE_BYTES, reaches `handler`). With idle scale-down on, the connection counts in flight until the
+ * socket closes, whichever side closes it. `path` maps the request to the path the gate reads.
+ */
+export function gateUpgrade(
+  gate: Gate,
+  handler: UpgradeHandler,
+  path: (request: IncomingMessage) => string | undefined = (request) => request.url,
+): UpgradeHandler {
+  const handOn = (pass: GatePass, request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pass.inFlight !== undefined) {
+      if (socket.destroyed) gate.finished(pass)
+      else socket.once("close", gate.open(pass, trafficOf(socket)))
+    }
+    handler(request, socket, head)
+  }
+  return (request, socket, head) => {
+    const verdict = gate.admit(toGateRequest(request, path(request)))
+    if (verdict.kind === "pass") return handOn(verdict, request, socket, head)
+    if (verdict.kind === "reply") return writeSocketReply(socket, verdict)
+    holdUpgrade(gate, verdict, socket).then((outcome) => {
+      if (outcome.kind === "reply") return writeSocketReply(socket, outcome)
+      handOn(outcome, request, socket, head)
+    })
+  }
+}
+
+/** A Node socket counts its own bytes; another Duplex (a test double) has no traffic to read. */
+function trafficOf(socket: Duplex): Traffic {
+  return "bytesRead" in socket && "bytesWritten" in socket ? (socket as Traffic) : NO_TRAFFIC
+}
+
+/** Holds an upgrade until the gate lets it through or answers, forgetting a client that hangs up. */
+async function holdUpgrade(
+  gate: Gate,
+  hold: GateHold,
+  socket: Duplex,
+): Promise<GatePass | GateReply> {
+  const controller = new AbortController()
+  const release = watchHeldSocket(socket, () => controller.abort(new ClientClosedError()))
+  try {
+    return await gate.wait(hold, controller.signal)
+  } finally {
+    release()
+  }
+}
+
+export { MAX_HELD_UPGRADE_BYTES } from "../held-socket.js"

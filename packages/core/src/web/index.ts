@@ -9,8 +9,10 @@ import {
   type GatePass,
   type GateReply,
   type GateRequest,
+  type Traffic,
 } from "../gate.js"
 
+import { type HeldSocket, watchHeldSocket } from "../held-socket.js"
 import {
   readScaleRequest,
   type ScaleServiceRequest,
@@ -64,21 +66,31 @@ export function toResponse(reply: GateReply): Response {
  * waits on a wake that another request's timers may drive: the hold keeps a timer of its own.
  * A request answered while its service still wakes (the waiting page) may be the one whose
  * timers drive the wake: with `context` (the Workers ExecutionContext), it stays alive through
- * `waitUntil` until the wake is over, bounded by the timeout.
+ * `waitUntil` until the wake is over, bounded by the timeout. `env` is the runtime's bindings:
+ * on @hono/node-server, a held WebSocket upgrade ends its wait when its socket closes.
  */
 export async function waitForService(
   gate: Gate,
   hold: GateHold,
   request: Request,
   context?: WaitUntil,
+  env?: unknown,
 ): Promise<GatePass | GateReply> {
   const { scaler } = gate
   const keepAlive = setTimeout(() => {}, scaler.config.timeout + 1000)
+  // @hono/node-server gives an upgrade request a signal that never aborts: watch its socket.
+  const socket = (env as NodeBindings | undefined)?.outgoing
+    ? undefined
+    : (env as NodeBindings | undefined)?.incoming?.socket
+  const upgrade = socket?.on === undefined ? undefined : new AbortController()
+  const release =
+    upgrade && watchHeldSocket(socket as HeldSocket, () => upgrade.abort(new Error("client left")))
   let outcome: GatePass | GateReply
   try {
-    outcome = await gate.wait(hold, request.signal)
+    outcome = await gate.wait(hold, upgrade?.signal ?? request.signal)
   } finally {
     clearTimeout(keepAlive)
+    release?.()
   }
   const settled =
     context && outcome.kind === "reply" && scaler.wakeSettled(hold.name, hold.namespace)
@@ -115,4 +127,81 @@ export async function prepareScaleRequest(request: Request): Promise<PreparedSca
     signal: request.signal,
   })
   return { ok: true, scaleRequest: result.request, forward }
+}
+
+/** A Node object that says when it closes: an http.ServerResponse or a net.Socket. */
+interface Closable {
+  readonly closed?: boolean
+  once(event: "close", listener: () => void): unknown
+}
+
+/** @hono/node-server's bindings (`c.env`): the Node request and, unless upgraded, its response. */
+interface NodeBindings {
+  incoming?: { socket?: Closable & Traffic & Partial<HeldSocket> }
+  outgoing?: Closable & { socket?: (Closable & Traffic) | null }
+}
+
+/** Counters for a body streamed through the web bridge: its bytes are its traffic. */
+class BodyTraffic implements Traffic {
+  readonly bytesRead = 0
+  bytesWritten = 0
+}
+
+/**
+ * Counts a tracked pass in flight until its response is done, and returns the response to send.
+ * On Node (@hono/node-server, whose bindings are `env`) until the Node response closes, or for a
+ * WebSocket the upgraded socket: the socket's bytes are the traffic. Elsewhere until the body has
+ * been read to its end or cancelled (the response comes back with its body wrapped), at once
+ * for a response without a body.
+ */
+export function countUntilDone(
+  gate: Gate,
+  pass: GatePass,
+  response: Response,
+  env?: unknown,
+): Response {
+  const node = env as NodeBindings | undefined
+  const closable = node?.outgoing ?? node?.incoming?.socket
+  if (closable !== undefined && typeof closable.once === "function") {
+    if (closable.closed === true) {
+      gate.finished(pass)
+      return response
+    }
+    const socket = node?.outgoing?.socket ?? node?.incoming?.socket
+    closable.once("close", gate.open(pass, socket ?? new BodyTraffic()))
+    return response
+  }
+  const { body } = response
+  if (body === null) {
+    gate.finished(pass)
+    return response
+  }
+  const traffic = new BodyTraffic()
+  const done = gate.open(pass, traffic)
+  const reader = body.getReader()
+  const counted = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const chunk = await reader.read()
+          if (chunk.done) {
+            done()
+            controller.close()
+            return
+          }
+          traffic.bytesWritten += chunk.value.byteLength
+          controller.enqueue(chunk.value)
+        } catch (error) {
+          done()
+          controller.error(error)
+        }
+      },
+      cancel(reason) {
+        done()
+        return reader.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return new Response(counted, response)
 }
