@@ -1,17 +1,18 @@
-import { deadline } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { OverloadedError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
+  type FunctionScaleResult,
   type FunctionScaler,
   type ScaleOutcome,
   type ScalingConfig,
 } from "./function-scaler.js"
 import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
-import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
-import { numberOption } from "./options.js"
+import { checkNamespace, checkTarget, getServiceNameFromPath } from "./names.js"
+import { invalidOption, numberOption } from "./options.js"
+import type { ServiceQueryResponse } from "./types.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
@@ -107,6 +108,14 @@ export interface Gate {
   admit(request: GateRequest): GateVerdict
   /** Holds until the service is ready, the timeout, or the signal; never rejects. */
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
+  /**
+   * A second chance for a passed request whose upstream refused it (connection refused, or a
+   * 502/503 answer) before any byte reached the client: forgets the service's cached status and
+   * holds the request again through the normal wake (same limits, events and Server-Timing).
+   * On a pass, send the request once more; never rewake it twice. Undefined when the request
+   * is for no service. Never rejects.
+   */
+  rewake(request: GateRequest, signal: AbortSignal): Promise<GatePass | GateReply | undefined>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
   /** Ends every wait and stops every wake. */
@@ -158,6 +167,9 @@ type Refusal = (
 const PAGE_DUE = Symbol("waiting page due")
 
 function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
+  if (typeof settings !== "object" || settings === null) {
+    throw invalidOption("waitingPage", "false or { afterMs?, refreshSeconds? }", settings)
+  }
   return {
     afterMs: numberOption("waitingPage.afterMs", settings.afterMs, 2000, "non-negative integer"),
     refreshSeconds: numberOption(
@@ -170,8 +182,21 @@ function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: numb
 }
 
 export function createGate(options: ScaleFromZeroOptions): Gate {
+  if (typeof options !== "object" || options === null) {
+    throw invalidOption("options", "an object with serviceQuery", options)
+  }
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
+  if (typeof defaultNamespace !== "string" || checkNamespace(defaultNamespace) !== undefined) {
+    throw invalidOption("defaultNamespace", "a valid namespace name", defaultNamespace)
+  }
   const resolve = options.resolve ?? resolveOpenFaaSPath
+  if (typeof resolve !== "function") throw invalidOption("resolve", "a function", resolve)
+  if (
+    options.scaleToZero !== undefined &&
+    (typeof options.scaleToZero !== "object" || options.scaleToZero === null)
+  ) {
+    throw invalidOption("scaleToZero", "an object", options.scaleToZero)
+  }
   const maxWaiting = numberOption(
     "maxWaiting",
     options.maxWaiting,
@@ -192,13 +217,19 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   )
   const retryAfter = { "retry-after": String(retryAfterSeconds) }
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
+  // The scaler checks the options it shares with the gate (serviceQuery, timeouts, onEvent).
   const emit = options.onEvent ?? (() => {})
   const scaler = createFunctionScaler(options)
   const idle = options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit)
   const { cache } = scaler
-  const expiry = scaler.config.cacheExpiry
+  const { cacheExpiry: expiry, maxStaleMs, timeout } = scaler.config
   // When each service began waking for browsers shown the page: its reloads are new requests.
   const pageShownSince = new LruMap<string, number>(1000)
+  /**
+   * Wakes that ended after their browser was shown the page: the next request for the service
+   * (within a timeout) carries their cold start. The warm path reads only the map's size.
+   */
+  const pageWakes = new Map<string, { durationMs: number; timer: ReturnType<typeof setTimeout> }>()
 
   const notFound = (name: string, namespace: string, reason: string) =>
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
@@ -208,21 +239,68 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     return reply(503, new OverloadedError(name, namespace, max, scope).message, retryAfter)
   }
 
-  /** scaler.scale, giving up after `afterMs` with PAGE_DUE. */
-  const scaleWithin = async (
+  const rememberPageWake = (name: string, namespace: string, durationMs: number) => {
+    const key = serviceKey(name, namespace)
+    clearTimeout(pageWakes.get(key)?.timer)
+    const timer = setTimeout(() => pageWakes.delete(key), timeout)
+    pageWakes.set(key, { durationMs, timer })
+  }
+
+  /** A pass carrying the cold start of a wake a browser was shown the page for, once. */
+  const pageWakePass = (name: string, namespace: string, status: ServiceQueryResponse) => {
+    const key = serviceKey(name, namespace)
+    const woke = pageWakes.get(key)
+    if (woke === undefined) return undefined
+    clearTimeout(woke.timer)
+    pageWakes.delete(key)
+    return coldPass(name, namespace, status, woke.durationMs)
+  }
+
+  const coldPass = (
+    name: string,
+    namespace: string,
+    status: ServiceQueryResponse | undefined,
+    coldStartMs: number,
+  ): GatePass => {
+    const inFlight = idle && status ? idle.track(name, namespace, status) : undefined
+    return inFlight === undefined
+      ? { kind: "pass", coldStartMs }
+      : { kind: "pass", coldStartMs, inFlight }
+  }
+
+  /**
+   * scaler.scale for a browser: answers PAGE_DUE after `afterMs`, the page's cue. The wake
+   * then goes on to its end, bounded by the timeout, detached from the client (whose reloads
+   * are new requests): its `ready` is emitted, and the next request carries its cold start.
+   * A browser that leaves before the page is due leaves like any client.
+   */
+  const scaleForBrowser = (
     name: string,
     namespace: string,
     signal: AbortSignal,
     afterMs: number,
-  ) => {
-    const due = deadline(afterMs, signal, () => PAGE_DUE)
-    try {
-      const result = await scaler.scale(name, namespace, { signal: due.signal })
-      return due.signal.reason === PAGE_DUE ? PAGE_DUE : result
-    } finally {
-      due.release()
-    }
-  }
+  ): Promise<FunctionScaleResult | typeof PAGE_DUE> =>
+    new Promise((resolve) => {
+      const own = new AbortController()
+      const onAbort = () => own.abort(signal.reason)
+      let shown = false
+      const timer = setTimeout(() => {
+        shown = true
+        signal.removeEventListener("abort", onAbort)
+        resolve(PAGE_DUE)
+      }, afterMs)
+      if (signal.aborted) onAbort()
+      else signal.addEventListener("abort", onAbort, { once: true })
+      void scaler.scale(name, namespace, { signal: own.signal }).then((result) => {
+        if (!shown) {
+          clearTimeout(timer)
+          signal.removeEventListener("abort", onAbort)
+          resolve(result)
+        } else if (result.outcome === "ready" && result.coldStart) {
+          rememberPageWake(name, namespace, result.durationMs)
+        }
+      })
+    })
 
   const waitingPage = (
     name: string,
@@ -247,6 +325,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
 
   /** The answer to each way a wait can end without a ready replica: one function per status. */
   const refusals: Record<Exclude<ScaleOutcome, "ready">, Refusal> = {
+    "invalid-name": (_name, _namespace, error) => reply(400, error?.message ?? "invalid name"),
     "not-found": (name, namespace) => notFound(name, namespace, "not found"),
     timeout: (_name, _namespace, error) => reply(504, error?.message ?? "timed out", retryAfter),
     // The client left (nobody reads the answer), or the gate was closed under a held request.
@@ -261,7 +340,23 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       ),
   }
 
-  return {
+  /** What a held request gets once its wait is over. */
+  const verdictOf = (
+    name: string,
+    namespace: string,
+    result: FunctionScaleResult,
+    signal: AbortSignal,
+  ): GatePass | GateReply => {
+    if (result.outcome !== "ready") {
+      return refusals[result.outcome](name, namespace, result.error, signal)
+    }
+    const status = idle && scaler.peek(name, namespace)
+    if (result.coldStart) return coldPass(name, namespace, status, result.durationMs)
+    const inFlight = status ? idle.track(name, namespace, status) : undefined
+    return inFlight?.pass ?? PASS
+  }
+
+  const gate: Gate = {
     scaler,
     admit(request) {
       const target = resolve(request)
@@ -271,11 +366,22 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       // Only valid names are ever cached, so a cached service needs no validation.
       const meta = cache.meta(name, namespace)
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
-        // Stale but ready: pass now and re-read in the background, so a ready service never waits.
-        if (meta.expired(expiry)) scaler.refresh(name, namespace)
-        return idle?.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
+        const now = Date.now()
+        const fresh = !meta.expired(expiry, now)
+        // Stale but recent: pass now and re-read in the background, so a ready service never
+        // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read
+        // (one per service, shared), and is held and woken if the service went away meanwhile.
+        if (fresh || !meta.expired(expiry + maxStaleMs, now)) {
+          if (!fresh) scaler.refresh(name, namespace)
+          const status = meta.serviceQueryResponse
+          if (pageWakes.size !== 0) {
+            const cold = pageWakePass(name, namespace, status)
+            if (cold !== undefined) return cold
+          }
+          return idle?.track(name, namespace, status)?.pass ?? PASS
+        }
       }
-      const invalid = checkServiceName(name) ?? checkNamespace(namespace)
+      const invalid = checkTarget(name, namespace)
       if (invalid !== undefined) return reply(400, invalid.message)
       if (scaler.isKnownMissing(name, namespace)) return notFound(name, namespace, "not found")
       return {
@@ -296,19 +402,22 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       const result =
         pageAfter === undefined
           ? await scaler.scale(name, namespace, { signal })
-          : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
-      // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
+          : await scaleForBrowser(name, namespace, signal, pageAfter.afterMs)
+      // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
       if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
-      if (result.outcome === "ready") {
-        const status = idle && scaler.peek(name, namespace)
-        const inFlight = status ? idle.track(name, namespace, status) : undefined
-        if (!result.coldStart) return inFlight?.pass ?? PASS
-        return inFlight === undefined
-          ? { kind: "pass", coldStartMs: result.durationMs }
-          : { kind: "pass", coldStartMs: result.durationMs, inFlight }
-      }
-      return refusals[result.outcome](name, namespace, result.error, signal)
+      return verdictOf(name, namespace, result, signal)
+    },
+    async rewake(request, signal) {
+      const target = resolve(request)
+      if (target === undefined) return undefined
+      const { name } = target
+      const namespace = target.namespace ?? defaultNamespace
+      const invalid = checkTarget(name, namespace)
+      if (invalid !== undefined) return reply(400, invalid.message)
+      // The cached "ready" just proved wrong: the wake reads the status afresh.
+      cache.delete(name, namespace)
+      return gate.wait({ kind: "hold", name, namespace, browser: false }, signal)
     },
     finished(pass) {
       pass.inFlight?.finished()
@@ -316,6 +425,9 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     close() {
       idle?.close()
       scaler.close()
+      for (const { timer } of pageWakes.values()) clearTimeout(timer)
+      pageWakes.clear()
     },
   }
+  return gate
 }

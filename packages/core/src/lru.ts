@@ -50,6 +50,10 @@ export class LruMap<K, V> {
     return this.#entries.delete(key)
   }
 
+  keys(): IterableIterator<K> {
+    return this.#entries.keys()
+  }
+
   clear(): void {
     this.#entries.clear()
   }

@@ -22,6 +22,14 @@ export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   readonly gate: Gate
 }
 
+/**
+ * Cloudflare's documented way to tell its runtime (`navigator.userAgent`): there, I/O opened in
+ * one request cannot be closed from another, so no subscription may outlive its request.
+ */
+function onCloudflareWorkers(): boolean {
+  return globalThis.navigator?.userAgent === "Cloudflare-Workers"
+}
+
 /** The Workers ExecutionContext, or undefined where there is none (Hono throws on Node). */
 function executionContextOf(c: Context): WaitUntil | undefined {
   try {
@@ -38,7 +46,11 @@ function executionContextOf(c: Context): WaitUntil | undefined {
  * (@hono/node-server), Cloudflare Workers, Deno and Bun.
  */
 export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
-  const gate = createGate(options)
+  const gate = createGate(
+    onCloudflareWorkers() && options?.watchCached === undefined
+      ? { ...options, watchCached: false }
+      : options,
+  )
   // Counts a tracked request's end once the handlers are done (its body may still stream).
   const passTracked = async (pass: GatePass, next: () => Promise<void>) => {
     try {

@@ -13,6 +13,7 @@ import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "../
 export interface ContractApp {
   app: Hono<HorizontalScalingEnv>
   stats(): ContractStats
+  scaleExternally(service: string, replicas: number): Promise<void>
   close(): void
 }
 
@@ -38,6 +39,7 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
   return {
     app,
     stats: () => backend.stats(middleware.gate),
+    scaleExternally: backend.scaleExternally,
     close: () => backend.close(middleware.gate),
   }
 }
