@@ -3,6 +3,7 @@ import { createGate, type Gate, type ScaleFromZeroOptions } from "@scale-from-ze
 import {
   acceptPass,
   prepareScaleRequest,
+  rewakeService,
   type ScaleRequestFields,
   toGateRequest,
   waitForService,
@@ -19,6 +20,13 @@ export interface ScaleFromZeroMiddleware {
   (request: ExpressRequest, response: ServerResponse, next: NextFunction): void
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * For a proxy whose upstream refused a request this middleware passed (connection refused,
+   * 502/503) before any byte reached the client: holds it again while the service wakes, then
+   * calls `resend` once. Resolves true when it re-sent or answered the request (404/502/504…),
+   * false when it cannot help (not a service, rewoken once already, response begun).
+   */
+  rewake(request: ExpressRequest, response: ServerResponse, resend: () => void): Promise<boolean>
 }
 
 /**
@@ -41,7 +49,18 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       next()
     }, next)
   }
-  return Object.assign(middleware, { gate })
+  const rewake = async (request: ExpressRequest, response: ServerResponse, resend: () => void) => {
+    const outcome = await rewakeService(gate, request, response, request.originalUrl)
+    if (outcome === undefined) return false
+    if (outcome.kind === "reply") {
+      writeReply(response, outcome)
+      return true
+    }
+    acceptPass(gate, outcome, response)
+    resend()
+    return true
+  }
+  return Object.assign(middleware, { gate, rewake })
 }
 
 /** The request after `horizontalScaling()`: the scale request parsed, and the body to forward. */

@@ -20,6 +20,14 @@ export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero
 export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * For a fetch proxy whose upstream refused a request this middleware passed (the fetch
+   * failed, or answered 502/503) before anything was returned: holds it again while the
+   * service wakes, then calls `resend` once and returns its answer (with the cold start's
+   * Server-Timing), or the gate's own answer (404/502/504…). Undefined when it cannot help
+   * (not a service, rewoken once already): answer the failure yourself.
+   */
+  rewake(c: Context, resend: () => Promise<Response>): Promise<Response | undefined>
 }
 
 /**
@@ -72,7 +80,31 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       }
     })
   }
-  return Object.assign(middleware, { gate })
+  const rewoken = new WeakSet<Request>()
+  const rewake = async (c: Context, resend: () => Promise<Response>) => {
+    const request = c.req.raw
+    if (rewoken.has(request)) return undefined
+    rewoken.add(request)
+    const outcome = await gate.rewake(toGateRequest(request), request.signal)
+    if (outcome === undefined) return undefined
+    if (outcome.kind === "reply") return toResponse(outcome)
+    let answer: Response
+    try {
+      answer = await resend()
+    } finally {
+      gate.finished(outcome)
+    }
+    if (outcome.coldStartMs === undefined) return answer
+    // A fetched Response's headers are immutable: answer with a copy that carries ours too.
+    const headers = new Headers(answer.headers)
+    headers.append("server-timing", coldStartServerTiming(outcome.coldStartMs))
+    return new Response(answer.body, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers,
+    })
+  }
+  return Object.assign(middleware, { gate, rewake })
 }
 
 /** Context variables set by `horizontalScaling()`: `c.get("scaleRequest")`. */

@@ -8,6 +8,7 @@ import {
 import {
   acceptPass,
   prepareScaleRequest,
+  rewakeService,
   toGateRequest,
   waitForService,
 } from "@scale-from-zero/core/node"
@@ -32,6 +33,13 @@ export interface ScaleFromZeroMiddleware {
   (context: KoaContext, next: Next): Promise<unknown> | undefined
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * For a proxy whose upstream refused a request this middleware passed (connection refused,
+   * 502/503) before any byte reached the client: holds it again while the service wakes, then
+   * runs `resend` once. Resolves true when it re-sent or answered the request (404/502/504…),
+   * false when it cannot help (not a service, rewoken once already, response begun).
+   */
+  rewake(context: KoaContext, resend: () => Promise<unknown>): Promise<boolean>
 }
 
 function respond(context: KoaContext, reply: GateReply): undefined {
@@ -65,7 +73,18 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       return next()
     })
   }
-  return Object.assign(middleware, { gate })
+  const rewake = async (context: KoaContext, resend: () => Promise<unknown>) => {
+    const outcome = await rewakeService(gate, context.req, context.res, context.originalUrl)
+    if (outcome === undefined) return false
+    if (outcome.kind === "reply") {
+      respond(context, outcome)
+      return true
+    }
+    acceptPass(gate, outcome, context.res)
+    await resend()
+    return true
+  }
+  return Object.assign(middleware, { gate, rewake })
 }
 
 /**
