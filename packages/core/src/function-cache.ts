@@ -1,5 +1,5 @@
 import { LruMap } from "./lru.js"
-import { invalidOption, numberOption } from "./options.js"
+import { invalidOption, numberOption, optionsObject } from "./options.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 /** One cached answer and when it was fetched. */
@@ -68,7 +68,7 @@ export function createFunctionCache(
   }
   const maxEntries = numberOption(
     "maxEntries",
-    options?.maxEntries,
+    optionsObject(options, "{ maxEntries }").maxEntries,
     DEFAULT_CACHE_MAX_ENTRIES,
     "positive integer",
   )

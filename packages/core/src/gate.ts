@@ -182,8 +182,8 @@ function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: numb
 }
 
 export function createGate(options: ScaleFromZeroOptions): Gate {
-  if (typeof options !== "object" || options === null) {
-    throw invalidOption("options", "an object with serviceQuery", options)
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("options", "an object such as { serviceQuery }", options)
   }
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
   if (typeof defaultNamespace !== "string" || checkNamespace(defaultNamespace) !== undefined) {
