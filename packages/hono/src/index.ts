@@ -67,18 +67,28 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       gate.finished(pass)
     }
   }
+  // A pass after a wait, or carrying the cold start of a wake a browser was shown the page for.
+  const passWoken = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
+    await (pass.inFlight ? passTracked(pass, next) : next())
+    if (pass.coldStartMs !== undefined) {
+      c.header("server-timing", coldStartServerTiming(pass.coldStartMs), { append: true })
+    }
+  }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
     const verdict = gate.admit(toGateRequest(request))
-    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(verdict, next) : next()
+    if (verdict.kind === "pass") {
+      if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
+      return verdict.inFlight ? passTracked(verdict, next) : next()
+    }
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
-    return waitForService(gate, verdict, request, executionContextOf(c)).then(async (outcome) => {
-      if (outcome.kind === "reply") return toResponse(outcome)
-      await (outcome.inFlight ? passTracked(outcome, next) : next())
-      if (outcome.coldStartMs !== undefined) {
-        c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
-      }
-    })
+    return waitForService(gate, verdict, request, executionContextOf(c)).then(
+      async (outcome): Promise<Response | undefined> => {
+        if (outcome.kind === "reply") return toResponse(outcome)
+        await passWoken(c, outcome, next)
+        return undefined
+      },
+    )
   }
   const rewoken = new WeakSet<Request>()
   const rewake = async (c: Context, resend: () => Promise<Response>) => {
