@@ -92,27 +92,16 @@ export function createGatewayApp({ services, agent, scaling: scalingOptions, log
   /** Finds a ready replica for the request, waiting for one if the last just went away. */
   const toReplica = async (req, res, next) => {
     const [name, ns] = getNamespace(namespace, getServiceName(req.originalUrl))
-    let replica = services.endpoint(name, ns)
-    if (replica === undefined) {
-      // The gate let the request through on a status read moments ago, but that replica
-      // has since gone (it crashed, or was stopped): wait for the next one like a cold start.
-      gate.scaler.cache.delete(name, ns)
-      const controller = new AbortController()
-      const onClose = () => controller.abort()
-      res.once("close", onClose)
-      const result = await gate.scaler.scale(name, ns, { signal: controller.signal })
-      res.off("close", onClose)
-      replica = result.available ? services.endpoint(name, ns) : undefined
-      if (replica === undefined) {
-        if (!res.headersSent && !controller.signal.aborted) {
-          const reason = result.error?.message ?? "no ready replica"
-          res.status(502).type("text/plain").send(`${name}.${ns}: ${reason}\n`)
-        }
-        return
-      }
+    const replica = services.endpoint(name, ns)
+    if (replica !== undefined) {
+      req.replica = replica
+      return next()
     }
-    req.replica = replica
-    next()
+    // The gate let the request through on a status read moments ago, but that replica has
+    // since gone (it crashed, or was stopped): hold it again like a cold start, then retry once.
+    if (await scaling.rewake(req, res, () => toReplica(req, res, next))) return
+    if (!res.headersSent)
+      res.status(502).type("text/plain").send(`${name}.${ns}: no ready replica\n`)
   }
 
   // Mounted under /function/NAME, so the replica sees the rest of the path: /function/hello/x?y=1 → /x?y=1.

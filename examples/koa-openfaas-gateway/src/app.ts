@@ -22,7 +22,9 @@ export function createGateway(config: GatewayConfig, onEvent?: ScalingEventListe
     timeout: config.upstreamTimeoutMs,
     ...(onEvent && { onEvent }),
   })
-  const forward = forwardTo(config.providerUrl, config.upstreamTimeoutMs)
+  // A request refused because its function was scaled to zero behind the gateway's back
+  // (OpenFaaS's idler, an operator) is held again while the function wakes.
+  const forward = forwardTo(config.providerUrl, config.upstreamTimeoutMs, scaling.rewake)
 
   const app = new Koa()
   app.use(async (ctx, next) => {

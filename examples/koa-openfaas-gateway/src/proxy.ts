@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from "node:http"
 import { request as httpsRequest } from "node:https"
-import type { Middleware } from "koa"
+import type { Middleware, ParameterizedContext } from "koa"
 
 // Headers for one connection only (RFC 9110 §7.6.1), and `host`, which names the upstream now.
 const HOP_BY_HOP = new Set([
@@ -16,18 +16,36 @@ const HOP_BY_HOP = new Set([
   "host",
 ])
 
+/** `scaleFromZero(...).rewake`: holds a refused request again while its service wakes. */
+export type Rewake = (ctx: ParameterizedContext, resend: () => Promise<unknown>) => Promise<boolean>
+
+/** A request whose body can be sent again: this proxy streams bodies, it does not keep them. */
+function hasNoBody(request: IncomingMessage): boolean {
+  const length = request.headers["content-length"]
+  return request.headers["transfer-encoding"] === undefined && (!length || length === "0")
+}
+
+/** The upstream refused the request: no connection, or 502/503 (no replica behind it). */
+function refused(result: IncomingMessage | Error): boolean {
+  if (result instanceof Error) return !(result instanceof UpstreamTimeoutError)
+  return result.statusCode === 502 || result.statusCode === 503
+}
+
 /**
  * Forwards the request, body and all, to `upstream` + its path, and streams the answer back:
  * 502 when the upstream cannot be reached, 504 when it sends no answer within `timeoutMs`.
- * A client that leaves takes its upstream request with it.
+ * A client that leaves takes its upstream request with it. With `rewake`, a request without a
+ * body that the upstream refuses (its service was scaled to zero behind the gateway's back) is
+ * held again while the service wakes, and sent once more.
  */
-export function forwardTo(upstream: string, timeoutMs: number): Middleware {
+export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake): Middleware {
   const base = new URL(upstream)
   const prefix = `${base.origin}${base.pathname.replace(/\/+$/, "")}`
   const send = base.protocol === "https:" ? httpsRequest : httpRequest
 
-  return (ctx) =>
-    new Promise<void>((resolve) => {
+  /** One attempt: the upstream's answer (its body unread), or why there is none. */
+  const attempt = (ctx: ParameterizedContext) =>
+    new Promise<IncomingMessage | Error>((resolve) => {
       const headers: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(ctx.req.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
@@ -53,29 +71,53 @@ export function forwardTo(upstream: string, timeoutMs: number): Middleware {
       outgoing.once("response", (incoming: IncomingMessage) => {
         answered = true
         ctx.res.off("close", onClientGone)
-        ctx.status = incoming.statusCode ?? 502
-        for (const [name, value] of Object.entries(incoming.headers)) {
-          if (value !== undefined && !HOP_BY_HOP.has(name)) ctx.set(name, value)
-        }
-        ctx.body = incoming
-        resolve()
+        resolve(incoming)
       })
       outgoing.once("timeout", () => {
         outgoing.destroy(new UpstreamTimeoutError(timeoutMs))
       })
       outgoing.once("error", (error) => {
         ctx.res.off("close", onClientGone)
-        if (!answered) {
-          const timedOut = error instanceof UpstreamTimeoutError
-          ctx.status = timedOut ? 504 : 502
-          ctx.body = timedOut
-            ? `upstream gave no answer within ${timeoutMs}ms`
-            : `cannot reach the upstream: ${error.message}`
-        }
-        resolve()
+        if (!answered) resolve(error)
       })
-      ctx.req.pipe(outgoing)
+      if (hasNoBody(ctx.req)) outgoing.end()
+      else ctx.req.pipe(outgoing)
     })
+
+  const deliver = (ctx: ParameterizedContext, result: IncomingMessage | Error) => {
+    if (result instanceof Error) {
+      const timedOut = result instanceof UpstreamTimeoutError
+      ctx.status = timedOut ? 504 : 502
+      ctx.body = timedOut
+        ? `upstream gave no answer within ${timeoutMs}ms`
+        : `cannot reach the upstream: ${result.message}`
+      return
+    }
+    ctx.status = result.statusCode ?? 502
+    for (const [name, value] of Object.entries(result.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) ctx.set(name, value)
+    }
+    ctx.body = result
+  }
+
+  return async (ctx) => {
+    const result = await attempt(ctx)
+    if (rewake === undefined || !refused(result) || !hasNoBody(ctx.req)) {
+      return deliver(ctx, result)
+    }
+    if (!(result instanceof Error)) result.resume() // the refusal's own body is not needed
+    let again: IncomingMessage | Error | undefined
+    const handled = await rewake(ctx, async () => {
+      again = await attempt(ctx)
+    })
+    // The gate answered the request itself (404, 502, 504…), or nothing could be done.
+    if (handled && again === undefined) return
+    deliver(ctx, again ?? new Error(`the upstream refused the request (${describe(result)})`))
+  }
+}
+
+function describe(result: IncomingMessage | Error): string {
+  return result instanceof Error ? result.message : `status ${result.statusCode}`
 }
 
 class UpstreamTimeoutError extends Error {

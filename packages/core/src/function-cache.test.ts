@@ -80,5 +80,11 @@ describe("createFunctionCache", () => {
     expect(() => createFunctionCache(1, { maxEntries: 0 })).toThrow(
       "option maxEntries must be a positive integer number, got 0",
     )
+    expect(() => createFunctionCache(undefined as never)).toThrow(
+      "option expiryMs must be a non-negative number, got undefined",
+    )
+    expect(() => createFunctionCache(1, 10 as never)).toThrow(
+      "option options must be an object such as { maxEntries }, got 10",
+    )
   })
 })

@@ -1,5 +1,5 @@
 import { LruMap } from "./lru.js"
-import { numberOption } from "./options.js"
+import { invalidOption, numberOption, optionsObject } from "./options.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 /** One cached answer and when it was fetched. */
@@ -7,11 +7,13 @@ export class FunctionMeta {
   constructor(
     readonly serviceQueryResponse: ServiceQueryResponse,
     readonly lastRefresh: number = Date.now(),
+    /** Kept right by the backend's pushes while the service is watched: it never expires. */
+    readonly pushed: boolean = false,
   ) {}
 
-  /** True once `expiryMs` has passed since the answer was fetched. */
+  /** True once `expiryMs` has passed since the answer was fetched (never for a pushed one). */
   expired(expiryMs: number, now: number = Date.now()): boolean {
-    return now > this.lastRefresh + expiryMs
+    return !this.pushed && now > this.lastRefresh + expiryMs
   }
 }
 
@@ -23,13 +25,16 @@ export interface FunctionCacheLookup {
 }
 
 export interface FunctionCacher {
-  set(name: string, namespace: string, response: ServiceQueryResponse): void
+  /** `pushed`: the backend's pushes keep this entry right, so it never expires (the scaler's watches). */
+  set(name: string, namespace: string, response: ServiceQueryResponse, pushed?: boolean): void
   /** A stale entry is returned with `hit: false`, as upstream. */
   get(name: string, namespace: string): FunctionCacheLookup
   /** The entry itself, without allocating a lookup result (the gateway's hot path). */
   meta(name: string, namespace: string): FunctionMeta | undefined
   delete(name: string, namespace: string): void
   readonly expiryMs: number
+  /** The bound on entries, when the cache has one. */
+  readonly maxEntries?: number
 }
 
 export interface FunctionCacheOptions {
@@ -50,6 +55,8 @@ export function createFunctionCache(
   expiryMs: number,
   options: FunctionCacheOptions = {},
 ): FunctionCacher {
+  // Required: an entry of a cache without expiry would never go stale.
+  if (expiryMs === undefined) throw invalidOption("expiryMs", "a non-negative number", expiryMs)
   numberOption("expiryMs", expiryMs, 0, "non-negative")
   // Lookups go through namespace → name maps: no key string is built per request (the hot
   // path); the LRU, keyed by `name.namespace`, only keeps the bound.
@@ -59,20 +66,27 @@ export function createFunctionCache(
     names?.delete(name)
     if (names?.size === 0) byNamespace.delete(namespace)
   }
+  const maxEntries = numberOption(
+    "maxEntries",
+    optionsObject(options, "{ maxEntries }").maxEntries,
+    DEFAULT_CACHE_MAX_ENTRIES,
+    "positive integer",
+  )
   const recency = new LruMap<string, { name: string; namespace: string }>(
-    numberOption("maxEntries", options.maxEntries, DEFAULT_CACHE_MAX_ENTRIES, "positive integer"),
+    maxEntries,
     (_key, { name, namespace }) => forget(name, namespace),
   )
   const meta = (name: string, namespace: string) => byNamespace.get(namespace)?.get(name)
   return {
     expiryMs,
-    set(name, namespace, response) {
+    maxEntries,
+    set(name, namespace, response, pushed = false) {
       let names = byNamespace.get(namespace)
       if (names === undefined) {
         names = new Map()
         byNamespace.set(namespace, names)
       }
-      names.set(name, new FunctionMeta(response))
+      names.set(name, new FunctionMeta(response, Date.now(), pushed))
       recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {

@@ -88,7 +88,8 @@ describe("a service scaled to zero", () => {
       // Polls depend on time (40 ms start-up / 10 ms interval), not on callers; allow scheduling jitter.
       expect(many.getReplicas).toBeLessThanOrEqual(few.getReplicas + 3)
       expect(many.getReplicas).toBeLessThan(20)
-      if (watch) expect(many.watch).toBe(1)
+      // One watch for the wake, one keeping the ready service's cache entry right.
+      if (watch) expect(many.watch).toBe(2)
     },
   )
 
@@ -99,6 +100,9 @@ describe("a service scaled to zero", () => {
     const result = await scaler.scale("echo", NS)
     expect(result).toMatchObject({ available: true, coldStart: true })
     expect(query.calls.getReplicas).toBe(2) // the first read, and the read that closes the subscribe race
+    // The wake's watch ended; the ready service stays watched while cached, until close().
+    expect(query.activeWatches).toBe(1)
+    scaler.close()
     expect(query.activeWatches).toBe(0)
   })
 
@@ -356,5 +360,149 @@ describe("wakeSettled", () => {
     await settled
     expect(scaler.wakeSettled("echo", NS)).toBeUndefined()
     expect((await scaling).available).toBe(true)
+  })
+})
+
+describe("a backend call that never answers", () => {
+  const ready = {
+    replicas: 1,
+    availableReplicas: 1,
+    minReplicas: 1,
+    maxReplicas: 5,
+    scalingFactor: 10,
+  }
+
+  it("does not wedge the service: the wake is forgotten and the next call starts afresh (the issue's reproduction)", async () => {
+    timersBefore = activeTimers()
+    let calls = 0
+    const signals: AbortSignal[] = []
+    const serviceQuery = {
+      setReplicas: async () => {},
+      getReplicas: (_n: string, _ns: string, o?: { signal?: AbortSignal }) => {
+        if (o?.signal) signals.push(o.signal)
+        return ++calls === 1
+          ? new Promise<typeof ready>((_, reject) =>
+              o?.signal?.addEventListener("abort", () => reject(o.signal?.reason)),
+            )
+          : Promise.resolve(ready)
+      },
+    }
+    const scaler = createFunctionScaler({ serviceQuery, timeout: 200 })
+    const seen = []
+    for (let i = 0; i < 3; i++) {
+      const result = await scaler.scale("echo", NS)
+      seen.push([result.outcome, calls])
+    }
+    expect(seen).toEqual([
+      ["timeout", 1],
+      ["ready", 2],
+      ["ready", 2],
+    ])
+    // The hung call was aborted (the listener left on its signal is the backend's own), and
+    // nothing the scaler made for the calls still listens or ticks.
+    expect(signals[0]?.aborted).toBe(true)
+    for (const signal of signals.slice(1)) expect(abortListeners(signal)).toBe(0)
+    await settle(5)
+    expect(activeTimers()).toBeLessThanOrEqual(timersBefore)
+  })
+
+  it("fails the wake with a BackendError past its deadline, even when the call ignores its signal", async () => {
+    const serviceQuery = {
+      setReplicas: async () => {},
+      getReplicas: () => new Promise<typeof ready>(() => {}),
+    }
+    const scaler = createFunctionScaler({ serviceQuery, timeout: 150 })
+    const first = scaler.scale("echo", NS)
+    await settle(60)
+    // Joins the same wake later: its own deadline is later, the call's deadline ends the wake.
+    const second = scaler.scale("echo", NS)
+    expect((await first).outcome).toBe("timeout")
+    const late = await second
+    expect(late.outcome).toBe("backend-error")
+    expect(late.error?.message).toBe("reading echo.openfaas-fn gave no answer within 150ms")
+    expect(late.error).toMatchObject({ code: "ERR_BACKEND" })
+  })
+
+  it("aborts a hanging scale-up when its last caller leaves, and does not retry it for nobody", async () => {
+    let sets = 0
+    const serviceQuery = {
+      getReplicas: async () => ({ ...ready, replicas: 0, availableReplicas: 0 }),
+      setReplicas: (_n: string, _ns: string, _c: number, o?: { signal?: AbortSignal }) => {
+        sets++
+        return new Promise<void>((_, reject) =>
+          o?.signal?.addEventListener("abort", () => reject(o.signal?.reason)),
+        )
+      },
+    }
+    const scaler = createFunctionScaler({
+      serviceQuery,
+      functionPollInterval: 5,
+      setScaleRetries: 20,
+    })
+    const leaving = new AbortController()
+    const pending = scaler.scale("echo", NS, { signal: leaving.signal })
+    await settle(20)
+    expect(sets).toBe(1)
+    leaving.abort(new Error("client gone"))
+    expect((await pending).outcome).toBe("aborted")
+    expect(scaler.wakeSettled("echo", NS)).toBeUndefined()
+    await settle(50)
+    expect(sets).toBe(1)
+  })
+})
+
+describe("names", () => {
+  it("refuses a name or namespace no backend could hold, before any backend call", async () => {
+    const query = backend({ services: { echo: { replicas: 1 } } })
+    const scaler = createFunctionScaler({ serviceQuery: query })
+    for (const [name, namespace] of [
+      ["../secrets", NS],
+      ["echo", "../kube-system"],
+      ["", NS],
+      [undefined, NS],
+      ["echo", 42],
+    ] as [string, string][]) {
+      const result = await scaler.scale(name, namespace)
+      expect(result).toMatchObject({ outcome: "invalid-name", available: false, found: false })
+      expect(result.error).toMatchObject({ code: "ERR_INVALID_SERVICE_NAME" })
+      scaler.refresh(name, namespace)
+      await expect(scaler.scaleDown(name, namespace)).rejects.toMatchObject({
+        code: "ERR_INVALID_SERVICE_NAME",
+      })
+    }
+    expect((await scaler.scale("../secrets", NS)).error?.message).toBe(
+      `invalid service name "../secrets": only letters, digits, '-', '_' and '.' are allowed`,
+    )
+    await settle(5)
+    expect(query.calls).toMatchObject({ getReplicas: 0, setReplicas: 0, watch: 0 })
+  })
+})
+
+describe("options", () => {
+  it.each([
+    [{ maxStaleMs: -1 }, "option maxStaleMs must be a non-negative number, got -1"],
+    [{ onEvent: "log" }, 'option onEvent must be a function, got "log"'],
+    [{ watchCached: "yes" }, 'option watchCached must be a boolean, got "yes"'],
+    [{ timeout: 0 }, "option timeout must be a positive number, got 0"],
+  ])("refuses %o with a TypeError naming the option", (options, message) => {
+    const query = backend({ services: {} })
+    const create = () => createFunctionScaler({ serviceQuery: query, ...(options as object) })
+    expect(create).toThrow(TypeError)
+    expect(create).toThrow(message)
+  })
+
+  it("refuses a cache that is not a FunctionCacher", () => {
+    const query = backend({ services: {} })
+    expect(() => createFunctionScaler({ serviceQuery: query }, {} as never)).toThrow(
+      /option cache must be a FunctionCacher/,
+    )
+  })
+
+  it("defaults maxStaleMs to four cache periods", () => {
+    const query = backend({ services: {} })
+    expect(createFunctionScaler({ serviceQuery: query }).config.maxStaleMs).toBe(1000)
+    expect(createFunctionScaler({ serviceQuery: query, cacheExpiry: 50 }).config.maxStaleMs).toBe(
+      200,
+    )
   })
 })

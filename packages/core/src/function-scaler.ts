@@ -1,9 +1,22 @@
-import { asError, sleep } from "./abortable.js"
+import { asError, deadline, sleep } from "./abortable.js"
 import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
-import { ERROR_CODES, hasErrorCode, ScaleTimeoutError, ServiceNotFoundError } from "./errors.js"
+import {
+  BackendError,
+  ERROR_CODES,
+  hasErrorCode,
+  type InvalidServiceNameError,
+  ScaleTimeoutError,
+  ServiceNotFoundError,
+} from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
-import { createFunctionCache, type FunctionCacher, serviceKey } from "./function-cache.js"
+import {
+  createFunctionCache,
+  DEFAULT_CACHE_MAX_ENTRIES,
+  type FunctionCacher,
+  serviceKey,
+} from "./function-cache.js"
 import { LruMap } from "./lru.js"
+import { checkTarget } from "./names.js"
 import type { ScalingObserver } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { SingleFlight } from "./single-flight.js"
@@ -18,6 +31,19 @@ export interface ScalingConfig {
   functionPollInterval?: number
   /** Milliseconds a status answer stays fresh. Default 250. */
   cacheExpiry?: number
+  /**
+   * Milliseconds past `cacheExpiry` a cached "ready" is still trusted (the request passes and
+   * the status is re-read in the background); older, the request waits for a fresh read first.
+   * Default 4 × cacheExpiry. Statuses a watching backend pushes stay fresh while watched.
+   */
+  maxStaleMs?: number
+  /**
+   * With a backend that has `watch`: keep each service cached ready subscribed to its pushes
+   * (bounded by the cache size), so an external scale-down is known at once and a watched
+   * status needs no re-read. Default true; the Hono adapter turns it off on Cloudflare Workers,
+   * whose I/O cannot outlive the request that opened it.
+   */
+  watchCached?: boolean
   /** Scale-up attempts before giving up. Default 20. */
   setScaleRetries?: number
   /** Milliseconds a caller waits for a ready replica at most. Default maxPollCount × functionPollInterval. */
@@ -34,25 +60,38 @@ export interface ResolvedScalingConfig {
   readonly maxPollCount: number
   readonly functionPollInterval: number
   readonly cacheExpiry: number
+  readonly maxStaleMs: number
+  readonly watchCached: boolean
   readonly setScaleRetries: number
   readonly timeout: number
   readonly notFoundExpiry: number
 }
 
 /**
- * How a `scale()` call ended: `ready` (forward the request), `not-found` (the backend does not
- * know the service), `timeout` (no ready replica within the timeout), `aborted` (the caller's
- * signal, or the scaler closed), `backend-error` (the backend failed).
+ * How a `scale()` call ended: `ready` (forward the request), `invalid-name` (the name or
+ * namespace cannot name a service: nothing was asked of the backend), `not-found` (the backend
+ * does not know the service), `timeout` (no ready replica within the timeout), `aborted` (the
+ * caller's signal, or the scaler closed), `backend-error` (the backend failed).
  */
-export type ScaleOutcome = "ready" | "not-found" | "timeout" | "aborted" | "backend-error"
+export type ScaleOutcome =
+  | "ready"
+  | "invalid-name"
+  | "not-found"
+  | "timeout"
+  | "aborted"
+  | "backend-error"
 
 export interface FunctionScaleResult {
   readonly outcome: ScaleOutcome
   /** A replica is ready: forward the request. The seed's shape: `outcome === "ready"`. */
   available: boolean
-  /** False only when the backend does not know the service. */
+  /** False only when the backend does not know the service, or the name is invalid. */
   found: boolean
-  /** Why it is not available: ServiceNotFoundError, ScaleTimeoutError, a provider error or the abort reason. */
+  /**
+   * Why it is not available: InvalidServiceNameError, ServiceNotFoundError, ScaleTimeoutError,
+   * a provider error (a BackendError when a call gave no answer within the timeout) or the
+   * abort reason.
+   */
   error?: Error
   durationMs: number
   /** True when the caller had to wait for the service to become ready. */
@@ -72,7 +111,7 @@ export interface FunctionScaler {
   peek(name: string, namespace: string): ServiceQueryResponse | undefined
   /** True while the service is remembered as unknown to the backend. */
   isKnownMissing(name: string, namespace: string): boolean
-  /** Re-reads a service's status in the background (one call per service at a time). */
+  /** Re-reads a service's status in the background (one call per service at a time; none for an invalid name). */
   refresh(name: string, namespace: string): void
   /** The service's status read afresh (one read shared by concurrent callers), never waking it. */
   read(name: string, namespace: string): Promise<ServiceQueryResponse>
@@ -85,6 +124,7 @@ export interface FunctionScaler {
   /**
    * Scales an idle service to zero, unless a wake for it is under way (then resolves false).
    * Requests arriving meanwhile are held, and woken once the scale-down is through.
+   * Rejects with an InvalidServiceNameError for a name no backend could hold.
    */
   scaleDown(name: string, namespace: string): Promise<boolean>
   /** Ends every wait (as aborted) and stops every wake. */
@@ -99,6 +139,8 @@ export const DEFAULT_NOT_FOUND_EXPIRY = 1000
 const MAX_REMEMBERED_MISSING = 10_000
 /** While a backend pushes readiness, its status is still re-read every this many poll intervals (≥ 1 s). */
 const WATCH_RECHECK_FACTOR = 10
+/** A cached "ready" is trusted this many cache periods past its expiry by default. */
+const DEFAULT_MAX_STALE_FACTOR = 4
 
 interface WaitingCaller {
   readonly wake: Wake
@@ -107,20 +149,26 @@ interface WaitingCaller {
 }
 
 /**
- * One shared scale-up and readiness wait for a service. The scale-up runs to its end
- * once asked for; the readiness wait stops as soon as no caller is left.
+ * One shared scale-up and readiness wait for a service; it lives only while someone waits.
  *
  * How a wake lives (one per service at a time, in `wakes`):
- * - `join`: the first caller of a service without a cached ready replica creates the wake
+ * - `join`: the first caller of a service without a trusted ready status creates the wake
  *   and starts `run`; later callers join it. Each caller is a Waiter, settled exactly once.
- * - `run`, phase "starting": waits out a scale-down in progress, reads the status, and when
- *   no replica is ready and none is desired, asks for one (`scaleUp`, retried).
- * - phase "waiting": readiness by the provider's watch (with a slow re-read in case a push
- *   is lost) or by polling; on ready, every waiter settles `ready` together (`settleAll`).
+ * - `run`: waits out a scale-down in progress, reads the status, and when no replica is ready
+ *   and none is desired, asks for one (`scaleUp`, retried while nobody else scaled it); then
+ *   waits for readiness by the provider's watch (with a slow re-read in case a push is lost)
+ *   or by polling; on ready, every waiter settles `ready` together (`settleAll`).
+ * - Every backend call made for the wake (`bounded`) gets the wake's signal and a deadline
+ *   of `timeout`: a call that hangs fails the wake with a BackendError, never wedges it.
  * - `leave`: a waiter whose signal aborts settles `aborted`; `expire` settles those past the
- *   timeout (one timer per wake: callers join in time order). When the last waiter leaves
- *   during "waiting", the wake stops; during "starting", the scale-up still completes.
+ *   timeout (one timer per wake: callers join in time order). When the last waiter leaves,
+ *   at any point, the wake stops: the calls in flight are aborted and the next caller starts
+ *   afresh. A scale-up already sent is not taken back; it is just not retried for nobody.
  * - `stop` forgets the wake, clears its timer and aborts whatever it still runs.
+ *
+ * Beside the wakes, a backend with `watch` keeps each service cached ready subscribed (bounded
+ * by the cache size, in `kept`): its pushes keep the cache right, so an external scale-down is
+ * known at once and a cached "ready" needs no re-read while watched.
  */
 interface Wake {
   readonly name: string
@@ -128,10 +176,16 @@ interface Wake {
   readonly start: number
   readonly waiters: Set<WaitingCaller>
   readonly controller: AbortController
-  phase: "starting" | "waiting"
   deadlineTimer: ReturnType<typeof setTimeout> | undefined
   /** Made on first request by wakeSettled, resolved by stop. */
   settled: { promise: Promise<void>; resolve: () => void } | undefined
+}
+
+/** A ready service kept subscribed to its backend's pushes while it is cached. */
+interface KeptWatch {
+  readonly name: string
+  readonly namespace: string
+  readonly controller: AbortController
 }
 
 export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConfig {
@@ -146,6 +200,9 @@ export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConf
       serviceQuery,
     )
   }
+  if (config.onEvent !== undefined && typeof config.onEvent !== "function") {
+    throw invalidOption("onEvent", "a function", config.onEvent)
+  }
   const maxPollCount = numberOption(
     "maxPollCount",
     config.maxPollCount,
@@ -158,11 +215,27 @@ export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConf
     DEFAULT_FUNCTION_POLL_INTERVAL,
     "positive",
   )
+  const cacheExpiry = numberOption(
+    "cacheExpiry",
+    config.cacheExpiry,
+    DEFAULT_CACHE_EXPIRY,
+    "positive",
+  )
+  if (config.watchCached !== undefined && typeof config.watchCached !== "boolean") {
+    throw invalidOption("watchCached", "a boolean", config.watchCached)
+  }
   return {
     serviceQuery,
+    watchCached: config.watchCached ?? true,
     maxPollCount,
     functionPollInterval,
-    cacheExpiry: numberOption("cacheExpiry", config.cacheExpiry, DEFAULT_CACHE_EXPIRY, "positive"),
+    cacheExpiry,
+    maxStaleMs: numberOption(
+      "maxStaleMs",
+      config.maxStaleMs,
+      cacheExpiry * DEFAULT_MAX_STALE_FACTOR,
+      "non-negative",
+    ),
     setScaleRetries: numberOption(
       "setScaleRetries",
       config.setScaleRetries,
@@ -198,8 +271,19 @@ export function createFunctionScaler(
   telemetry: Telemetry = createTelemetry(scalingConfig.observers),
 ): FunctionScaler {
   const config = resolveScalingConfig(scalingConfig)
+  if (
+    cache !== undefined &&
+    (typeof cache?.get !== "function" ||
+      typeof cache.set !== "function" ||
+      typeof cache.meta !== "function" ||
+      typeof cache.delete !== "function")
+  ) {
+    throw invalidOption("cache", "a FunctionCacher (from createFunctionCache)", cache)
+  }
   const { functionPollInterval, timeout } = config
   const serviceQuery = telemetry.serviceQuery(config.serviceQuery)
+  const { watch } = serviceQuery
+  const keepWatch = config.watchCached ? watch : undefined
   const watchRecheckInterval = Math.max(functionPollInterval * WATCH_RECHECK_FACTOR, 1000)
   const emit = scalingConfig.onEvent ?? (() => {})
   const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
@@ -207,6 +291,17 @@ export function createFunctionScaler(
   const wakes = new Map<string, Wake>()
   const scaleDowns = new Map<string, Promise<boolean>>()
   const refreshes = new SingleFlight()
+  // Calls no wake owns (background re-reads, scale-downs) are bounded by their deadline only:
+  // an AbortController made now would belong to whichever request built the scaler (workerd).
+  let closed = false
+  // A kept watch dropped for the bound takes its cache entry along: a pushed entry never expires.
+  const kept = new LruMap<string, KeptWatch>(
+    functionCache.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES,
+    (_key, dropped) => {
+      dropped.controller.abort()
+      functionCache.delete(dropped.name, dropped.namespace)
+    },
+  )
   let totalWaiting = 0
 
   const isKnownMissing = (name: string, namespace: string) => {
@@ -214,15 +309,118 @@ export function createFunctionScaler(
     return until !== undefined && Date.now() < until
   }
 
-  const rememberMissing = (name: string, namespace: string) => {
-    functionCache.delete(name, namespace)
-    missing.set(serviceKey(name, namespace), Date.now() + config.notFoundExpiry)
+  const unkeep = (key: string) => {
+    const watched = kept.peek(key)
+    if (watched === undefined) return
+    kept.delete(key)
+    watched.controller.abort()
   }
 
-  const query = async (name: string, namespace: string, signal?: AbortSignal) => {
-    const status = await serviceQuery.getReplicas(name, namespace, signal ? { signal } : undefined)
-    functionCache.set(name, namespace, status)
-    missing.delete(serviceKey(name, namespace))
+  const rememberMissing = (name: string, namespace: string) => {
+    const key = serviceKey(name, namespace)
+    unkeep(key)
+    functionCache.delete(name, namespace)
+    missing.set(key, Date.now() + config.notFoundExpiry)
+  }
+
+  /** Subscribes a service cached ready to its backend's pushes, which then keep its entry right. */
+  const keep = (
+    subscribe: NonNullable<ServiceQuery["watch"]>,
+    name: string,
+    namespace: string,
+    key: string,
+  ) => {
+    const controller = new AbortController()
+    kept.set(key, { name, namespace, controller })
+    // The backend cannot tell this service's status any more: forget it, so the next request reads.
+    const forget = () => {
+      if (kept.peek(key)?.controller === controller) {
+        kept.delete(key)
+        functionCache.delete(name, namespace)
+      }
+      controller.abort()
+    }
+    try {
+      subscribe.call(
+        serviceQuery,
+        name,
+        namespace,
+        (status) => {
+          if (!controller.signal.aborted) functionCache.set(name, namespace, status, true)
+        },
+        { signal: controller.signal, onError: forget },
+      )
+    } catch {
+      forget()
+    }
+  }
+
+  /**
+   * Caches a status. Once a service of a watching backend is cached ready it stays subscribed,
+   * and its statuses count as pushed: the first read after subscribing closes the gap between
+   * the read that made the subscription and the subscription itself.
+   */
+  const remember = (name: string, namespace: string, status: ServiceQueryResponse) => {
+    const key = serviceKey(name, namespace)
+    missing.delete(key)
+    const watched = kept.peek(key) !== undefined
+    functionCache.set(name, namespace, status, watched)
+    if (!watched && keepWatch !== undefined && status.availableReplicas > 0 && !closed) {
+      keep(keepWatch, name, namespace, key)
+    }
+  }
+
+  /**
+   * Runs one backend call with `signal` and a deadline of `timeout`: aborted with the signal,
+   * failed with a BackendError past the deadline (even by a backend that ignores its signal).
+   */
+  const bounded = <T>(
+    signal: AbortSignal | undefined,
+    what: string,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const due = deadline(
+        timeout,
+        signal,
+        () => new BackendError(`${what} gave no answer within ${timeout}ms`),
+      )
+      const onAbort = () => {
+        due.release()
+        reject(due.signal.reason)
+      }
+      if (due.signal.aborted) {
+        onAbort()
+        return
+      }
+      due.signal.addEventListener("abort", onAbort, { once: true })
+      const done = () => {
+        due.signal.removeEventListener("abort", onAbort)
+        due.release()
+      }
+      let pending: Promise<T>
+      try {
+        pending = call(due.signal)
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+      pending.then(
+        (value) => {
+          done()
+          resolve(value)
+        },
+        (error: unknown) => {
+          done()
+          reject(error)
+        },
+      )
+    })
+
+  const query = async (name: string, namespace: string, signal: AbortSignal | undefined) => {
+    const status = await bounded(signal, `reading ${serviceKey(name, namespace)}`, (bound) =>
+      serviceQuery.getReplicas(name, namespace, { signal: bound }),
+    )
+    if (!signal?.aborted && !closed) remember(name, namespace, status)
     return status
   }
 
@@ -250,14 +448,26 @@ export function createFunctionScaler(
     coldStart: false,
   })
 
+  /** One shared read of a service's status, remembering a not-found. */
   const read = async (name: string, namespace: string) => {
     try {
-      return await refreshes.do(serviceKey(name, namespace), () => query(name, namespace))
+      return await refreshes.do(serviceKey(name, namespace), () =>
+        query(name, namespace, undefined),
+      )
     } catch (error) {
       if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) rememberMissing(name, namespace)
       throw error
     }
   }
+
+  const invalidName = (error: InvalidServiceNameError, start: number): FunctionScaleResult => ({
+    outcome: "invalid-name",
+    available: false,
+    found: false,
+    error,
+    durationMs: Date.now() - start,
+    coldStart: false,
+  })
 
   /** Asks for max(minReplicas, 1) replicas, retrying while desired replicas stays 0. */
   const scaleUp = (wake: Wake, status: ServiceQueryResponse) => {
@@ -276,9 +486,12 @@ export function createFunctionScaler(
         if ((await query(name, namespace, signal)).replicas > 0) return
       }
       try {
-        await serviceQuery.setReplicas(name, namespace, replicas, { signal })
+        await bounded(signal, `scaling ${serviceKey(name, namespace)}`, (bound) =>
+          serviceQuery.setReplicas(name, namespace, replicas, { signal: bound }),
+        )
         return
       } catch (error) {
+        // Nobody waits any more (the wake stopped): the scale-up is not retried for nobody.
         if (signal.aborted || hasErrorCode(error, ERROR_CODES.serviceNotFound)) throw error
         lastError = asError(error)
       }
@@ -299,7 +512,7 @@ export function createFunctionScaler(
 
   const untilAvailableByWatch = (
     wake: Wake,
-    watch: NonNullable<ServiceQuery["watch"]>,
+    subscribe: NonNullable<ServiceQuery["watch"]>,
   ): Promise<ServiceQueryResponse> => {
     const { name, namespace, controller } = wake
     return new Promise((resolve, reject) => {
@@ -314,12 +527,12 @@ export function createFunctionScaler(
       const onWakeAbort = () => finish(undefined, controller.signal.reason)
       const onStatus = (status: ServiceQueryResponse) => {
         if (subscription.signal.aborted) return
-        functionCache.set(name, namespace, status)
+        remember(name, namespace, status)
         if (status.availableReplicas > 0) finish(status)
       }
       controller.signal.addEventListener("abort", onWakeAbort, { once: true })
       try {
-        watch.call(serviceQuery, name, namespace, onStatus, {
+        subscribe.call(serviceQuery, name, namespace, onStatus, {
           signal: subscription.signal,
           onError: (error) => finish(undefined, error),
         })
@@ -365,12 +578,7 @@ export function createFunctionScaler(
       if (status.availableReplicas === 0) {
         coldStart = true
         if (status.replicas === 0) await scaleUp(wake, status)
-        wake.phase = "waiting"
-        if (wake.waiters.size === 0) {
-          stop(wake)
-          return
-        }
-        const { watch } = serviceQuery
+        controller.signal.throwIfAborted()
         status = await telemetry.readiness(name, namespace, () =>
           watch !== undefined ? untilAvailableByWatch(wake, watch) : untilAvailableByPolling(wake),
         )
@@ -408,7 +616,7 @@ export function createFunctionScaler(
     const { wake } = waiter
     if (!wake.waiters.delete(waiter)) return
     waiter.settle(result)
-    if (wake.waiters.size === 0 && wake.phase === "waiting") stop(wake)
+    if (wake.waiters.size === 0) stop(wake)
   }
 
   /** A caller waiting on a wake; it is its own abort listener, so it costs no closures. */
@@ -474,7 +682,6 @@ export function createFunctionScaler(
         start,
         waiters: new Set(),
         controller: new AbortController(),
-        phase: "starting",
         deadlineTimer: undefined,
         settled: undefined,
       }
@@ -517,16 +724,19 @@ export function createFunctionScaler(
     },
     isKnownMissing,
     refresh(name, namespace) {
-      if (scaleDowns.has(serviceKey(name, namespace))) return
+      const key = serviceKey(name, namespace)
+      if (scaleDowns.has(key) || checkTarget(name, namespace) !== undefined) return
       read(name, namespace).catch((error: unknown) => {
-        if (!hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
-          emit({ type: "error", service: name, namespace, error: asError(error) })
-        }
+        if (closed || hasErrorCode(error, ERROR_CODES.serviceNotFound)) return
+        emit({ type: "error", service: name, namespace, error: asError(error) })
       })
     },
     read,
     scale(name, namespace, options = {}) {
       const start = Date.now()
+      // Checked here too, not only by the gate: no caller's name reaches the backend unchecked.
+      const invalid = checkTarget(name, namespace)
+      if (invalid !== undefined) return Promise.resolve(invalidName(invalid, start))
       const { signal } = options
       const cached = functionCache.get(name, namespace)
       if (cached.hit && cached.response !== undefined && cached.response.availableReplicas > 0) {
@@ -539,20 +749,28 @@ export function createFunctionScaler(
       return join(name, namespace, start, signal)
     },
     scaleDown(name, namespace) {
+      const invalid = checkTarget(name, namespace)
+      if (invalid !== undefined) return Promise.reject(invalid)
       const key = serviceKey(name, namespace)
       if (wakes.has(key) || scaleDowns.has(key)) return Promise.resolve(false)
       const last = functionCache.meta(name, namespace)?.serviceQueryResponse
       // From now on the gateway holds this service's requests instead of forwarding them.
-      functionCache.set(name, namespace, {
-        minReplicas: DEFAULT_MIN_REPLICAS,
-        maxReplicas: DEFAULT_MAX_REPLICAS,
-        scalingFactor: DEFAULT_SCALING_FACTOR,
-        ...last,
-        replicas: 0,
-        availableReplicas: 0,
-      })
-      const scaling = serviceQuery
-        .setReplicas(name, namespace, 0)
+      functionCache.set(
+        name,
+        namespace,
+        {
+          minReplicas: DEFAULT_MIN_REPLICAS,
+          maxReplicas: DEFAULT_MAX_REPLICAS,
+          scalingFactor: DEFAULT_SCALING_FACTOR,
+          ...last,
+          replicas: 0,
+          availableReplicas: 0,
+        },
+        kept.peek(key) !== undefined,
+      )
+      const scaling = bounded(undefined, `scaling ${key} to zero`, (bound) =>
+        serviceQuery.setReplicas(name, namespace, 0, { signal: bound }),
+      )
         .then(() => true)
         .finally(() => scaleDowns.delete(key))
       scaleDowns.set(key, scaling)
@@ -562,6 +780,13 @@ export function createFunctionScaler(
       for (const wake of [...wakes.values()]) {
         const reason = new DOMException("the scaler was closed", "AbortError")
         settleAll(wake, (waiter) => unavailable("aborted", reason, waiter.start))
+      }
+      closed = true
+      // Nothing keeps the cache right any more: a pushed entry must not stay trusted.
+      for (const key of [...kept.keys()]) {
+        const watched = kept.peek(key)
+        unkeep(key)
+        if (watched !== undefined) functionCache.delete(watched.name, watched.namespace)
       }
     },
   }

@@ -370,3 +370,97 @@ describe("idle scale-to-zero", () => {
     expect(serviceQuery.status("s", NS)?.availableReplicas).toBe(1)
   })
 })
+
+describe("options", () => {
+  const serviceQuery = { getReplicas: async () => ({}) as never, setReplicas: async () => {} }
+  it.each([
+    [null, "option options must be an object such as { serviceQuery }, got null"],
+    [
+      {},
+      "option serviceQuery must be a ServiceQuery (an object with getReplicas and setReplicas), got undefined",
+    ],
+    [
+      { serviceQuery, defaultNamespace: "a b" },
+      'option defaultNamespace must be a valid namespace name, got "a b"',
+    ],
+    [
+      { serviceQuery, resolve: "/function/" },
+      'option resolve must be a function, got "/function/"',
+    ],
+    [
+      { serviceQuery, waitingPage: true },
+      "option waitingPage must be false or { afterMs?, refreshSeconds? }, got true",
+    ],
+    [
+      { serviceQuery, maxStaleMs: "1s" },
+      'option maxStaleMs must be a non-negative number, got "1s"',
+    ],
+    [{ serviceQuery, scaleToZero: true }, "option scaleToZero must be an object, got true"],
+    [
+      { serviceQuery, scaleToZero: { checkIntervalMs: "x" } },
+      'option scaleToZero.checkIntervalMs must be a positive number, got "x"',
+    ],
+    [
+      { serviceQuery, scaleToZero: { shared: {} } },
+      "option scaleToZero.shared must be a SharedActivity (such as Redis's), got an object",
+    ],
+    [
+      { serviceQuery, scaleToZero: { allServices: "yes" } },
+      'option scaleToZero.allServices must be a boolean, got "yes"',
+    ],
+  ])("refuses %o with a TypeError (ERR_INVALID_OPTION) naming the option", (options, message) => {
+    const create = () => createGate(options as never)
+    expect(create).toThrow(message)
+    expect(create).toThrow(
+      expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_OPTION" }),
+    )
+  })
+})
+
+describe("a cached ready status", () => {
+  it("passes while fresh, passes and re-reads while stale within maxStaleMs, and is held for a fresh read after", async () => {
+    const { gate, serviceQuery } = setup(
+      { services: { echo: { replicas: 1 } }, watch: false },
+      { cacheExpiry: 40, maxStaleMs: 60 },
+    )
+    expect(await handle(gate, get("/function/echo/"))).toMatchObject({ kind: "pass" })
+    const reads = serviceQuery.calls.getReplicas
+    expect(gate.admit(get("/function/echo/"))).toMatchObject({ kind: "pass" })
+    expect(serviceQuery.calls.getReplicas).toBe(reads)
+    await settle(60)
+    // Stale, within maxStaleMs: passes, and the status is re-read in the background.
+    expect(gate.admit(get("/function/echo/"))).toMatchObject({ kind: "pass" })
+    await until(() => serviceQuery.calls.getReplicas === reads + 1)
+    await serviceQuery.setReplicas("echo", NS, 0)
+    await settle(120)
+    // Older than cacheExpiry + maxStaleMs: not trusted, the request waits for a fresh read.
+    const held = gate.admit(get("/function/echo/"))
+    expect(held).toMatchObject({ kind: "hold", name: "echo" })
+    const woken = await gate.wait(held as never, new AbortController().signal)
+    expect(woken).toMatchObject({ kind: "pass" })
+    expect((woken as GatePass).coldStartMs).toBeGreaterThanOrEqual(0)
+    expect(serviceQuery.calls.setReplicas).toBe(2)
+  })
+})
+
+describe("rewake", () => {
+  it("drops the cached status and holds the request through a fresh wake", async () => {
+    const { gate, serviceQuery, events } = setup(
+      { services: { echo: { replicas: 1, startupDelayMs: 30 } }, watch: false },
+      { cacheExpiry: 60_000 },
+    )
+    expect(await handle(gate, get("/function/echo/"))).toMatchObject({ kind: "pass" })
+    await serviceQuery.setReplicas("echo", NS, 0)
+    // The cache still says ready: the gate passes, the upstream refuses, the proxy rewakes.
+    expect(gate.admit(get("/function/echo/"))).toMatchObject({ kind: "pass" })
+    const again = await gate.rewake(get("/function/echo/x"), new AbortController().signal)
+    expect(again).toMatchObject({ kind: "pass" })
+    expect((again as GatePass).coldStartMs).toBeGreaterThanOrEqual(25)
+    expect(events.map((e) => e.type)).toEqual(["scale-up", "ready"])
+    expect(await gate.rewake(get("/healthz"), new AbortController().signal)).toBeUndefined()
+    expectReply(
+      (await gate.rewake(get("/function/bad%20name/"), new AbortController().signal))!,
+      400,
+    )
+  })
+})

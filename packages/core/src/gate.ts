@@ -1,20 +1,22 @@
-import { asError, deadline } from "./abortable.js"
+import { asError } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { ERROR_CODES, hasErrorCode, OverloadedError } from "./errors.js"
 import { serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
+  type FunctionScaleResult,
   type FunctionScaler,
   type ScaleOutcome,
   type ScalingConfig,
 } from "./function-scaler.js"
 import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
 import { LruMap } from "./lru.js"
-import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
+import { checkNamespace, checkTarget, getServiceNameFromPath } from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry } from "./telemetry.js"
+import type { ServiceQueryResponse } from "./types.js"
 import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
@@ -141,6 +143,14 @@ export interface Gate {
   admit(request: GateRequest): GateVerdict
   /** Holds until the service is ready, the timeout, or the signal; never rejects. */
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
+  /**
+   * A second chance for a passed request whose upstream refused it (connection refused, or a
+   * 502/503 answer) before any byte reached the client: forgets the service's cached status and
+   * holds the request again through the normal wake (same limits, events and Server-Timing).
+   * On a pass, send the request once more; never rewake it twice. Undefined when the request
+   * is for no service. Never rejects.
+   */
+  rewake(request: GateRequest, signal: AbortSignal): Promise<GatePass | GateReply | undefined>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
   /** One entry per service the backend has reported to this gate, by namespace and name. */
@@ -209,6 +219,9 @@ type Refusal = (
 const PAGE_DUE = Symbol("waiting page due")
 
 function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
+  if (typeof settings !== "object" || settings === null) {
+    throw invalidOption("waitingPage", "false or { afterMs?, refreshSeconds? }", settings)
+  }
   return {
     afterMs: numberOption("waitingPage.afterMs", settings.afterMs, 2000, "non-negative integer"),
     refreshSeconds: numberOption(
@@ -226,8 +239,21 @@ function functionOption(option: string, value: unknown): RequestPredicate | unde
 }
 
 export function createGate(options: ScaleFromZeroOptions): Gate {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("options", "an object such as { serviceQuery }", options)
+  }
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
+  if (typeof defaultNamespace !== "string" || checkNamespace(defaultNamespace) !== undefined) {
+    throw invalidOption("defaultNamespace", "a valid namespace name", defaultNamespace)
+  }
   const resolve = options.resolve ?? resolveOpenFaaSPath
+  if (typeof resolve !== "function") throw invalidOption("resolve", "a function", resolve)
+  if (
+    options.scaleToZero !== undefined &&
+    (typeof options.scaleToZero !== "object" || options.scaleToZero === null)
+  ) {
+    throw invalidOption("scaleToZero", "an object", options.scaleToZero)
+  }
   const maxWaiting = numberOption(
     "maxWaiting",
     options.maxWaiting,
@@ -248,6 +274,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   )
   const retryAfter = { "retry-after": String(retryAfterSeconds) }
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
+  // The scaler checks the options it shares with the gate (serviceQuery, timeouts, onEvent).
   const emit = options.onEvent ?? (() => {})
   const tracker = createStatusTracker()
   const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
@@ -258,9 +285,14 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const wake = functionOption("wake", options.wake)
   const keepsAwake = functionOption("keepsAwake", options.keepsAwake)
   const { cache } = scaler
-  const expiry = scaler.config.cacheExpiry
+  const { cacheExpiry: expiry, maxStaleMs, timeout } = scaler.config
   // When each service began waking for browsers shown the page: its reloads are new requests.
   const pageShownSince = new LruMap<string, number>(1000)
+  /**
+   * Wakes that ended after their browser was shown the page: the next request for the service
+   * (within a timeout) carries their cold start. The warm path reads only the map's size.
+   */
+  const pageWakes = new Map<string, { durationMs: number; timer: ReturnType<typeof setTimeout> }>()
 
   const notFound = (name: string, namespace: string, reason: string) =>
     reply(404, `error finding function ${name}.${namespace}: ${reason}`)
@@ -297,21 +329,68 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     return reply(503, new OverloadedError(name, namespace, max, scope).message, retryAfter)
   }
 
-  /** scaler.scale, giving up after `afterMs` with PAGE_DUE. */
-  const scaleWithin = async (
+  const rememberPageWake = (name: string, namespace: string, durationMs: number) => {
+    const key = serviceKey(name, namespace)
+    clearTimeout(pageWakes.get(key)?.timer)
+    const timer = setTimeout(() => pageWakes.delete(key), timeout)
+    pageWakes.set(key, { durationMs, timer })
+  }
+
+  /** A pass carrying the cold start of a wake a browser was shown the page for, once. */
+  const pageWakePass = (name: string, namespace: string, status: ServiceQueryResponse) => {
+    const key = serviceKey(name, namespace)
+    const woke = pageWakes.get(key)
+    if (woke === undefined) return undefined
+    clearTimeout(woke.timer)
+    pageWakes.delete(key)
+    return coldPass(name, namespace, status, woke.durationMs)
+  }
+
+  const coldPass = (
+    name: string,
+    namespace: string,
+    status: ServiceQueryResponse | undefined,
+    coldStartMs: number,
+  ): GatePass => {
+    const inFlight = idle && status ? idle.track(name, namespace, status) : undefined
+    return inFlight === undefined
+      ? { kind: "pass", coldStartMs }
+      : { kind: "pass", coldStartMs, inFlight }
+  }
+
+  /**
+   * scaler.scale for a browser: answers PAGE_DUE after `afterMs`, the page's cue. The wake
+   * then goes on to its end, bounded by the timeout, detached from the client (whose reloads
+   * are new requests): its `ready` is emitted, and the next request carries its cold start.
+   * A browser that leaves before the page is due leaves like any client.
+   */
+  const scaleForBrowser = (
     name: string,
     namespace: string,
     signal: AbortSignal,
     afterMs: number,
-  ) => {
-    const due = deadline(afterMs, signal, () => PAGE_DUE)
-    try {
-      const result = await scaler.scale(name, namespace, { signal: due.signal })
-      return due.signal.reason === PAGE_DUE ? PAGE_DUE : result
-    } finally {
-      due.release()
-    }
-  }
+  ): Promise<FunctionScaleResult | typeof PAGE_DUE> =>
+    new Promise((resolve) => {
+      const own = new AbortController()
+      const onAbort = () => own.abort(signal.reason)
+      let shown = false
+      const timer = setTimeout(() => {
+        shown = true
+        signal.removeEventListener("abort", onAbort)
+        resolve(PAGE_DUE)
+      }, afterMs)
+      if (signal.aborted) onAbort()
+      else signal.addEventListener("abort", onAbort, { once: true })
+      void scaler.scale(name, namespace, { signal: own.signal }).then((result) => {
+        if (!shown) {
+          clearTimeout(timer)
+          signal.removeEventListener("abort", onAbort)
+          resolve(result)
+        } else if (result.outcome === "ready" && result.coldStart) {
+          rememberPageWake(name, namespace, result.durationMs)
+        }
+      })
+    })
 
   const waitingPage = (
     name: string,
@@ -336,6 +415,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
 
   /** The answer to each way a wait can end without a ready replica: one function per status. */
   const refusals: Record<Exclude<ScaleOutcome, "ready">, Refusal> = {
+    "invalid-name": (_name, _namespace, error) => reply(400, error?.message ?? "invalid name"),
     "not-found": (name, namespace) => notFound(name, namespace, "not found"),
     timeout: (_name, _namespace, error) => reply(504, error?.message ?? "timed out", retryAfter),
     // The client left (nobody reads the answer), or the gate was closed under a held request.
@@ -363,26 +443,36 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     const result =
       pageAfter === undefined
         ? await scaler.scale(name, namespace, { signal })
-        : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
-    // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
+        : await scaleForBrowser(name, namespace, signal, pageAfter.afterMs)
+    // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
     if (result === PAGE_DUE) {
       return [waitingPage(name, namespace, start, pageAfter!.refreshSeconds), "waiting-page", true]
     }
     if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
-    if (result.outcome === "ready") {
-      const inFlight = readyPass(name, namespace, hold.keepsAwake)
-      if (!result.coldStart) return [inFlight?.pass ?? PASS, "ready", false]
-      const pass: GatePass =
-        inFlight === undefined
-          ? { kind: "pass", coldStartMs: result.durationMs }
-          : { kind: "pass", coldStartMs: result.durationMs, inFlight }
-      return [pass, "ready", true]
-    }
-    const refusal = refusals[result.outcome](name, namespace, result.error, signal)
-    return [refusal, result.outcome, result.coldStart]
+    return [
+      verdictOf(name, namespace, result, signal, hold.keepsAwake),
+      result.outcome,
+      result.coldStart,
+    ]
   }
 
-  return {
+  /** What a held request gets once its wait is over; `counts` is false for one keepsAwake refused. */
+  const verdictOf = (
+    name: string,
+    namespace: string,
+    result: FunctionScaleResult,
+    signal: AbortSignal,
+    counts: boolean,
+  ): GatePass | GateReply => {
+    if (result.outcome !== "ready") {
+      return refusals[result.outcome](name, namespace, result.error, signal)
+    }
+    if (!result.coldStart) return readyPass(name, namespace, counts)?.pass ?? PASS
+    const status = idle && counts ? scaler.peek(name, namespace) : undefined
+    return coldPass(name, namespace, status, result.durationMs)
+  }
+
+  const gate: Gate = {
     scaler,
     admit(request) {
       const target = resolve(request)
@@ -392,13 +482,24 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       // Only valid names are ever cached, so a cached service needs no validation.
       const meta = cache.meta(name, namespace)
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
-        // Stale but ready: pass now and re-read in the background, so a ready service never waits.
-        if (meta.expired(expiry)) scaler.refresh(name, namespace)
-        telemetry.passed(name, namespace)
-        if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
-        return idle.track(name, namespace, meta.serviceQueryResponse)?.pass ?? PASS
+        const now = Date.now()
+        const fresh = !meta.expired(expiry, now)
+        // Stale but recent: pass now and re-read in the background, so a ready service never
+        // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read
+        // (one per service, shared), and is held and woken if the service went away meanwhile.
+        if (fresh || !meta.expired(expiry + maxStaleMs, now)) {
+          if (!fresh) scaler.refresh(name, namespace)
+          telemetry.passed(name, namespace)
+          const status = meta.serviceQueryResponse
+          if (pageWakes.size !== 0) {
+            const cold = pageWakePass(name, namespace, status)
+            if (cold !== undefined) return cold
+          }
+          if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
+          return idle.track(name, namespace, status)?.pass ?? PASS
+        }
       }
-      const invalid = checkServiceName(name) ?? checkNamespace(namespace)
+      const invalid = checkTarget(name, namespace)
       if (invalid !== undefined) {
         telemetry.refused("400", name, namespace, false)
         return reply(400, invalid.message)
@@ -429,6 +530,20 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
       return answer
     },
+    async rewake(request, signal) {
+      const target = resolve(request)
+      if (target === undefined) return undefined
+      const { name } = target
+      const namespace = target.namespace ?? defaultNamespace
+      const invalid = checkTarget(name, namespace)
+      if (invalid !== undefined) return reply(400, invalid.message)
+      // The cached "ready" just proved wrong: the wake reads the status afresh.
+      cache.delete(name, namespace)
+      return gate.wait(
+        { kind: "hold", name, namespace, browser: false, wakes: true, keepsAwake: true },
+        signal,
+      )
+    },
     finished(pass) {
       pass.inFlight?.finished()
     },
@@ -450,6 +565,9 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     close() {
       idle?.close()
       scaler.close()
+      for (const { timer } of pageWakes.values()) clearTimeout(timer)
+      pageWakes.clear()
     },
   }
+  return gate
 }

@@ -5,7 +5,7 @@ import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
 import type { GatePass, InFlight, Traffic } from "./gate.js"
-import { numberOption } from "./options.js"
+import { invalidOption, numberOption } from "./options.js"
 import type { SharedActivity } from "./shared-activity.js"
 import type { Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
@@ -93,6 +93,20 @@ export function createIdleTracker(
       ? undefined
       : numberOption("scaleToZero.connectionIdleMs", options.connectionIdleMs, 0, "positive")
   const { shared } = options
+  if (
+    shared !== undefined &&
+    (typeof shared?.lastActive !== "function" || typeof shared.claimScaleDown !== "function")
+  ) {
+    throw invalidOption("scaleToZero.shared", "a SharedActivity (such as Redis's)", shared)
+  }
+  // Without it, each service's interval follows from its idle time.
+  const checkIntervalMs =
+    options.checkIntervalMs === undefined
+      ? undefined
+      : numberOption("scaleToZero.checkIntervalMs", options.checkIntervalMs, 0, "positive")
+  if (options.allServices !== undefined && typeof options.allServices !== "boolean") {
+    throw invalidOption("scaleToZero.allServices", "a boolean", options.allServices)
+  }
   const activities = new Map<string, TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined
   let timerInterval = Number.POSITIVE_INFINITY
@@ -207,7 +221,7 @@ export function createIdleTracker(
 
   /** Checks often enough for the service idling soonest; started inside a request, as edge runtimes want. */
   const ensureTimer = (idleAfterMs: number) => {
-    const interval = options.checkIntervalMs ?? checkIntervalFor(idleAfterMs)
+    const interval = checkIntervalMs ?? checkIntervalFor(idleAfterMs)
     if (timer !== undefined && interval >= timerInterval) return
     if (timer !== undefined) clearInterval(timer)
     timer = setInterval(check, interval)

@@ -55,6 +55,10 @@ export class LruMap<K, V> {
     return this.#entries.values()
   }
 
+  keys(): IterableIterator<K> {
+    return this.#entries.keys()
+  }
+
   clear(): void {
     this.#entries.clear()
   }

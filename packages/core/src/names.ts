@@ -83,3 +83,20 @@ export function checkNamespace(namespace: string): InvalidServiceNameError | und
   }
   return undefined
 }
+
+/**
+ * Why `name` and `namespace` cannot address a service, or undefined when they can: the rules
+ * of checkServiceName and checkNamespace, for values that may not even be strings.
+ */
+export function checkTarget(
+  name: unknown,
+  namespace: unknown,
+): InvalidServiceNameError | undefined {
+  if (typeof name !== "string") {
+    return new InvalidServiceNameError(String(name), "name", "it is not a string")
+  }
+  if (typeof namespace !== "string") {
+    return new InvalidServiceNameError(String(namespace), "namespace", "it is not a string")
+  }
+  return checkServiceName(name) ?? checkNamespace(namespace)
+}

@@ -25,6 +25,18 @@ export function invalidOption(option: string, expected: string, received: unknow
   )
 }
 
+/**
+ * A factory's options object: `options` itself, `{}` when it is undefined (all options have
+ * defaults); throws `invalidOption` for anything else (null, a string, an array).
+ */
+export function optionsObject<T extends object>(options: T | undefined, example: string): T {
+  if (options === undefined) return {} as T
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("options", `an object such as ${example}`, options)
+  }
+  return options
+}
+
 const satisfies: Record<NumberRule, (value: number) => boolean> = {
   positive: (value) => value > 0,
   "non-negative": (value) => value >= 0,

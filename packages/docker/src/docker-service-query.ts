@@ -5,6 +5,7 @@ import {
   defineServiceQuery,
   invalidOption,
   numberOption,
+  optionsObject,
   type ProviderServiceQuery,
   readScaleLabels,
   ServiceNotFoundError,
@@ -61,9 +62,8 @@ interface EngineEvent {
   Actor?: { Attributes?: Record<string, string> }
 }
 
-export function createDockerServiceQuery(
-  options: DockerServiceQueryOptions = {},
-): DockerServiceQuery {
+export function createDockerServiceQuery(given?: DockerServiceQueryOptions): DockerServiceQuery {
+  const options = optionsObject(given, "{ socketPath, defaultNamespace }")
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
   if (typeof defaultNamespace !== "string" || defaultNamespace === "") {
     throw invalidOption("defaultNamespace", "a non-empty string", defaultNamespace)

@@ -195,6 +195,14 @@ describe("the engine client", () => {
       [{ socketPath: "" }, 'option socketPath must be a non-empty string, got ""'],
       [{ defaultNamespace: "" }, "option defaultNamespace must be a non-empty string"],
       [
+        null as never,
+        "option options must be an object such as { socketPath, defaultNamespace }, got null",
+      ],
+      [
+        "unix:///run/docker.sock" as never,
+        'option options must be an object such as { socketPath, defaultNamespace }, got "unix:///run/docker.sock"',
+      ],
+      [
         { tls: "yes" as unknown as boolean },
         'option tls must be a boolean or TLS options, got "yes"',
       ],

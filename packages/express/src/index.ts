@@ -11,6 +11,7 @@ import {
   acceptPass,
   gateUpgrade,
   prepareScaleRequest,
+  rewakeService,
   type ScaleRequestFields,
   toGateRequest,
   type UpgradeHandler,
@@ -39,6 +40,13 @@ export interface ScaleFromZeroMiddleware {
    * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
    */
   upgrade(handler: UpgradeHandler): UpgradeHandler
+  /**
+   * For a proxy whose upstream refused a request this middleware passed (connection refused,
+   * 502/503) before any byte reached the client: holds it again while the service wakes, then
+   * calls `resend` once. Resolves true when it re-sent or answered the request (404/502/504…),
+   * false when it cannot help (not a service, rewoken once already, response begun).
+   */
+  rewake(request: ExpressRequest, response: ServerResponse, resend: () => void): Promise<boolean>
 }
 
 /**
@@ -61,8 +69,20 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       next()
     }, next)
   }
+  const rewake = async (request: ExpressRequest, response: ServerResponse, resend: () => void) => {
+    const outcome = await rewakeService(gate, request, response, request.originalUrl)
+    if (outcome === undefined) return false
+    if (outcome.kind === "reply") {
+      writeReply(response, outcome)
+      return true
+    }
+    acceptPass(gate, outcome, response)
+    resend()
+    return true
+  }
   return Object.assign(middleware, {
     gate,
+    rewake,
     upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
   })
 }

@@ -15,6 +15,7 @@ runAdapterContract("Hono on @hono/node-server", {
     return {
       url: `http://127.0.0.1:${port}`,
       stats: async () => contract.stats(),
+      scaleExternally: contract.scaleExternally,
       async close() {
         contract.close()
         if ("closeAllConnections" in server) server.closeAllConnections()

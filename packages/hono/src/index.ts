@@ -28,6 +28,22 @@ export type {
 export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
   readonly gate: Gate
+  /**
+   * For a fetch proxy whose upstream refused a request this middleware passed (the fetch
+   * failed, or answered 502/503) before anything was returned: holds it again while the
+   * service wakes, then calls `resend` once and returns its answer (with the cold start's
+   * Server-Timing), or the gate's own answer (404/502/504…). Undefined when it cannot help
+   * (not a service, rewoken once already): answer the failure yourself.
+   */
+  rewake(c: Context, resend: () => Promise<Response>): Promise<Response | undefined>
+}
+
+/**
+ * Cloudflare's documented way to tell its runtime (`navigator.userAgent`): there, I/O opened in
+ * one request cannot be closed from another, so no subscription may outlive its request.
+ */
+function onCloudflareWorkers(): boolean {
+  return globalThis.navigator?.userAgent === "Cloudflare-Workers"
 }
 
 /** The Workers ExecutionContext, or undefined where there is none (Hono throws on Node). */
@@ -46,7 +62,11 @@ function executionContextOf(c: Context): WaitUntil | undefined {
  * (@hono/node-server), Cloudflare Workers, Deno and Bun.
  */
 export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
-  const gate = createGate(options)
+  const gate = createGate(
+    onCloudflareWorkers() && options?.watchCached === undefined
+      ? { ...options, watchCached: false }
+      : options,
+  )
   // Counts a tracked request in flight until its body has been sent or its WebSocket closed.
   const passTracked = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
     try {
@@ -61,22 +81,54 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
     c.res = undefined
     c.res = counted
   }
+  // A pass after a wait, or carrying the cold start of a wake a browser was shown the page for.
+  const passWoken = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
+    await (pass.inFlight ? passTracked(c, pass, next) : next())
+    if (pass.coldStartMs !== undefined) {
+      c.header("server-timing", coldStartServerTiming(pass.coldStartMs), { append: true })
+    }
+  }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
     const verdict = gate.admit(toGateRequest(request))
-    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(c, verdict, next) : next()
+    if (verdict.kind === "pass") {
+      if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
+      return verdict.inFlight ? passTracked(c, verdict, next) : next()
+    }
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
     return waitForService(gate, verdict, request, executionContextOf(c), c.env).then(
-      async (outcome) => {
+      async (outcome): Promise<Response | undefined> => {
         if (outcome.kind === "reply") return toResponse(outcome)
-        await (outcome.inFlight ? passTracked(c, outcome, next) : next())
-        if (outcome.coldStartMs !== undefined) {
-          c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
-        }
+        await passWoken(c, outcome, next)
+        return undefined
       },
     )
   }
-  return Object.assign(middleware, { gate })
+  const rewoken = new WeakSet<Request>()
+  const rewake = async (c: Context, resend: () => Promise<Response>) => {
+    const request = c.req.raw
+    if (rewoken.has(request)) return undefined
+    rewoken.add(request)
+    const outcome = await gate.rewake(toGateRequest(request), request.signal)
+    if (outcome === undefined) return undefined
+    if (outcome.kind === "reply") return toResponse(outcome)
+    let answer: Response
+    try {
+      answer = await resend()
+    } finally {
+      gate.finished(outcome)
+    }
+    if (outcome.coldStartMs === undefined) return answer
+    // A fetched Response's headers are immutable: answer with a copy that carries ours too.
+    const headers = new Headers(answer.headers)
+    headers.append("server-timing", coldStartServerTiming(outcome.coldStartMs))
+    return new Response(answer.body, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers,
+    })
+  }
+  return Object.assign(middleware, { gate, rewake })
 }
 
 /** Context variables set by `horizontalScaling()`: `c.get("scaleRequest")`. */

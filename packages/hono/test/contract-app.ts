@@ -15,6 +15,7 @@ import { type HorizontalScalingEnv, horizontalScaling, scaleFromZero } from "../
 export interface ContractApp {
   app: Hono<HorizontalScalingEnv>
   stats(): ContractStats
+  scaleExternally(service: string, replicas: number): Promise<void>
   close(): void
 }
 
@@ -43,6 +44,7 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
   return {
     app,
     stats: () => backend.stats(middleware.gate),
+    scaleExternally: backend.scaleExternally,
     close: () => backend.close(middleware.gate),
   }
 }

@@ -12,6 +12,7 @@ import {
   acceptPass,
   gateUpgrade,
   prepareScaleRequest,
+  rewakeService,
   toGateRequest,
   type UpgradeHandler,
   waitForService,
@@ -47,6 +48,13 @@ export interface ScaleFromZeroMiddleware {
    * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
    */
   upgrade(handler: UpgradeHandler): UpgradeHandler
+  /**
+   * For a proxy whose upstream refused a request this middleware passed (connection refused,
+   * 502/503) before any byte reached the client: holds it again while the service wakes, then
+   * runs `resend` once. Resolves true when it re-sent or answered the request (404/502/504…),
+   * false when it cannot help (not a service, rewoken once already, response begun).
+   */
+  rewake(context: KoaContext, resend: () => Promise<unknown>): Promise<boolean>
 }
 
 function respond(context: KoaContext, reply: GateReply): undefined {
@@ -80,8 +88,20 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       return next()
     })
   }
+  const rewake = async (context: KoaContext, resend: () => Promise<unknown>) => {
+    const outcome = await rewakeService(gate, context.req, context.res, context.originalUrl)
+    if (outcome === undefined) return false
+    if (outcome.kind === "reply") {
+      respond(context, outcome)
+      return true
+    }
+    acceptPass(gate, outcome, context.res)
+    await resend()
+    return true
+  }
   return Object.assign(middleware, {
     gate,
+    rewake,
     upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
   })
 }

@@ -550,6 +550,9 @@ describe("options", () => {
     const kubeConfig = new KubeConfig()
     const make = (options: Omit<KubernetesServiceQueryOptions, "kubeConfig">) => () =>
       createKubernetesServiceQuery({ kubeConfig, ...options })
+    expect(() => createKubernetesServiceQuery(null as never)).toThrow(
+      "option options must be an object such as { kind, readiness }, got null",
+    )
     expect(make({ kind: "Pod" as WorkloadKind })).toThrow(
       'option kind must be "Deployment" or "StatefulSet", got "Pod"',
     )

@@ -4,6 +4,7 @@ import {
   defineServiceQuery,
   invalidOption,
   numberOption,
+  optionsObject,
   type ProviderServiceQuery,
   type ServiceQuery,
   type ServiceQueryDefinition,
@@ -98,8 +99,9 @@ async function scale(
  * namespace. Watching, polling while a watch is down and cleanup are the provider kit's.
  */
 export function createKubernetesServiceQuery(
-  options: KubernetesServiceQueryOptions = {},
+  given?: KubernetesServiceQueryOptions,
 ): KubernetesServiceQuery {
+  const options = optionsObject(given, "{ kind, readiness }")
   const kind = oneOf("kind", options.kind, ["Deployment", "StatefulSet"])
   const readiness = oneOf("readiness", options.readiness, ["endpoints", "workload"])
   const requestTimeoutMs = numberOption(

@@ -24,18 +24,34 @@ describe("createRedisSharedActivity options", () => {
   })
 
   it("rejects a url that is not a redis one", () => {
-    expect(() => createRedisSharedActivity({ url: "not a url" })).toThrow(/`url` is not a URL/)
+    expect(() => createRedisSharedActivity({ url: "not a url" })).toThrow(
+      'option url must be a redis:// or rediss:// URL, got "not a url"',
+    )
     expect(() => createRedisSharedActivity({ url: "http://127.0.0.1:6379" })).toThrow(
-      /must start with redis:\/\/ or rediss:\/\/, got http:/,
+      'option url must be a redis:// or rediss:// URL, got "http://…"',
     )
   })
 
   it("rejects timeouts that are not positive", () => {
     expect(() => createRedisSharedActivity({ url: REDIS_URL, commandTimeoutMs: 0 })).toThrow(
-      /commandTimeoutMs must be a positive number of milliseconds, got 0/,
+      "option commandTimeoutMs must be a positive number, got 0",
     )
     expect(() => createRedisSharedActivity({ url: REDIS_URL, activityTtlMs: Number.NaN })).toThrow(
-      /activityTtlMs must be a positive number/,
+      "option activityTtlMs must be a positive number, got NaN",
+    )
+  })
+
+  it.each([
+    [null, "option options must be an object with `client` or `url`, got null"],
+    ["redis://x", 'option options must be an object with `client` or `url`, got "redis://x"'],
+    [{ client: 5 }, "option client must be an ioredis client (Redis or Cluster), got 5"],
+    [{ url: REDIS_URL, keyPrefix: 5 }, "option keyPrefix must be a string, got 5"],
+    [{ url: 6379 }, "option url must be a redis:// or rediss:// URL, got 6379"],
+  ])("refuses %o with a TypeError (ERR_INVALID_OPTION) naming the option", (options, message) => {
+    const create = () => createRedisSharedActivity(options as never)
+    expect(create).toThrow(message)
+    expect(create).toThrow(
+      expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_OPTION" }),
     )
   })
 })

@@ -1,5 +1,5 @@
 import type { SharedActivity } from "@scale-from-zero/core"
-import { asError } from "@scale-from-zero/core/provider"
+import { asError, invalidOption, numberOption } from "@scale-from-zero/core/provider"
 import { Redis, type RedisOptions } from "ioredis"
 
 /**
@@ -91,15 +91,37 @@ return 0
 export function createRedisSharedActivity(
   options: RedisSharedActivityOptions,
 ): RedisSharedActivity {
-  const {
-    keyPrefix = DEFAULT_KEY_PREFIX,
-    commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
-    activityTtlMs = DEFAULT_ACTIVITY_TTL_MS,
-  } = options
-  requirePositive("commandTimeoutMs", commandTimeoutMs)
-  requirePositive("activityTtlMs", activityTtlMs)
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("options", "an object with `client` or `url`", options)
+  }
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
+  if (typeof keyPrefix !== "string") throw invalidOption("keyPrefix", "a string", keyPrefix)
+  const commandTimeoutMs = numberOption(
+    "commandTimeoutMs",
+    options.commandTimeoutMs,
+    DEFAULT_COMMAND_TIMEOUT_MS,
+    "positive",
+  )
+  const activityTtlMs = numberOption(
+    "activityTtlMs",
+    options.activityTtlMs,
+    DEFAULT_ACTIVITY_TTL_MS,
+    "positive",
+  )
   if ((options.client === undefined) === (options.url === undefined)) {
-    throw new TypeError("createRedisSharedActivity needs exactly one of `client` and `url`")
+    throw invalidOption(
+      "client",
+      "given, or else `url`: exactly one of `client` and `url`",
+      options.client,
+    )
+  }
+  if (
+    options.client !== undefined &&
+    (typeof options.client !== "object" ||
+      options.client === null ||
+      typeof options.client.eval !== "function")
+  ) {
+    throw invalidOption("client", "an ioredis client (Redis or Cluster)", options.client)
   }
 
   let lastConnectionError: Error | undefined
@@ -247,17 +269,15 @@ function requirePositive(option: string, value: number): void {
 /** `host:port` (or the socket path) of a Redis URL, without credentials. */
 function describeUrl(url: string): string {
   let parsed: URL
+  const expected = "a redis:// or rediss:// URL"
+  if (typeof url !== "string") throw invalidOption("url", expected, url)
   try {
     parsed = new URL(url)
   } catch {
-    throw new TypeError(
-      "createRedisSharedActivity: `url` is not a URL (expected redis://host:port or rediss://host:port)",
-    )
+    throw invalidOption("url", expected, url.replace(/\/\/[^@/]*@/, "//…@"))
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new TypeError(
-      `createRedisSharedActivity: \`url\` must start with redis:// or rediss://, got ${parsed.protocol}//`,
-    )
+    throw invalidOption("url", expected, `${parsed.protocol}//…`)
   }
   return `${parsed.hostname || "localhost"}:${parsed.port || "6379"}`
 }

@@ -24,6 +24,8 @@ export interface RunningApp {
   /** Base URL, `http://127.0.0.1:PORT`. */
   readonly url: string
   stats(): Promise<ContractStats>
+  /** The backend behind the gate's back; the cases that use it run on Node only. */
+  scaleExternally?(service: string, replicas: number): Promise<void>
   /** Stops the server and closes the gate and the backend. */
   close(): Promise<void>
 }
@@ -44,6 +46,9 @@ export type ContractCase =
   | "in-flight"
   | "streamed-body"
   | "horizontal-scaling"
+  | "external-scale-down"
+  | "hung-backend"
+  | "browser-wake"
 
 export interface AdapterHarness {
   start(scenario: ContractScenario): Promise<RunningApp>
@@ -251,7 +256,8 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
           return (await app.stats()).totalWaiting === 1
         })
         expect((await staying).status).toBe(200)
-        expect(await app.stats()).toMatchObject({ totalWaiting: 0, activeWatches: 0 })
+        // The wake's watch is gone; the one left keeps the ready service's cache entry right.
+        expect(await app.stats()).toMatchObject({ totalWaiting: 0, activeWatches: 1 })
       },
     )
 
@@ -355,6 +361,95 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
         if (!runs("in-flight")) return
         await until("the idle scale-down", async () => (await app.stats()).setReplicas === 1)
         await new Promise((resolve) => setTimeout(resolve, 3 * STREAM_EVERY_MS + 300))
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    contractCase(
+      "external-scale-down",
+      "holds and wakes a service scaled to zero behind its back once maxStaleMs has passed (polling)",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 200 } },
+          watch: false,
+          gate: { cacheExpiry: 100, maxStaleMs: 200 },
+        })
+        await http.get(`${SERVICE}/first`).expect(200)
+        // Within cacheExpiry + maxStaleMs a cached "ready" is still trusted.
+        await http.get(`${SERVICE}/warm`).expect(200)
+        await app.scaleExternally!("echo", 0)
+        await new Promise((resolve) => setTimeout(resolve, 400))
+        const afterScaleDown = await http.get(`${SERVICE}/again`).expect(200)
+        expect(afterScaleDown.body).toMatchObject({ path: `${SERVICE}/again` })
+        expect(afterScaleDown.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+        // The gate's first scale-up, the one behind its back, and the gate's second.
+        expect((await app.stats()).setReplicas).toBe(3)
+      },
+    )
+
+    contractCase(
+      "external-scale-down",
+      "knows at once of a scale-down behind its back when the backend pushes, reading nothing while warm",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 200 } },
+          gate: { cacheExpiry: 50 },
+        })
+        await http.get(`${SERVICE}/first`).expect(200)
+        // Warm requests over many cache periods: at most the one read that closes the gap
+        // between the first read and the subscription, then nothing.
+        const reads = (await app.stats()).getReplicas
+        for (let i = 0; i < 6; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 60))
+          const warm = await http.get(`${SERVICE}/warm`).expect(200)
+          expect(warm.headers["server-timing"]).toBeUndefined()
+        }
+        expect((await app.stats()).getReplicas).toBeLessThanOrEqual(reads + 1)
+        await app.scaleExternally!("echo", 0)
+        const afterScaleDown = await http.get(`${SERVICE}/again`).expect(200)
+        expect(afterScaleDown.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+        expect((await app.stats()).setReplicas).toBe(3)
+      },
+    )
+
+    contractCase(
+      "hung-backend",
+      "recovers on the next request after a backend call that never answered, leaving no wait behind",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { replicas: 1 } },
+          hangFirstRead: true,
+          gate: { timeout: 300 },
+        })
+        await http.get(`${SERVICE}/hung`).expect(504)
+        expect(await app.stats()).toMatchObject({ totalWaiting: 0, getReplicas: 1 })
+        const recovered = await http.get(`${SERVICE}/next`).expect(200)
+        expect(recovered.body).toMatchObject({ path: `${SERVICE}/next` })
+        expect(await app.stats()).toMatchObject({ totalWaiting: 0, getReplicas: 2 })
+      },
+    )
+
+    contractCase(
+      "browser-wake",
+      "runs a wake a browser started to its end: ready is emitted, and the next request carries its Server-Timing",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 500 } },
+          gate: { waitingPage: { afterMs: 100, refreshSeconds: 1 } },
+        })
+        const page = await http.get(`${SERVICE}/page`).set("accept", "text/html")
+        expect(page.status).toBe(503)
+        expect(page.headers["content-type"]).toMatch(/^text\/html/)
+        // Nobody waits any more, yet the wake goes on to its end.
+        await until("the ready event", async () => (await app.stats()).readyDurations.length === 1)
+        const [wakeMs = 0] = (await app.stats()).readyDurations
+        expect(wakeMs).toBeGreaterThanOrEqual(450)
+        const reload = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
+        const timing = /^cold-start;dur=(\d+)$/.exec(String(reload.headers["server-timing"]))
+        expect(timing, String(reload.headers["server-timing"])).not.toBeNull()
+        expect(Math.abs(Number(timing?.[1]) - wakeMs)).toBeLessThanOrEqual(5)
+        const after = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
+        expect(after.headers["server-timing"]).toBeUndefined()
         expect((await app.stats()).setReplicas).toBe(1)
       },
     )

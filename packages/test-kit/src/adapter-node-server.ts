@@ -49,6 +49,7 @@ export async function serveContractApp(
   return {
     url: `http://127.0.0.1:${port}`,
     stats: async () => backend.stats(gate),
+    scaleExternally: backend.scaleExternally,
     close: async () => {
       backend.close(gate)
       await closeServer(server)

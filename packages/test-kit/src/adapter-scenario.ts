@@ -13,6 +13,13 @@ export interface ContractScenario {
   services: Record<string, MemoryServiceDefinition>
   /** Every backend call fails with this message (a provider error). */
   failWith?: string
+  /** Offer `watch` (push) or leave the gate to poll. Default true. */
+  watch?: boolean
+  /**
+   * The first status read never settles (it ends only when its signal aborts): a hung
+   * backend call, as a provider whose connection stalls makes one.
+   */
+  hangFirstRead?: boolean
   /** Gate options beyond the backend. */
   gate?: Omit<ScaleFromZeroOptions, "serviceQuery" | "resolve" | "onEvent">
 }
@@ -25,12 +32,16 @@ export interface ContractStats {
   totalWaiting: number
   /** Backend watches still open. */
   activeWatches: number
+  /** `durationMs` of each `ready` event the gate emitted, in order. */
+  readyDurations: number[]
 }
 
 export interface ContractBackend {
   serviceQuery: MemoryServiceQuery
   options: ScaleFromZeroOptions
   stats(gate: Gate): ContractStats
+  /** Sets a service's replicas behind the gate's back (an operator, OpenFaaS's idler, KEDA). */
+  scaleExternally(service: string, replicas: number): Promise<void>
   close(gate: Gate): void
 }
 
@@ -66,8 +77,13 @@ export function eventStream(): ReadableStream<Uint8Array> {
 
 /** The backend and gate options a harness builds its app from. */
 export function createContractBackend(scenario: ContractScenario): ContractBackend {
-  const serviceQuery = createMemoryServiceQuery({ services: scenario.services })
-  if (scenario.failWith !== undefined) serviceQuery.failWith(new Error(scenario.failWith))
+  const memory = createMemoryServiceQuery({
+    services: scenario.services,
+    ...(scenario.watch === false && { watch: false }),
+  })
+  if (scenario.failWith !== undefined) memory.failWith(new Error(scenario.failWith))
+  const serviceQuery = scenario.hangFirstRead ? hangingFirstRead(memory) : memory
+  const readyDurations: number[] = []
   return {
     serviceQuery,
     options: {
@@ -75,13 +91,19 @@ export function createContractBackend(scenario: ContractScenario): ContractBacke
       cacheExpiry: 1000,
       ...scenario.gate,
       serviceQuery,
+      onEvent: (event) => {
+        if (event.type === "ready") readyDurations.push(event.durationMs)
+      },
     },
     stats: (gate) => ({
       getReplicas: serviceQuery.calls.getReplicas,
       setReplicas: serviceQuery.calls.setReplicas,
       totalWaiting: gate.scaler.totalWaiting,
       activeWatches: serviceQuery.activeWatches,
+      readyDurations: [...readyDurations],
     }),
+    scaleExternally: (service, replicas) =>
+      serviceQuery.setReplicas(service, "openfaas-fn", replicas),
     close(gate) {
       gate.close()
       serviceQuery.close()
@@ -118,4 +140,20 @@ export async function echoAnswer(
   let sha256 = ""
   for (const byte of digest) sha256 += byte.toString(16).padStart(2, "0")
   return { method, path, bytes: body.byteLength, sha256 }
+}
+
+/** The memory backend whose first status read hangs until its signal aborts. */
+function hangingFirstRead(memory: MemoryServiceQuery): MemoryServiceQuery {
+  let reads = 0
+  return Object.assign(Object.create(memory) as MemoryServiceQuery, {
+    getReplicas: ((service, namespace, options) => {
+      if (++reads > 1) return memory.getReplicas(service, namespace, options)
+      memory.calls.getReplicas++
+      return new Promise((_, reject) => {
+        options?.signal?.addEventListener("abort", () => reject(options.signal?.reason), {
+          once: true,
+        })
+      })
+    }) satisfies MemoryServiceQuery["getReplicas"],
+  })
 }

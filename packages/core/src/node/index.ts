@@ -60,11 +60,19 @@ export class ClientClosedError extends Error {
  * it stays in the socket for whatever handles the request next.
  * Adds one `close` listener to `response` and removes it when the wait ends.
  */
-export async function waitForService(
+export function waitForService(
   gate: Gate,
   hold: GateHold,
   response: ServerResponse,
 ): Promise<GatePass | GateReply> {
+  return whileConnected(response, (signal) => gate.wait(hold, signal))
+}
+
+/** Runs `wait` with a signal that aborts when the client closes its connection first. */
+async function whileConnected<T>(
+  response: ServerResponse,
+  wait: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController()
   const onClose = () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError())
@@ -72,10 +80,31 @@ export async function waitForService(
   if (response.destroyed) onClose()
   else response.once("close", onClose)
   try {
-    return await gate.wait(hold, controller.signal)
+    return await wait(controller.signal)
   } finally {
     response.off("close", onClose)
   }
+}
+
+const rewoken = new WeakSet<IncomingMessage>()
+
+/**
+ * `gate.rewake` for a proxy whose upstream refused a passed request (connection refused,
+ * 502/503) before any byte reached the client: a pass (send the request once more), a reply
+ * to answer with, or undefined when the gate cannot help (not a service, rewoken once already,
+ * or the response has begun): answer the failure yourself.
+ */
+export function rewakeService(
+  gate: Gate,
+  request: IncomingMessage,
+  response: ServerResponse,
+  path = request.url ?? "/",
+): Promise<GatePass | GateReply | undefined> {
+  if (rewoken.has(request) || response.headersSent || response.destroyed) {
+    return Promise.resolve(undefined)
+  }
+  rewoken.add(request)
+  return whileConnected(response, (signal) => gate.rewake(toGateRequest(request, path), signal))
 }
 
 /**

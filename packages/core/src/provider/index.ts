@@ -13,7 +13,13 @@ export {
   ServiceNotFoundError,
 } from "../errors.js"
 export { checkNamespace, checkServiceName } from "../names.js"
-export { describeValue, invalidOption, type NumberRule, numberOption } from "../options.js"
+export {
+  describeValue,
+  invalidOption,
+  type NumberRule,
+  numberOption,
+  optionsObject,
+} from "../options.js"
 export { readScaleLabels, type ScaleLimits } from "../scale-labels.js"
 export type {
   QueryOptions,
