@@ -11,7 +11,6 @@ type Gateway = ReturnType<typeof createGateway>
 
 const running: { gateway: Gateway; server: Server; pids: Set<number> }[] = []
 
-
 /** A gateway on a free loopback port; its log lines are collected in `lines`. */
 async function startGateway(options: { idleAfterMs?: number } = {}) {
   const lines: string[] = []

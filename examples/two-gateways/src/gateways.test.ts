@@ -4,9 +4,9 @@ import type { Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { eventually, isAlive } from "@scale-from-zero/test-kit/processes"
 // The Redis the redis package's tests use (.ci/setup-redis.sh), found and required the same way.
 import { REDIS_URL, requireRedis } from "@scale-from-zero/test-kit/redis-server"
-import { eventually, isAlive } from "@scale-from-zero/test-kit/processes"
 import { afterEach, describe, expect, it } from "vitest"
 import { createGateways } from "./gateways.js"
 
@@ -14,7 +14,6 @@ const IDLE_AFTER_MS = 600
 
 type Gateways = ReturnType<typeof createGateways>
 const running: { gateways: Gateways; servers: Server[] }[] = []
-
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

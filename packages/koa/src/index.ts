@@ -8,12 +8,21 @@ import {
 import {
   acceptPass,
   prepareScaleRequest,
+  type ScaleRequestFields,
   toGateRequest,
   waitForService,
 } from "@scale-from-zero/core/node"
 
 export type { ScaleFromZeroOptions, ScaleServiceRequest } from "@scale-from-zero/core"
 export type { ScaleRequestFields } from "@scale-from-zero/core/node"
+
+/**
+ * The context `horizontalScaling()` hands on: `new Koa<DefaultState, ScaleRequestContext>()`
+ * types `ctx.request.body` (the checked request) and `ctx.request.rawBody` (the JSON to forward).
+ */
+export interface ScaleRequestContext {
+  request: ScaleRequestFields
+}
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
 export interface KoaContext {
@@ -30,7 +39,14 @@ export type Next = () => Promise<unknown>
 
 export interface ScaleFromZeroMiddleware {
   (context: KoaContext, next: Next): Promise<unknown> | undefined
-  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  /**
+   * On shutdown: answers every held request 503 ("the gateway is shutting down", with
+   * `Retry-After`), abandons every wake in progress and stops the idle scale-down checks. It
+   * closes neither the server nor the backend: close the `serviceQuery` yourself (e.g.
+   * `await serviceQuery.close()`), since it may be shared.
+   */
+  close(): void
+  /** The gate behind the middleware: its scaler, held-request counts (`gate.scaler.totalWaiting`). */
   readonly gate: Gate
 }
 
@@ -65,7 +81,7 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       return next()
     })
   }
-  return Object.assign(middleware, { gate })
+  return Object.assign(middleware, { gate, close: () => gate.close() })
 }
 
 /**
