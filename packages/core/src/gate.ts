@@ -12,7 +12,14 @@ import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js
 import { LruMap } from "./lru.js"
 import { checkNamespace, checkServiceName, getServiceNameFromPath } from "./names.js"
 import { numberOption } from "./options.js"
-import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
+import {
+  createStartHistory,
+  prefersHtml,
+  renderWaitingPage,
+  WAITING_PAGE_HEADER,
+  type WaitingPageInfo,
+  waitingPageHead,
+} from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
 export interface HeaderReader {
@@ -48,11 +55,11 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
   /** Seconds sent in `Retry-After` with 503 and 504 answers. Default 1. */
   retryAfter?: number
   /**
-   * Browser navigations (GET/HEAD accepting text/html) to a cold service are held
-   * `afterMs` (default 2000), then answered with a self-refreshing waiting page;
+   * Browser navigations (GET/HEAD accepting text/html) to a cold service are held `afterMs`,
+   * then answered with a waiting page (503) that turns into the service once it is ready;
    * API clients are always held. `false` holds browsers too.
    */
-  waitingPage?: false | { afterMs?: number; refreshSeconds?: number }
+  waitingPage?: false | WaitingPageOptions
   /**
    * Idle scale-to-zero: once a service's last request has ended and it stays idle for its
    * `com.openfaas.scale.zero-duration` (or `idleAfterMs`), it is scaled to 0 — only services
@@ -60,6 +67,22 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * request to such a service in flight until its response ends. Off by default.
    */
   scaleToZero?: ScaleToZeroOptions
+}
+
+/** How browsers are shown a service that is starting. */
+export interface WaitingPageOptions {
+  /** Milliseconds a browser navigation is held before it gets the page. Default 2000. */
+  afterMs?: number
+  /**
+   * Seconds between reloads of the page in a browser without JavaScript (with JavaScript the
+   * page waits for the service itself and reloads once, when it is ready). Default 1.
+   */
+  refreshSeconds?: number
+  /**
+   * Renders the page, to theme it: gets the service's name, the time so far, its typical
+   * cold start and the `head` markup that keeps the page live. Default `renderWaitingPage`.
+   */
+  render?: (info: WaitingPageInfo) => string
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
@@ -157,13 +180,14 @@ type Refusal = (
 
 const PAGE_DUE = Symbol("waiting page due")
 
-function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
+function waitingPageSettings(settings: WaitingPageOptions = {}) {
   return {
+    render: settings.render ?? renderWaitingPage,
     afterMs: numberOption("waitingPage.afterMs", settings.afterMs, 2000, "non-negative integer"),
     refreshSeconds: numberOption(
       "waitingPage.refreshSeconds",
       settings.refreshSeconds,
-      2,
+      1,
       "non-negative integer",
     ),
   }
@@ -193,7 +217,19 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const retryAfter = { "retry-after": String(retryAfterSeconds) }
   const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   const emit = options.onEvent ?? (() => {})
-  const scaler = createFunctionScaler(options)
+  // Each service's recent cold starts, for the waiting page's estimate.
+  const starts = page && createStartHistory()
+  const scaler = createFunctionScaler(
+    starts
+      ? {
+          ...options,
+          onEvent: (event) => {
+            starts.observe(event)
+            emit(event)
+          },
+        }
+      : options,
+  )
   const idle = options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit)
   const { cache } = scaler
   const expiry = scaler.config.cacheExpiry
@@ -228,7 +264,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     name: string,
     namespace: string,
     start: number,
-    refreshSeconds: number,
+    settings: ReturnType<typeof waitingPageSettings>,
   ): GateReply => {
     const key = serviceKey(name, namespace)
     let since = pageShownSince.peek(key)
@@ -236,13 +272,23 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       since = start
       pageShownSince.set(key, since)
     }
-    const body = renderWaitingPage({
+    // From the scale-up this gateway asked for, when it did; else from the first page shown.
+    const elapsedMs = Date.now() - (starts?.scaleUpAt(key) ?? since)
+    const typicalStartMs = starts ? starts.typical(key) : undefined
+    const { refreshSeconds } = settings
+    const body = settings.render({
       name,
       namespace,
-      elapsedMs: Date.now() - since,
+      elapsedMs,
+      typicalStartMs,
       refreshSeconds,
+      head: waitingPageHead(elapsedMs, typicalStartMs, refreshSeconds),
     })
-    return reply(503, body, { "content-type": "text/html; charset=utf-8", ...retryAfter })
+    return reply(503, body, {
+      "content-type": "text/html; charset=utf-8",
+      [WAITING_PAGE_HEADER]: "waiting",
+      ...retryAfter,
+    })
   }
 
   /** The answer to each way a wait can end without a ready replica: one function per status. */
@@ -298,7 +344,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
           ? await scaler.scale(name, namespace, { signal })
           : await scaleWithin(name, namespace, signal, pageAfter.afterMs)
       // Only scaleWithin answers PAGE_DUE, and it runs only with the page's settings.
-      if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!.refreshSeconds)
+      if (result === PAGE_DUE) return waitingPage(name, namespace, start, pageAfter!)
       if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
       if (result.outcome === "ready") {
         const status = idle && scaler.peek(name, namespace)

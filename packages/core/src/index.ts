@@ -56,6 +56,7 @@ export {
   type ScaleFromZeroOptions,
   type ServiceResolver,
   type ServiceTarget,
+  type WaitingPageOptions,
 } from "./gate.js"
 export {
   type HorizontalScalingResult,
@@ -67,3 +68,4 @@ export { getNamespace, getServiceName } from "./names.js"
 export type { SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
 export type * from "./types.js"
+export { renderWaitingPage, type WaitingPageInfo } from "./waiting-page.js"
