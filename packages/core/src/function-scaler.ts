@@ -9,6 +9,10 @@ import { SingleFlight } from "./single-flight.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
 
 export interface ScalingConfig {
+  /**
+   * The backend: reads a service's replicas, sets them, and (optionally) pushes changes. A
+   * provider (`@scale-from-zero/openfaas`, `kubernetes`, `docker`, `process`) or your own.
+   */
   serviceQuery: ServiceQuery
   /** Polls of a waking service's status at most; with the interval, the default timeout. Default 1000. */
   maxPollCount?: number
@@ -22,6 +26,7 @@ export interface ScalingConfig {
   timeout?: number
   /** Milliseconds an unknown service is remembered as unknown. Default 1000. */
   notFoundExpiry?: number
+  /** Hears what happens as it happens: `scale-up`, `ready`, `timeout`, `error`, `shed`, `scale-down`. */
   onEvent?: ScalingEventListener
 }
 
@@ -56,6 +61,7 @@ export interface FunctionScaleResult {
 }
 
 export interface ScaleOptions {
+  /** Ends this caller's wait at once (the `aborted` outcome); the wake goes on for the others. */
   signal?: AbortSignal
 }
 

@@ -44,7 +44,11 @@ export interface ServiceTarget {
 export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefined
 
 export interface ScaleFromZeroOptions extends ScalingConfig {
-  /** Namespace of a service whose name carries none. Default `openfaas-fn`. */
+  /**
+   * Namespace of a service whose name carries none. Default: the backend's own
+   * (`serviceQuery.defaultNamespace`, e.g. `default` for the process and Docker backends), else
+   * `openfaas-fn`.
+   */
   defaultNamespace?: string
   /** Default: OpenFaaS paths, `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
   resolve?: ServiceResolver
@@ -194,7 +198,8 @@ function waitingPageSettings(settings: WaitingPageOptions = {}) {
 }
 
 export function createGate(options: ScaleFromZeroOptions): Gate {
-  const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
+  const defaultNamespace =
+    options.defaultNamespace ?? options.serviceQuery.defaultNamespace ?? DEFAULT_NAMESPACE
   const resolve = options.resolve ?? resolveOpenFaaSPath
   const maxWaiting = numberOption(
     "maxWaiting",
