@@ -12,14 +12,19 @@ const run = (command, args, cwd) =>
 const folder = mkdtempSync(join(tmpdir(), "sfz-pack-"))
 try {
   execFileSync("pnpm", ["pack", "--pack-destination", folder], { stdio: "ignore" })
-  const tarball = join(folder, readdirSync(folder).find((file) => file.endsWith(".tgz")))
+  const tarball = join(
+    folder,
+    readdirSync(folder).find((file) => file.endsWith(".tgz")),
+  )
   run("tar", ["-xzf", tarball, "-C", folder])
   const packed = join(folder, "package")
   const manifest = JSON.parse(readFileSync(join(packed, "package.json"), "utf8"))
   const leaks = JSON.stringify(manifest.exports ?? {}).match(/"source"|\.\/src\//g)
-  if (leaks) throw new Error(`${manifest.name}: the packed exports point at src (${leaks.join(", ")})`)
+  if (leaks)
+    throw new Error(`${manifest.name}: the packed exports point at src (${leaks.join(", ")})`)
   for (const file of ["LICENSE", "README.md"]) {
-    if (!readdirSync(packed).includes(file)) throw new Error(`${manifest.name}: no ${file} in the tarball`)
+    if (!readdirSync(packed).includes(file))
+      throw new Error(`${manifest.name}: no ${file} in the tarball`)
   }
   run("publint", ["--strict", "--pack", "false", packed])
   run("attw", [tarball, "--profile", "node16"])

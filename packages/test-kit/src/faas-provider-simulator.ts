@@ -10,7 +10,6 @@
  * an unknown function; the router's name expression `[-a-zA-Z_0-9.]+` (anything else is
  * "404 page not found"); `ScaleServiceRequest` bodies; 405 for a wrong method.
  */
-// biome-ignore lint/correctness/noNodejsModules: a Node test server, never part of the published entry
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
