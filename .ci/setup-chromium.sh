@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# Debian's chromium for the dashboard tests (driven by playwright-core; never `playwright install`).
-# Idempotent: does nothing when it is already installed.
+# Debian's chromium at /usr/bin/chromium, for the tests that drive a real headless browser with
+# playwright-core (never `npx playwright install`). Idempotent; every wait is bounded. Needs root.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
-  chromium --version
-  exit 0
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-timeout 300 apt-get update -qq
-timeout 900 apt-get install -y -qq chromium >/dev/null
-chromium --version
+timeout 60 chromium --version

@@ -114,7 +114,7 @@ describe.skipIf(skipReason !== undefined)("the docker gateway example on podman"
     try {
       const response = await gateway.app.request(`/function/${uniqueName("nobody")}/`)
       expect(response.status).toBe(404)
-      expect(await response.text()).toMatch(/^error finding function sfz-nobody-\w+\.openfaas-fn/)
+      expect(await response.text()).toMatch(/^error finding function sfz-nobody-\w+\.default/)
     } finally {
       await gateway.close()
     }

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_NAMESPACE,
   getNamespace,
   getServiceName,
   type ScaleFromZeroOptions,
@@ -56,7 +57,8 @@ export function createDockerGateway(options: DockerGatewayOptions = {}): DockerG
   } = options
   const dockerQuery = givenQuery === undefined ? createDockerServiceQuery(docker) : undefined
   const serviceQuery = givenQuery ?? dockerQuery!
-  const defaultNamespace = gateOptions.defaultNamespace ?? "openfaas-fn"
+  const defaultNamespace =
+    gateOptions.defaultNamespace ?? serviceQuery.defaultNamespace ?? DEFAULT_NAMESPACE
   const gateway = scaleFromZero({ ...gateOptions, serviceQuery, scaleToZero })
   const { scaler } = gateway.gate
 

@@ -4,7 +4,6 @@
 import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
 import {
-  DEFAULT_NAMESPACE,
   getNamespace,
   getServiceName,
   ZERO_DURATION_LABEL,
@@ -27,7 +26,6 @@ export const SAMPLE_SERVICES = ["hello", "echo"]
 export function createGateway(options = {}) {
   const idleAfterMs = options.idleAfterMs ?? 30_000
   const log = options.log ?? console.log
-  const namespace = DEFAULT_NAMESPACE
 
   const sample = (name) => ({
     command: process.execPath,
@@ -37,7 +35,6 @@ export function createGateway(options = {}) {
     labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: `${idleAfterMs}ms` },
   })
   const services = createProcessServiceQuery({
-    namespace,
     services: Object.fromEntries(SAMPLE_SERVICES.map((name) => [name, sample(name)])),
     onEvent: (event) => {
       const line = describeProcessEvent(event)

@@ -1,40 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { request, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { eventually, isAlive } from "@scale-from-zero/test-kit/processes"
 import { afterEach, describe, expect, it } from "vitest"
 import { createGateway } from "./gateway.js"
 
 type Gateway = ReturnType<typeof createGateway>
 
 const running: { gateway: Gateway; server: Server; pids: Set<number> }[] = []
-
-/** True while `pid` runs; a zombie counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat[stat.lastIndexOf(")") + 2] !== "Z"
-  } catch {
-    return process.platform !== "linux"
-  }
-}
-
-async function eventually<T>(what: string, check: () => T | undefined, withinMs = 5000) {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    const value = check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs}ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** A gateway on a free loopback port; its log lines are collected in `lines`. */
 async function startGateway(options: { idleAfterMs?: number } = {}) {

@@ -7,7 +7,7 @@
 // the process; in production each instance is its own process or pod, with the same Redis.
 import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
-import { DEFAULT_NAMESPACE, ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
+import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
 import { createGatewayApp, describeProcessEvent } from "@scale-from-zero/example-express-gateway"
 import { createProcessServiceQuery } from "@scale-from-zero/process"
 import { createRedisSharedActivity } from "@scale-from-zero/redis"
@@ -27,7 +27,6 @@ export function createGateways(options) {
   const log = options.log ?? console.log
 
   const services = createProcessServiceQuery({
-    namespace: DEFAULT_NAMESPACE,
     services: {
       hello: {
         command: process.execPath,

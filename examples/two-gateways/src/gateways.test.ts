@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { readFileSync } from "node:fs"
 import type { Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { eventually, isAlive } from "@scale-from-zero/test-kit/processes"
 // The Redis the redis package's tests use (.ci/setup-redis.sh), found and required the same way.
 import { REDIS_URL, requireRedis } from "@scale-from-zero/test-kit/redis-server"
 import { afterEach, describe, expect, it } from "vitest"
@@ -14,27 +14,6 @@ const IDLE_AFTER_MS = 600
 
 type Gateways = ReturnType<typeof createGateways>
 const running: { gateways: Gateways; servers: Server[] }[] = []
-
-/** True while `pid` runs; a zombie counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat[stat.lastIndexOf(")") + 2] !== "Z"
-  } catch {
-    return false
-  }
-}
-
-async function eventually<T>(what: string, check: () => T | undefined, withinMs = 5_000) {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    const value = check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`)
-    await sleep(20)
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -76,6 +76,8 @@ export class InvalidServiceNameError extends Error {
 }
 
 export interface BackendErrorOptions extends ErrorOptions {
+  /** The error that caused this one (the network error, the backend's answer). */
+  cause?: unknown
   /** The backend's address as the user configured it, named in the message: `http://gateway:8081`. */
   endpoint?: string
   /** The backend's own status code, when it answered with one. */

@@ -24,6 +24,10 @@ import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
 
 export interface ScalingConfig {
+  /**
+   * The backend: reads a service's replicas, sets them, and (optionally) pushes changes. A
+   * provider (`@scale-from-zero/openfaas`, `kubernetes`, `docker`, `process`) or your own.
+   */
   serviceQuery: ServiceQuery
   /** Polls of a waking service's status at most; with the interval, the default timeout. Default 1000. */
   maxPollCount?: number
@@ -50,6 +54,7 @@ export interface ScalingConfig {
   timeout?: number
   /** Milliseconds an unknown service is remembered as unknown. Default 1000. */
   notFoundExpiry?: number
+  /** Hears what happens as it happens: `scale-up`, `ready`, `timeout`, `error`, `shed`, `scale-down`. */
   onEvent?: ScalingEventListener
   /** Hear of every figure recorded (metrics libraries); OpenTelemetry needs none of this. */
   observers?: readonly ScalingObserver[]
@@ -99,6 +104,7 @@ export interface FunctionScaleResult {
 }
 
 export interface ScaleOptions {
+  /** Ends this caller's wait at once (the `aborted` outcome); the wake goes on for the others. */
   signal?: AbortSignal
 }
 

@@ -230,6 +230,21 @@ describe("wait", () => {
   })
 })
 
+describe("default namespace", () => {
+  it("is the backend's when the option names none, and the option's when it does", async () => {
+    const backend = { services: { web: {} }, defaultNamespace: "default" }
+    const { gate } = setup(backend)
+    expect((await handle(gate, get("/function/web"))).kind).toBe("pass")
+    expect(expectReply(await handle(gate, get("/function/nope")), 404).body).toBe(
+      "error finding function nope.default: not found",
+    )
+    const { gate: given } = setup(backend, { defaultNamespace: "other" })
+    expect(expectReply(await handle(given, get("/function/web")), 404).body).toBe(
+      "error finding function web.other: not found",
+    )
+  })
+})
+
 describe("waiting page", () => {
   it("shows browsers a self-refreshing page after afterMs, while API clients stay held", async () => {
     const { gate } = setup(

@@ -17,7 +17,14 @@ import { invalidOption, numberOption } from "./options.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
-import { prefersHtml, renderWaitingPage } from "./waiting-page.js"
+import {
+  createStartHistory,
+  prefersHtml,
+  renderWaitingPage,
+  WAITING_PAGE_HEADER,
+  type WaitingPageInfo,
+  waitingPageHead,
+} from "./waiting-page.js"
 
 /** Reads one request header, case-insensitively (`Headers`, or an adapter's own view). */
 export interface HeaderReader {
@@ -45,7 +52,11 @@ export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefine
 export type RequestPredicate = (request: GateRequest) => boolean
 
 export interface ScaleFromZeroOptions extends ScalingConfig {
-  /** Namespace of a service whose name carries none. Default `openfaas-fn`. */
+  /**
+   * Namespace of a service whose name carries none. Default: the backend's own
+   * (`serviceQuery.defaultNamespace`, e.g. `default` for the process and Docker backends), else
+   * `openfaas-fn`.
+   */
   defaultNamespace?: string
   /** Default: OpenFaaS paths, `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
   resolve?: ServiceResolver
@@ -56,11 +67,11 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
   /** Seconds sent in `Retry-After` with 503 and 504 answers. Default 1. */
   retryAfter?: number
   /**
-   * Browser navigations (GET/HEAD accepting text/html) to a cold service are held
-   * `afterMs` (default 2000), then answered with a self-refreshing waiting page;
+   * Browser navigations (GET/HEAD accepting text/html) to a cold service are held `afterMs`,
+   * then answered with a waiting page (503) that turns into the service once it is ready;
    * API clients are always held. `false` holds browsers too.
    */
-  waitingPage?: false | { afterMs?: number; refreshSeconds?: number }
+  waitingPage?: false | WaitingPageOptions
   /**
    * Idle scale-to-zero: once a service's last request has ended and it stays idle for its
    * `com.openfaas.scale.zero-duration` (or `idleAfterMs`), it is scaled to 0 — only services
@@ -90,6 +101,22 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
 export interface Traffic {
   readonly bytesRead: number
   readonly bytesWritten: number
+}
+
+/** How browsers are shown a service that is starting. */
+export interface WaitingPageOptions {
+  /** Milliseconds a browser navigation is held before it gets the page. Default 2000. */
+  afterMs?: number
+  /**
+   * Seconds between reloads of the page in a browser without JavaScript (with JavaScript the
+   * page waits for the service itself and reloads once, when it is ready). Default 1.
+   */
+  refreshSeconds?: number
+  /**
+   * Renders the page, to theme it: gets the service's name, the time so far, its typical
+   * cold start and the `head` markup that keeps the page live. Default `renderWaitingPage`.
+   */
+  render?: (info: WaitingPageInfo) => string
 }
 
 /** Forward the request; `coldStartMs` is set when it was held while the service woke. */
@@ -218,16 +245,17 @@ type Refusal = (
 
 const PAGE_DUE = Symbol("waiting page due")
 
-function waitingPageSettings(settings: { afterMs?: number; refreshSeconds?: number } = {}) {
+function waitingPageSettings(settings: WaitingPageOptions = {}) {
   if (typeof settings !== "object" || settings === null) {
-    throw invalidOption("waitingPage", "false or { afterMs?, refreshSeconds? }", settings)
+    throw invalidOption("waitingPage", "false or { afterMs?, refreshSeconds?, render? }", settings)
   }
   return {
+    render: settings.render ?? renderWaitingPage,
     afterMs: numberOption("waitingPage.afterMs", settings.afterMs, 2000, "non-negative integer"),
     refreshSeconds: numberOption(
       "waitingPage.refreshSeconds",
       settings.refreshSeconds,
-      2,
+      1,
       "non-negative integer",
     ),
   }
@@ -242,7 +270,8 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw invalidOption("options", "an object such as { serviceQuery }", options)
   }
-  const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
+  const defaultNamespace =
+    options.defaultNamespace ?? options.serviceQuery?.defaultNamespace ?? DEFAULT_NAMESPACE
   if (typeof defaultNamespace !== "string" || checkNamespace(defaultNamespace) !== undefined) {
     throw invalidOption("defaultNamespace", "a valid namespace name", defaultNamespace)
   }
@@ -278,7 +307,21 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   const emit = options.onEvent ?? (() => {})
   const tracker = createStatusTracker()
   const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
-  const scaler = createFunctionScaler(options, undefined, telemetry)
+  // Each service's recent cold starts, for the waiting page's estimate.
+  const starts = page && createStartHistory()
+  const scaler = createFunctionScaler(
+    starts
+      ? {
+          ...options,
+          onEvent: (event) => {
+            starts.observe(event)
+            emit(event)
+          },
+        }
+      : options,
+    undefined,
+    telemetry,
+  )
   const idle =
     options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit, telemetry)
   const known = (name: string, namespace: string) => scaler.peek(name, namespace) !== undefined
@@ -396,7 +439,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     name: string,
     namespace: string,
     start: number,
-    refreshSeconds: number,
+    settings: ReturnType<typeof waitingPageSettings>,
   ): GateReply => {
     const key = serviceKey(name, namespace)
     let since = pageShownSince.peek(key)
@@ -404,13 +447,23 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       since = start
       pageShownSince.set(key, since)
     }
-    const body = renderWaitingPage({
+    // From the scale-up this gateway asked for, when it did; else from the first page shown.
+    const elapsedMs = Date.now() - (starts?.scaleUpAt(key) ?? since)
+    const typicalStartMs = starts ? starts.typical(key) : undefined
+    const { refreshSeconds } = settings
+    const body = settings.render({
       name,
       namespace,
-      elapsedMs: Date.now() - since,
+      elapsedMs,
+      typicalStartMs,
       refreshSeconds,
+      head: waitingPageHead(elapsedMs, typicalStartMs, refreshSeconds),
     })
-    return reply(503, body, { "content-type": "text/html; charset=utf-8", ...retryAfter })
+    return reply(503, body, {
+      "content-type": "text/html; charset=utf-8",
+      [WAITING_PAGE_HEADER]: "waiting",
+      ...retryAfter,
+    })
   }
 
   /** The answer to each way a wait can end without a ready replica: one function per status. */
@@ -446,7 +499,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
         : await scaleForBrowser(name, namespace, signal, pageAfter.afterMs)
     // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
     if (result === PAGE_DUE) {
-      return [waitingPage(name, namespace, start, pageAfter!.refreshSeconds), "waiting-page", true]
+      return [waitingPage(name, namespace, start, pageAfter!), "waiting-page", true]
     }
     if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
     return [

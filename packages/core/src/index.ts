@@ -58,6 +58,7 @@ export {
   type ServiceResolver,
   type ServiceTarget,
   type Traffic,
+  type WaitingPageOptions,
 } from "./gate.js"
 export {
   type HorizontalScalingResult,
@@ -78,3 +79,4 @@ export {
 } from "./status-page.js"
 export { TELEMETRY_SCOPE } from "./telemetry.js"
 export type * from "./types.js"
+export { renderWaitingPage, type WaitingPageInfo } from "./waiting-page.js"

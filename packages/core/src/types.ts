@@ -12,6 +12,7 @@ export interface ServiceQueryResponse {
 }
 
 export interface QueryOptions {
+  /** Ends the call: it rejects with the signal's reason. */
   signal?: AbortSignal
 }
 
@@ -40,6 +41,12 @@ export interface ServiceQuery {
     count: number,
     options?: QueryOptions,
   ): Promise<void>
+  /**
+   * The namespace this backend puts a service in when none is named (a provider without
+   * OpenFaaS's `openfaas-fn`, e.g. `default`). The gate uses it when its own
+   * `defaultNamespace` option is not given.
+   */
+  readonly defaultNamespace?: string
   /** Optional push: call `onChange` on every status change until `options.signal` aborts. */
   watch?(
     service: string,

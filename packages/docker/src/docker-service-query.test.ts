@@ -161,14 +161,10 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
   it("throws ServiceNotFoundError for a service no container carries, or not in that namespace", async () => {
     const query = newQuery()
     const service = uniqueName("missing")
-    await expect(query.getReplicas(service, "openfaas-fn")).rejects.toBeInstanceOf(
-      ServiceNotFoundError,
-    )
+    await expect(query.getReplicas(service, "default")).rejects.toBeInstanceOf(ServiceNotFoundError)
     await container(service, { labels: { [NAMESPACE_LABEL]: "team-a" } })
-    await expect(query.getReplicas(service, "openfaas-fn")).rejects.toBeInstanceOf(
-      ServiceNotFoundError,
-    )
-    await expect(query.setReplicas(service, "openfaas-fn", 1)).rejects.toBeInstanceOf(
+    await expect(query.getReplicas(service, "default")).rejects.toBeInstanceOf(ServiceNotFoundError)
+    await expect(query.setReplicas(service, "default", 1)).rejects.toBeInstanceOf(
       ServiceNotFoundError,
     )
     expect((await query.getReplicas(service, "team-a")).replicas).toBe(0)
@@ -177,7 +173,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
   it("places containers without a namespace label in defaultNamespace", async () => {
     const service = uniqueName("plain")
     await container(service)
-    expect((await newQuery().getReplicas(service, "openfaas-fn")).replicas).toBe(0)
+    expect((await newQuery().getReplicas(service, "default")).replicas).toBe(0)
     expect(
       (await newQuery({ defaultNamespace: "apps" }).getReplicas(service, "apps")).replicas,
     ).toBe(0)
@@ -197,7 +193,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
         "com.openfaas.scale.zero-duration": "30s",
       },
     })
-    const cold = await query.getReplicas(service, "openfaas-fn")
+    const cold = await query.getReplicas(service, "default")
     expect(cold).toMatchObject({
       replicas: 0,
       availableReplicas: 0,
@@ -210,19 +206,19 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     })
 
     let started = performance.now()
-    await query.setReplicas(service, "openfaas-fn", 1)
+    await query.setReplicas(service, "default", 1)
     const startMs = performance.now() - started
     expect(await containerState(name)).toBe("running")
-    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas(service, "default")).toMatchObject({
       replicas: 1,
       availableReplicas: 1,
     })
 
     started = performance.now()
-    await query.setReplicas(service, "openfaas-fn", 0)
+    await query.setReplicas(service, "default", 0)
     const stopMs = performance.now() - started
     expect(await containerState(name)).toBe("exited")
-    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas(service, "default")).toMatchObject({
       replicas: 0,
       availableReplicas: 0,
     })
@@ -240,18 +236,18 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     )
     const states = () => Promise.all(names.map(containerState))
 
-    await query.setReplicas(service, "openfaas-fn", 2)
+    await query.setReplicas(service, "default", 2)
     expect(await states()).toEqual(["running", "running", "created"])
-    expect((await query.getReplicas(service, "openfaas-fn")).replicas).toBe(2)
+    expect((await query.getReplicas(service, "default")).replicas).toBe(2)
 
-    await query.setReplicas(service, "openfaas-fn", 5) // only three containers exist
+    await query.setReplicas(service, "default", 5) // only three containers exist
     expect(await states()).toEqual(["running", "running", "running"])
 
-    await query.setReplicas(service, "openfaas-fn", 1)
+    await query.setReplicas(service, "default", 1)
     expect(await states()).toEqual(["running", "exited", "exited"])
-    await query.setReplicas(service, "openfaas-fn", 0)
+    await query.setReplicas(service, "default", 0)
     expect(await states()).toEqual(["exited", "exited", "exited"])
-    await expect(query.setReplicas(service, "openfaas-fn", -1)).rejects.toBeInstanceOf(RangeError)
+    await expect(query.setReplicas(service, "default", -1)).rejects.toBeInstanceOf(RangeError)
   })
 
   it("counts a running container as available only once its healthcheck passes", async () => {
@@ -262,9 +258,9 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       port,
       healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/`],
     })
-    await query.setReplicas(service, "openfaas-fn", 1)
+    await query.setReplicas(service, "default", 1)
     // Podman runs no healthcheck on its own here: the container stays "starting".
-    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas(service, "default")).toMatchObject({
       replicas: 1,
       availableReplicas: 0,
     })
@@ -272,7 +268,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     while (!(await runHealthcheck(name)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas(service, "default")).toMatchObject({
       replicas: 1,
       availableReplicas: 1,
     })
@@ -282,10 +278,10 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const query = newQuery()
     const service = uniqueName("sick")
     const name = await container(service, { healthcheck: ["false"] })
-    await query.setReplicas(service, "openfaas-fn", 1)
+    await query.setReplicas(service, "default", 1)
     expect(await runHealthcheck(name)).toBe(false)
     expect(await runHealthcheck(name)).toBe(false)
-    expect(await query.getReplicas(service, "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas(service, "default")).toMatchObject({
       replicas: 1,
       availableReplicas: 0,
     })
@@ -303,7 +299,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       watchUntil(
         query,
         service,
-        "openfaas-fn",
+        "default",
         (s) => s.availableReplicas > 0,
         10_000,
         controller.signal,
@@ -315,10 +311,10 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
 
     const other = newQuery()
     const started = performance.now()
-    await other.setReplicas(web, "openfaas-fn", 1)
+    await other.setReplicas(web, "default", 1)
     expect((await webReady).availableReplicas).toBe(1)
     const pushMs = performance.now() - started
-    await other.setReplicas(api, "openfaas-fn", 1)
+    await other.setReplicas(api, "default", 1)
     expect(await apiReady).toMatchObject({ replicas: 1, availableReplicas: 1 })
     expect(proxy.eventRequests).toBe(1)
     console.info(`podman: start to watch push ${pushMs.toFixed(0)}ms`)
@@ -334,8 +330,8 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const service = uniqueName("closed")
     await container(service)
     const pushes: ServiceQueryResponse[] = []
-    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status))
-    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status), {
+    query.watch?.(service, "default", (status) => pushes.push(status))
+    query.watch?.(service, "default", (status) => pushes.push(status), {
       signal: new AbortController().signal,
     })
     await expect.poll(() => proxy.openEventStreams).toBe(1)
@@ -343,12 +339,12 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const before = pushes.length
     expect(query.activeWatches).toBe(0)
     await expect.poll(() => proxy.openEventStreams).toBe(0)
-    query.watch?.(service, "openfaas-fn", (status) => pushes.push(status))
+    query.watch?.(service, "default", (status) => pushes.push(status))
     expect(query.activeWatches).toBe(0) // a closed query takes no new watch
     const other = newQuery()
-    await other.setReplicas(service, "openfaas-fn", 1)
+    await other.setReplicas(service, "default", 1)
     await expect
-      .poll(async () => (await other.getReplicas(service, "openfaas-fn")).availableReplicas)
+      .poll(async () => (await other.getReplicas(service, "default")).availableReplicas)
       .toBe(1)
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(pushes).toHaveLength(before)
@@ -366,18 +362,18 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     })
     await container(sick, { healthcheck: ["false"] })
     await Promise.all([
-      query.setReplicas(service, "openfaas-fn", 1),
-      query.setReplicas(sick, "openfaas-fn", 1),
+      query.setReplicas(service, "default", 1),
+      query.setReplicas(sick, "default", 1),
     ])
     const controller = new AbortController()
     const sickPushes: ServiceQueryResponse[] = []
-    query.watch?.(sick, "openfaas-fn", (status) => sickPushes.push(status), {
+    query.watch?.(sick, "default", (status) => sickPushes.push(status), {
       signal: controller.signal,
     })
     const healthy = watchUntil(
       query,
       service,
-      "openfaas-fn",
+      "default",
       (s) => s.availableReplicas > 0,
       10_000,
       controller.signal,
@@ -416,7 +412,7 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
     const ready = watchUntil(
       query,
       service,
-      "openfaas-fn",
+      "default",
       (s) => s.availableReplicas > 0,
       5_000,
       controller.signal,
@@ -426,10 +422,10 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
 
     proxy.blockEvents(true)
     await expect.poll(() => reports.length).toBeGreaterThan(0)
-    expect(reports[0]?.context).toEqual({ namespace: "openfaas-fn", source: "changes" })
+    expect(reports[0]?.context).toEqual({ namespace: "default", source: "changes" })
     expect(reports[0]?.error).toBeInstanceOf(DockerEngineError)
     expect(reports[0]?.error.message).toContain(`unix://${proxy.socketPath}`)
-    await newQuery().setReplicas(service, "openfaas-fn", 1)
+    await newQuery().setReplicas(service, "default", 1)
     expect(await ready).toMatchObject({ replicas: 1, availableReplicas: 1 })
     expect(proxy.openEventStreams).toBe(0) // delivered by polling
     await expect.poll(() => proxy.eventRequests).toBeGreaterThan(1) // and re-opening is tried
@@ -449,9 +445,9 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       await container(service)
       const query = newQuery({ host: "127.0.0.1", port })
       expect(query.endpoint).toBe(`http://127.0.0.1:${port}`)
-      await query.setReplicas(service, "openfaas-fn", 1)
-      expect((await query.getReplicas(service, "openfaas-fn")).availableReplicas).toBe(1)
-      await query.setReplicas(service, "openfaas-fn", 0)
+      await query.setReplicas(service, "default", 1)
+      expect((await query.getReplicas(service, "default")).availableReplicas).toBe(1)
+      await query.setReplicas(service, "default", 0)
     } finally {
       await spare.kill()
     }
@@ -463,11 +459,11 @@ describe.skipIf(skipReason !== undefined)("createDockerServiceQuery on a real en
       const service = uniqueName("orphan")
       await container(service, { healthcheck: ["false"] })
       const query = newQuery({ socketPath: spare.socketPath!, pollIntervalMs: 100 })
-      await query.setReplicas(service, "openfaas-fn", 1)
+      await query.setReplicas(service, "default", 1)
       const controller = new AbortController()
       let pushes = 0
       const failed = new Promise<Error>((resolve) =>
-        query.watch?.(service, "openfaas-fn", () => pushes++, {
+        query.watch?.(service, "default", () => pushes++, {
           signal: controller.signal,
           onError: resolve,
         }),

@@ -1,4 +1,4 @@
-import { DEFAULT_NAMESPACE, type QueryOptions } from "@scale-from-zero/core"
+import type { QueryOptions } from "@scale-from-zero/core"
 import {
   asError,
   type ChangeSink,
@@ -21,6 +21,9 @@ import {
 
 /** The label naming the service a container belongs to. */
 export const SERVICE_LABEL = "scale-from-zero.service"
+/** The namespace of containers without a namespace label unless `defaultNamespace` says otherwise. */
+export const DOCKER_NAMESPACE = "default"
+
 /** The label naming the service's namespace; containers without it are in `defaultNamespace`. */
 export const NAMESPACE_LABEL = "scale-from-zero.namespace"
 
@@ -28,7 +31,7 @@ export const DEFAULT_STOP_TIMEOUT_SECONDS = 10
 export const DEFAULT_POLL_INTERVAL_MS = 500
 
 export interface DockerServiceQueryOptions extends EngineEndpointOptions {
-  /** Namespace of containers that carry no `scale-from-zero.namespace` label. Default `openfaas-fn`. */
+  /** Namespace of containers that carry no `scale-from-zero.namespace` label (the gate's default namespace too). Default `default`. */
   defaultNamespace?: string
   /** Seconds a container is given to exit after SIGTERM when scaled down, before SIGKILL. Default 10. */
   stopTimeoutSeconds?: number
@@ -47,6 +50,8 @@ export interface DockerServiceQueryOptions extends EngineEndpointOptions {
 }
 
 export interface DockerServiceQuery extends ProviderServiceQuery {
+  /** Namespace of containers without a namespace label; the gate's default namespace too. */
+  readonly defaultNamespace: string
   /** The engine's address, as named in errors: `unix:///var/run/docker.sock`. */
   readonly endpoint: string
 }
@@ -64,7 +69,7 @@ interface EngineEvent {
 
 export function createDockerServiceQuery(given?: DockerServiceQueryOptions): DockerServiceQuery {
   const options = optionsObject(given, "{ socketPath, defaultNamespace }")
-  const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE
+  const defaultNamespace = options.defaultNamespace ?? DOCKER_NAMESPACE
   if (typeof defaultNamespace !== "string" || defaultNamespace === "") {
     throw invalidOption("defaultNamespace", "a non-empty string", defaultNamespace)
   }
@@ -241,7 +246,7 @@ export function createDockerServiceQuery(given?: DockerServiceQueryOptions): Doc
     ...(options.onWatchError && { onWatchError: options.onWatchError }),
     close: () => engine.close(),
   })
-  return Object.assign(kit, { endpoint: engine.endpoint })
+  return Object.assign(kit, { endpoint: engine.endpoint, defaultNamespace })
 }
 
 function containerName(container: ContainerSummary): string {

@@ -65,7 +65,7 @@ describe("the engine client", () => {
   it("names the socket when the engine is unreachable", async () => {
     const socketPath = join(tmpdir(), `${uniqueName("absent")}.sock`)
     const query = createDockerServiceQuery({ socketPath })
-    const error = await query.getReplicas("web", "openfaas-fn").catch((e: unknown) => e)
+    const error = await query.getReplicas("web", "default").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DockerEngineError)
     expect((error as Error).message).toContain(`unix://${socketPath}`)
     expect((error as Error).message).toMatch(/ENOENT/)
@@ -79,7 +79,7 @@ describe("the engine client", () => {
       requestTimeoutMs: 150,
     })
     const started = performance.now()
-    const error = await query.getReplicas("web", "openfaas-fn").catch((e: unknown) => e)
+    const error = await query.getReplicas("web", "default").catch((e: unknown) => e)
     expect(performance.now() - started).toBeLessThan(1000)
     expect(error).toBeInstanceOf(DockerEngineError)
     expect((error as Error).message).toBe(
@@ -94,13 +94,13 @@ describe("the engine client", () => {
     const query = createDockerServiceQuery({ socketPath: standIn.socketPath })
     const controller = new AbortController()
     const reason = new Error("client left")
-    const pending = query.setReplicas("web", "openfaas-fn", 1, { signal: controller.signal })
+    const pending = query.setReplicas("web", "default", 1, { signal: controller.signal })
     await expect.poll(() => standIn.sockets.size).toBe(1)
     controller.abort(reason)
     await expect(pending).rejects.toBe(reason)
     await expect.poll(() => standIn.sockets.size).toBe(0)
     await expect(
-      query.getReplicas("web", "openfaas-fn", { signal: AbortSignal.abort(reason) }),
+      query.getReplicas("web", "default", { signal: AbortSignal.abort(reason) }),
     ).rejects.toBe(reason)
     await query.close()
   })
@@ -116,7 +116,7 @@ describe("the engine client", () => {
       response.end(JSON.stringify({ message: "runtime exploded" }))
     })
     const query = createDockerServiceQuery({ socketPath: standIn.socketPath })
-    const error = await query.setReplicas("web", "openfaas-fn", 1).catch((e: unknown) => e)
+    const error = await query.setReplicas("web", "default", 1).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DockerEngineError)
     expect(error).toBeInstanceOf(BackendError)
     expect(error).toMatchObject({
@@ -144,14 +144,14 @@ describe("the engine client", () => {
 
     const trusting = createDockerServiceQuery({ host: "127.0.0.1", port, tls: { ca: certificate } })
     expect(trusting.endpoint).toBe(`https://127.0.0.1:${port}`)
-    expect(await trusting.getReplicas("web", "openfaas-fn")).toMatchObject({
+    expect(await trusting.getReplicas("web", "default")).toMatchObject({
       replicas: 0,
       availableReplicas: 0,
     })
     await trusting.close()
 
     const strict = createDockerServiceQuery({ host: "127.0.0.1", port, tls: true })
-    const error = await strict.getReplicas("web", "openfaas-fn").catch((e: unknown) => e)
+    const error = await strict.getReplicas("web", "default").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DockerEngineError)
     expect((error as Error).message).toMatch(/self[- ]signed certificate/)
     await strict.close()
@@ -172,13 +172,13 @@ describe("the engine client", () => {
       "com.openfaas.scale.max": "-3",
       "com.openfaas.scale.factor": "25",
     }
-    expect(await query.getReplicas("web", "openfaas-fn")).toMatchObject({
+    expect(await query.getReplicas("web", "default")).toMatchObject({
       minReplicas: 1,
       maxReplicas: 5,
       scalingFactor: 25,
     })
     labels = { "scale-from-zero.service": "web", "com.openfaas.scale.factor": "101" }
-    await expect(query.getReplicas("web", "openfaas-fn")).rejects.toThrow(
+    await expect(query.getReplicas("web", "default")).rejects.toThrow(
       /bad scaling factor: label com\.openfaas\.scale\.factor="101"/,
     )
     await query.close()

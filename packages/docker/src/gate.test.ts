@@ -42,7 +42,7 @@ describe.skipIf(skipReason !== undefined)("a gate over the Docker provider", () 
         expect(hold.kind).toBe("hold")
         const waiting = gate.wait(hold, new AbortController().signal)
         await expect
-          .poll(() => serviceQuery.getReplicas(service, "openfaas-fn").then((s) => s.replicas))
+          .poll(() => serviceQuery.getReplicas(service, "default").then((s) => s.replicas))
           .toBe(1)
         await new Promise((resolve) => setTimeout(resolve, 500)) // well into the readiness wait
         const killedAt = performance.now()

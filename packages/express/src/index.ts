@@ -4,6 +4,7 @@ import {
   createGate,
   type Gate,
   type ScaleFromZeroOptions,
+  type ScaleServiceRequest,
   type StatusHandlerOptions,
   statusAuthorizer,
 } from "@scale-from-zero/core"
@@ -32,7 +33,14 @@ export type NextFunction = (error?: unknown) => void
 
 export interface ScaleFromZeroMiddleware {
   (request: ExpressRequest, response: ServerResponse, next: NextFunction): void
-  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  /**
+   * On shutdown: answers every held request 503 ("the gateway is shutting down", with
+   * `Retry-After`), abandons every wake in progress and stops the idle scale-down checks. It
+   * closes neither the server nor the backend: close the `serviceQuery` yourself (e.g.
+   * `await serviceQuery.close()`), since it may be shared.
+   */
+  close(): void
+  /** The gate behind the middleware: its scaler, held-request counts (`gate.scaler.totalWaiting`). */
   readonly gate: Gate
   /**
    * The same gate in front of the server's WebSocket upgrades, which never pass through
@@ -82,6 +90,7 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
   }
   return Object.assign(middleware, {
     gate,
+    close: () => gate.close(),
     rewake,
     upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
   })
@@ -90,13 +99,21 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
 /** The request after `horizontalScaling()`: the scale request parsed, and the body to forward. */
 export type ScaleRequestMessage = ExpressRequest & ScaleRequestFields
 
+/** What `horizontalScaling()` declares of a route's request, so later handlers get a typed `req.body`. */
+export type ScaleRoutedRequest = IncomingMessage & {
+  originalUrl?: string
+  body: ScaleServiceRequest
+}
+
 /**
  * OpenFaaS's scale-function handler: POST only (405), a JSON `{ serviceName, replicas,
  * namespace? }` body (400; 413 past 64 KiB), replicas clamped to 1..5. The next handler gets
  * `req.body` (parsed) and `req.rawBody` (the normalised JSON a proxy forwards).
  */
 export function horizontalScaling() {
-  return (request: ExpressRequest, response: ServerResponse, next: NextFunction): void => {
+  // Typed as if `body` were set already: Express infers the route's body type from its first
+  // handler, so the handlers after this one read `req.body` as a ScaleServiceRequest, no cast.
+  return (request: ScaleRoutedRequest, response: ServerResponse, next: NextFunction): void => {
     prepareScaleRequest(request).then((prepared) => {
       if (!prepared.ok) return writeReply(response, prepared.refusal)
       Object.assign(request, prepared.fields)

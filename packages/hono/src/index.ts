@@ -26,7 +26,14 @@ export type {
 } from "@scale-from-zero/core"
 
 export type ScaleFromZeroMiddleware = MiddlewareHandler & {
-  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  /**
+   * On shutdown: answers every held request 503 ("the gateway is shutting down", with
+   * `Retry-After`), abandons every wake in progress and stops the idle scale-down checks. It
+   * closes neither the server nor the backend: close the `serviceQuery` yourself (e.g.
+   * `await serviceQuery.close()`), since it may be shared.
+   */
+  close(): void
+  /** The gate behind the middleware: its scaler, held-request counts (`gate.scaler.totalWaiting`). */
   readonly gate: Gate
   /**
    * For a fetch proxy whose upstream refused a request this middleware passed (the fetch
@@ -128,7 +135,7 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
       headers,
     })
   }
-  return Object.assign(middleware, { gate, rewake })
+  return Object.assign(middleware, { gate, close: () => gate.close(), rewake })
 }
 
 /** Context variables set by `horizontalScaling()`: `c.get("scaleRequest")`. */

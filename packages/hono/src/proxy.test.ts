@@ -22,7 +22,7 @@ it("lets a fetch proxy after it forward a 1 MiB body held through a cold start, 
   const serviceQuery = createMemoryServiceQuery({ services: { echo: { startupDelayMs: 200 } } })
   const middleware = scaleFromZero({ serviceQuery })
   closers.push(async () => {
-    middleware.gate.close()
+    middleware.close()
     serviceQuery.close()
   })
   const app = new Hono()

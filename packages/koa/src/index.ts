@@ -13,6 +13,7 @@ import {
   gateUpgrade,
   prepareScaleRequest,
   rewakeService,
+  type ScaleRequestFields,
   toGateRequest,
   type UpgradeHandler,
   waitForService,
@@ -24,6 +25,14 @@ export type {
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
 export type { ScaleRequestFields, UpgradeHandler } from "@scale-from-zero/core/node"
+
+/**
+ * The context `horizontalScaling()` hands on: `new Koa<DefaultState, ScaleRequestContext>()`
+ * types `ctx.request.body` (the checked request) and `ctx.request.rawBody` (the JSON to forward).
+ */
+export interface ScaleRequestContext {
+  request: ScaleRequestFields
+}
 
 /** A Koa (2 or 3) context as far as these middlewares use it. */
 export interface KoaContext {
@@ -40,7 +49,14 @@ export type Next = () => Promise<unknown>
 
 export interface ScaleFromZeroMiddleware {
   (context: KoaContext, next: Next): Promise<unknown> | undefined
-  /** The gate behind the middleware: `gate.close()` on shutdown ends every wait. */
+  /**
+   * On shutdown: answers every held request 503 ("the gateway is shutting down", with
+   * `Retry-After`), abandons every wake in progress and stops the idle scale-down checks. It
+   * closes neither the server nor the backend: close the `serviceQuery` yourself (e.g.
+   * `await serviceQuery.close()`), since it may be shared.
+   */
+  close(): void
+  /** The gate behind the middleware: its scaler, held-request counts (`gate.scaler.totalWaiting`). */
   readonly gate: Gate
   /**
    * The same gate in front of the server's WebSocket upgrades, which never pass through
@@ -101,6 +117,7 @@ export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddl
   }
   return Object.assign(middleware, {
     gate,
+    close: () => gate.close(),
     rewake,
     upgrade: (handler: UpgradeHandler) => gateUpgrade(gate, handler),
   })

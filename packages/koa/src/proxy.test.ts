@@ -39,7 +39,7 @@ it("lets a streaming proxy after it forward a 1 MiB body held through a cold sta
   const serviceQuery = createMemoryServiceQuery({ services: { echo: { startupDelayMs: 200 } } })
   const middleware = scaleFromZero({ serviceQuery })
   closers.push(async () => {
-    middleware.gate.close()
+    middleware.close()
     serviceQuery.close()
   })
   const app = new Koa()

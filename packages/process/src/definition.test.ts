@@ -9,7 +9,7 @@ import { closingQueries, serverService } from "../test/helpers.js"
 import { createProcessServiceQuery, shutdownHooksInstalled } from "./index.js"
 
 const { start } = closingQueries()
-const ns = "openfaas-fn"
+const ns = "default"
 
 describe("options and service definitions", () => {
   it("reads the scale labels as every provider does: an unparsable one falls back to the default", async () => {

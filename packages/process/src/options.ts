@@ -28,6 +28,7 @@ export interface PortRange {
 export interface ProcessServiceDefinition {
   /** The executable, looked up on PATH: `"node"`, `"python3"`, `"./bin/server"`. */
   command: string
+  /** Its arguments, passed as they are (no shell). Default none. */
   args?: readonly string[]
   /** Added to the child's environment (after the gateway's own, unless `inheritEnv` is false). */
   env?: Record<string, string>
@@ -42,6 +43,7 @@ export interface ProcessServiceDefinition {
   port?: number | PortRange
   /** Environment variable that carries the replica's port. Default `PORT`. */
   portEnv?: string
+  /** How a replica shows it is ready (`httpPath` answering 2xx, else an accepted TCP connection) and how often it is checked. */
   readiness?: ReadinessProbe
   /** Milliseconds a replica may take to pass its probe before it is killed and restarted. */
   startupTimeoutMs?: number
@@ -55,6 +57,7 @@ export interface ProcessServiceDefinition {
    * `.zero-duration` opt the service in to idle scale-down.
    */
   labels?: Record<string, string>
+  /** Reported by getReplicas as the service's annotations; not read by the gate. */
   annotations?: Record<string, string>
   /** Where the child's stdout and stderr go. Default: the query's `stdio`. */
   stdio?: "inherit" | "ignore"
@@ -73,7 +76,7 @@ export interface RestartBackoff {
 export interface ProcessServiceQueryOptions {
   /** Services by name; more can be added with `addService`. */
   services?: Record<string, ProcessServiceDefinition>
-  /** The namespace every service is in. Default `openfaas-fn`. */
+  /** The namespace every service is in (the gate's default namespace too). Default `default`. */
   namespace?: string
   /** Address replicas are probed and reached at. Default `127.0.0.1`. */
   host?: string
@@ -81,6 +84,7 @@ export interface ProcessServiceQueryOptions {
   startupTimeoutMs?: number
   /** Default 5000. */
   stopGracePeriodMs?: number
+  /** How long to wait before replacing a replica that crashed or failed to start, growing with each failure in a row. */
   restartBackoff?: RestartBackoff
   /** Default `inherit`. */
   stdio?: "inherit" | "ignore"
@@ -162,6 +166,8 @@ export interface ProcessServiceStatus {
 
 /** A ServiceQuery whose replicas are child processes of this one. */
 export interface ProcessServiceQuery extends ProviderServiceQuery {
+  /** The namespace every service is in (`namespace`), so the gate uses it by default. */
+  readonly defaultNamespace: string
   watch(
     service: string,
     namespace: string,

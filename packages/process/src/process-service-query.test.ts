@@ -17,7 +17,7 @@ import {
 import { createProcessServiceQuery, type ProcessEvent, shutdownHooksInstalled } from "./index.js"
 
 const { start, track } = closingQueries()
-const ns = "openfaas-fn"
+const ns = "default"
 
 /** Three consecutive ports nothing listens on now. */
 async function freeRange(): Promise<number> {

@@ -151,6 +151,7 @@ export function createProcessServiceQuery(
   const watch = kit.watch!
   const query: ProcessServiceQuery = {
     namespace,
+    defaultNamespace: namespace,
     get services() {
       return [...services.keys()]
     },

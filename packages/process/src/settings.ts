@@ -1,4 +1,3 @@
-import { DEFAULT_NAMESPACE } from "@scale-from-zero/core"
 import { checkNamespace, invalidOption, numberOption } from "@scale-from-zero/core/provider"
 import type { ProcessServiceQueryOptions } from "./options.js"
 import type { RestartPolicy } from "./runtime.js"
@@ -45,12 +44,15 @@ export function functionOption<F extends (...args: never[]) => unknown>(
   return value
 }
 
+/** The namespace of local services unless `namespace` says otherwise: no OpenFaaS here. */
+export const PROCESS_NAMESPACE = "default"
+
 /** The query's own options, checked, with every default filled in. */
 export function resolveSettings(options: ProcessServiceQueryOptions) {
   if (typeof options !== "object" || options === null) {
     throw invalidOption("options", "an object", options)
   }
-  const namespace = options.namespace ?? DEFAULT_NAMESPACE
+  const namespace = options.namespace ?? PROCESS_NAMESPACE
   const namespaceError = checkNamespace(namespace)
   if (namespaceError) throw namespaceError
   const backoff = options.restartBackoff ?? {}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { closingQueries, eventually, serverService, until } from "../test/helpers.js"
 
 const { start } = closingQueries()
-const ns = "openfaas-fn"
+const ns = "default"
 
 describe("watch (the provider kit, fed by the query's own changes)", () => {
   it("counts only replicas whose probe passes, and pushes each change through watch", async () => {

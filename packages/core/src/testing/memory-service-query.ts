@@ -21,6 +21,7 @@ export interface MemoryServiceDefinition {
   scalingFactor?: number
   /** Reported as the service's labels (`com.openfaas.scale.zero`, …). */
   labels?: Record<string, string>
+  /** Reported as the service's annotations. */
   annotations?: Record<string, string>
   /** Milliseconds from a scale-up until its replicas are ready; overrides the query's default. */
   startupDelayMs?: number
@@ -29,7 +30,7 @@ export interface MemoryServiceDefinition {
 export interface MemoryServiceQueryOptions {
   /** Services by `name` (in `defaultNamespace`) or `name.namespace`. Add more with `addService`. */
   services?: Record<string, MemoryServiceDefinition>
-  /** Namespace of the `services` keys that name none. Default `openfaas-fn`. */
+  /** Namespace of the `services` keys that name none, and the gate's default. Default `openfaas-fn`. */
   defaultNamespace?: string
   /** Milliseconds from a scale-up until its replicas are ready. Default 0. */
   startupDelayMs?: number
@@ -46,6 +47,8 @@ export interface MemoryServiceQueryCalls {
 
 /** An in-memory backend for demos and tests: services that take `startupDelayMs` to start. */
 export interface MemoryServiceQuery extends ProviderServiceQuery {
+  /** Namespace of the `services` keys that name none; the gate's default namespace too. */
+  readonly defaultNamespace: string
   readonly calls: MemoryServiceQueryCalls
   addService(name: string, namespace: string, definition?: MemoryServiceDefinition): void
   removeService(name: string, namespace: string): void
@@ -168,6 +171,7 @@ export function createMemoryServiceQuery(
   })
 
   const query: MemoryServiceQuery = {
+    defaultNamespace,
     calls,
     get activeWatches() {
       return kit.activeWatches
