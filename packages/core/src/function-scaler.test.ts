@@ -411,15 +411,16 @@ describe("a backend call that never answers", () => {
       setReplicas: async () => {},
       getReplicas: () => new Promise<typeof ready>(() => {}),
     }
-    const scaler = createFunctionScaler({ serviceQuery, timeout: 150 })
+    // The call's deadline is the timeout plus one poll interval: 170 ms.
+    const scaler = createFunctionScaler({ serviceQuery, timeout: 150, functionPollInterval: 20 })
     const first = scaler.scale("echo", NS)
     await settle(60)
-    // Joins the same wake later: its own deadline is later, the call's deadline ends the wake.
+    // Joins the same wake later: its own deadline (210 ms) is later than the call's (170 ms).
     const second = scaler.scale("echo", NS)
     expect((await first).outcome).toBe("timeout")
     const late = await second
     expect(late.outcome).toBe("backend-error")
-    expect(late.error?.message).toBe("reading echo.openfaas-fn gave no answer within 150ms")
+    expect(late.error?.message).toBe("reading echo.openfaas-fn gave no answer within 170ms")
     expect(late.error).toMatchObject({ code: "ERR_BACKEND" })
   })
 

@@ -165,7 +165,7 @@ interface WaitingCaller {
  *   waits for readiness by the provider's watch (with a slow re-read in case a push is lost)
  *   or by polling; on ready, every waiter settles `ready` together (`settleAll`).
  * - Every backend call made for the wake (`bounded`) gets the wake's signal and a deadline
- *   of `timeout`: a call that hangs fails the wake with a BackendError, never wedges it.
+ *   of `timeout` plus one poll interval: a call that hangs fails the wake, never wedges it.
  * - `leave`: a waiter whose signal aborts settles `aborted`; `expire` settles those past the
  *   timeout (one timer per wake: callers join in time order). When the last waiter leaves,
  *   at any point, the wake stops: the calls in flight are aborted and the next caller starts
@@ -377,9 +377,12 @@ export function createFunctionScaler(
   }
 
   /**
-   * Runs one backend call with `signal` and a deadline of `timeout`: aborted with the signal,
+   * Runs one backend call with `signal` and a deadline of `callTimeout`: aborted with the signal,
    * failed with a BackendError past the deadline (even by a backend that ignores its signal).
    */
+  // A call's deadline outlasts the waiters' by one poll interval: a caller held through a call
+  // that never answers gets its timeout (504), and the call is still bounded when nobody waits.
+  const callTimeout = timeout + functionPollInterval
   const bounded = <T>(
     signal: AbortSignal | undefined,
     what: string,
@@ -387,9 +390,9 @@ export function createFunctionScaler(
   ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const due = deadline(
-        timeout,
+        callTimeout,
         signal,
-        () => new BackendError(`${what} gave no answer within ${timeout}ms`),
+        () => new BackendError(`${what} gave no answer within ${callTimeout}ms`),
       )
       const onAbort = () => {
         due.release()

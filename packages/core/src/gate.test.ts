@@ -404,7 +404,7 @@ describe("options", () => {
     ],
     [
       { serviceQuery, waitingPage: true },
-      "option waitingPage must be false or { afterMs?, refreshSeconds? }, got true",
+      "option waitingPage must be false or { afterMs?, refreshSeconds?, render? }, got true",
     ],
     [
       { serviceQuery, maxStaleMs: "1s" },

@@ -16,6 +16,7 @@ import {
   type ScaleRequestFields,
   toGateRequest,
   type UpgradeHandler,
+  type UpgradeListener,
   waitForService,
   writeReply,
 } from "@scale-from-zero/core/node"
@@ -25,7 +26,7 @@ export type {
   ScaleServiceRequest,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
-export type { UpgradeHandler } from "@scale-from-zero/core/node"
+export type { UpgradeHandler, UpgradeListener } from "@scale-from-zero/core/node"
 
 /** An Express (4 or 5) request as far as these middlewares read it. */
 export type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown }
@@ -47,7 +48,7 @@ export interface ScaleFromZeroMiddleware {
    * middleware: `server.on("upgrade", middleware.upgrade(proxy.upgrade))`, or a `ws` server's
    * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
    */
-  upgrade(handler: UpgradeHandler): UpgradeHandler
+  upgrade(handler: UpgradeHandler): UpgradeListener
   /**
    * For a proxy whose upstream refused a request this middleware passed (connection refused,
    * 502/503) before any byte reached the client: holds it again while the service wakes, then

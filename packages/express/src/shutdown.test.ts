@@ -16,6 +16,8 @@ it("close() answers held requests 503 and leaves the backend to its owner", asyn
     .get("/function/echo/x")
     .then((response) => response)
   await expect.poll(() => middleware.gate.scaler.totalWaiting).toBe(1)
+  // The scale-up has been asked for: close() must not undo it.
+  await expect.poll(() => serviceQuery.status("echo", DEFAULT_NAMESPACE)?.replicas).toBe(1)
 
   middleware.close()
   const response = await held

@@ -12,6 +12,8 @@ it("close() answers held requests 503 and leaves the backend to its owner", asyn
   app.all("*", (c) => c.text("passed"))
   const held = app.request("/function/echo/x")
   await expect.poll(() => middleware.gate.scaler.totalWaiting).toBe(1)
+  // The scale-up has been asked for: close() must not undo it.
+  await expect.poll(() => serviceQuery.status("echo", DEFAULT_NAMESPACE)?.replicas).toBe(1)
 
   middleware.close()
   const response = await held

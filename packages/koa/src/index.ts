@@ -16,6 +16,7 @@ import {
   type ScaleRequestFields,
   toGateRequest,
   type UpgradeHandler,
+  type UpgradeListener,
   waitForService,
 } from "@scale-from-zero/core/node"
 
@@ -24,7 +25,11 @@ export type {
   ScaleServiceRequest,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
-export type { ScaleRequestFields, UpgradeHandler } from "@scale-from-zero/core/node"
+export type {
+  ScaleRequestFields,
+  UpgradeHandler,
+  UpgradeListener,
+} from "@scale-from-zero/core/node"
 
 /**
  * The context `horizontalScaling()` hands on: `new Koa<DefaultState, ScaleRequestContext>()`
@@ -63,7 +68,7 @@ export interface ScaleFromZeroMiddleware {
    * middleware: `server.on("upgrade", middleware.upgrade(proxy.upgrade))`, or a `ws` server's
    * `(req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req))`.
    */
-  upgrade(handler: UpgradeHandler): UpgradeHandler
+  upgrade(handler: UpgradeHandler): UpgradeListener
   /**
    * For a proxy whose upstream refused a request this middleware passed (connection refused,
    * 502/503) before any byte reached the client: holds it again while the service wakes, then

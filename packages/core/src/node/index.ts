@@ -1,4 +1,5 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http"
+import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import {
   coldStartServerTiming,
@@ -251,8 +252,15 @@ export async function prepareScaleRequest(request: IncomingMessage): Promise<Pre
   return { ok: true, fields: { body: result.request, rawBody: result.body } }
 }
 
-/** What Node's http server hands an `upgrade` listener; http-proxy-middleware's `upgrade` and a `ws` server's `handleUpgrade` take the same. */
-export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+/**
+ * The handler an upgrade is handed to once let through: http-proxy-middleware's `upgrade` (typed
+ * with a `net.Socket`) or a `ws` server's `handleUpgrade` (a `Duplex`) both fit, since Node's
+ * http server hands its `upgrade` listeners a `net.Socket`.
+ */
+export type UpgradeHandler = (request: IncomingMessage, socket: Socket, head: Buffer) => void
+
+/** A listener for Node's http server `upgrade` event. */
+export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 /**
  * Writes a gate reply on a raw socket as a complete HTTP/1.1 response and closes it: the
@@ -281,13 +289,13 @@ export function gateUpgrade(
   gate: Gate,
   handler: UpgradeHandler,
   path: (request: IncomingMessage) => string | undefined = (request) => request.url,
-): UpgradeHandler {
+): UpgradeListener {
   const handOn = (pass: GatePass, request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pass.inFlight !== undefined) {
       if (socket.destroyed) gate.finished(pass)
       else socket.once("close", gate.open(pass, trafficOf(socket)))
     }
-    handler(request, socket, head)
+    handler(request, socket as Socket, head)
   }
   return (request, socket, head) => {
     const verdict = gate.admit(toGateRequest(request, path(request)))
