@@ -1,0 +1,314 @@
+/**
+ * A REAL Kubernetes API server for tests: kube-apiserver v1.26.4 and Debian's etcd, started from
+ * the shared folder's `kube-apiserver/run.sh` (and faas-netes from `faas-netes/run.sh`) on free
+ * ports, stopped by the pids their state folder records. No controllers run: a test plays the
+ * controller (see kube-controller.ts).
+ *
+ * One server per Vitest project run: `kube-apiserver-setup.ts` (a globalSetup) starts it and
+ * hands its kubeconfig to the tests through `inject("kubeApiServer")`; `useKubeApiServer()`
+ * reads it in a test file. Outside CI a missing shared folder or etcd skips those tests with
+ * the reason printed; under CI=true the setup fails.
+ */
+import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
+import { request as httpsRequest } from "node:https"
+import { createServer } from "node:net"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import {
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1PolicyRule,
+} from "@kubernetes/client-node"
+
+const run = promisify(execFile)
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
+
+/** What the tests of one project run against: a kubeconfig, or the reason they are skipped. */
+export type KubeApiServerHandle =
+  | { kubeconfigPath: string; skipped?: undefined }
+  | { kubeconfigPath?: undefined; skipped: string }
+
+/** The same for faas-netes, which runs on its own kube-apiserver. */
+export type FaasNetesHandle =
+  | { url: string; kubeconfigPath: string; namespace: string; skipped?: undefined }
+  | { url?: undefined; kubeconfigPath?: undefined; namespace?: undefined; skipped: string }
+
+/** The shared folder: $SFZ_SHARED_DIR, else `<repo>/../shared`, else /work/shared. */
+export function sharedDir(): string | undefined {
+  const candidates = [process.env.SFZ_SHARED_DIR, join(REPO, "../shared"), "/work/shared"]
+  return candidates.find(
+    (dir): dir is string => !!dir && existsSync(join(dir, "kube-apiserver/run.sh")),
+  )
+}
+
+/** Why the real server cannot start here, or undefined. */
+export async function kubeApiServerProblem(): Promise<string | undefined> {
+  const shared = sharedDir()
+  if (shared === undefined) {
+    return "no shared folder with kube-apiserver/run.sh (looked at $SFZ_SHARED_DIR, <repo>/../shared, /work/shared)"
+  }
+  if (process.env.ETCD_BIN === undefined) {
+    try {
+      await run("sh", ["-c", "command -v etcd"])
+    } catch {
+      return "etcd is not installed (run .ci/setup-kube.sh as root: apt-get install etcd-server)"
+    }
+  }
+  return undefined
+}
+
+/** Distinct ports free right now on 127.0.0.1 (held together, so no two are the same). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import("node:net").Server>((done, fail) => {
+          const server = createServer()
+          server.once("error", fail)
+          server.listen(0, "127.0.0.1", () => done(server))
+        }),
+    ),
+  )
+  const ports = servers.map((server) => (server.address() as import("node:net").AddressInfo).port)
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))))
+  return ports
+}
+
+export interface StartedKubeApiServer {
+  kubeconfigPath: string
+  stateDir: string
+  stop(): Promise<void>
+}
+
+/** Starts etcd + kube-apiserver on free ports; `stop()` ends both by their recorded pids. */
+export async function startKubeApiServer(): Promise<StartedKubeApiServer> {
+  const shared = sharedDir()
+  if (shared === undefined) throw new Error("no shared folder with kube-apiserver/run.sh")
+  const [kasPort, etcdPort, peerPort] = await freePorts(3)
+  const { stdout } = await run(join(shared, "kube-apiserver/run.sh"), [], {
+    env: {
+      ...process.env,
+      KAS_PORT: String(kasPort),
+      ETCD_PORT: String(etcdPort),
+      ETCD_PEER_PORT: String(peerPort),
+      KAS_READY_TIMEOUT: "60",
+    },
+    timeout: 120_000,
+  })
+  const kubeconfigPath = stdout.trim().split("\n").at(-1) ?? ""
+  const stateDir = dirname(kubeconfigPath)
+  return {
+    kubeconfigPath,
+    stateDir,
+    async stop() {
+      await run(join(shared, "kube-apiserver/stop.sh"), [stateDir, "--rm"], { timeout: 30_000 })
+    },
+  }
+}
+
+export interface StartedFaasNetes {
+  url: string
+  kubeconfigPath: string
+  namespace: string
+  stop(): Promise<void>
+}
+
+/** Starts kube-apiserver and faas-netes on free ports (faas-netes/run.sh); `stop()` ends all three. */
+export async function startFaasNetes(): Promise<StartedFaasNetes> {
+  const shared = sharedDir()
+  if (shared === undefined || !existsSync(join(shared, "faas-netes/run.sh"))) {
+    throw new Error("no shared folder with faas-netes/run.sh")
+  }
+  const [fnPort, kasPort, etcdPort, peerPort] = await freePorts(4)
+  const namespace = "openfaas-fn"
+  const { stdout } = await run(join(shared, "faas-netes/run.sh"), ["start"], {
+    env: {
+      ...process.env,
+      FN_PORT: String(fnPort),
+      KAS_PORT: String(kasPort),
+      ETCD_PORT: String(etcdPort),
+      ETCD_PEER_PORT: String(peerPort),
+      FN_NAMESPACE: namespace,
+    },
+    timeout: 120_000,
+  })
+  const values = Object.fromEntries(
+    stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split("=", 2) as [string, string]),
+  )
+  const stateDir = values.FN_STATE_DIR ?? ""
+  return {
+    url: values.FAAS_NETES_URL ?? "",
+    kubeconfigPath: values.KUBECONFIG ?? "",
+    namespace,
+    async stop() {
+      await run(join(shared, "faas-netes/run.sh"), ["stop", stateDir], { timeout: 30_000 })
+    },
+  }
+}
+
+/** A KubeConfig of the server's kubeconfig, as `admin` (system:masters) or `restricted` (no grants). */
+export function loadKubeConfig(
+  kubeconfigPath: string,
+  context: "admin" | "restricted" = "admin",
+): KubeConfig {
+  const kubeConfig = new KubeConfig()
+  kubeConfig.loadFromFile(kubeconfigPath)
+  kubeConfig.setCurrentContext(context)
+  return kubeConfig
+}
+
+/** A KubeConfig for the same server that authenticates with `token` (e.g. a ServiceAccount's). */
+export function kubeConfigWithToken(admin: KubeConfig, token: string, user = "token"): KubeConfig {
+  const cluster = admin.getCurrentCluster()
+  if (cluster === null) throw new Error("the kubeconfig has no current cluster")
+  const kubeConfig = new KubeConfig()
+  kubeConfig.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  })
+  return kubeConfig
+}
+
+/** Creates a namespace no other test uses (a deleted one stays Terminating without controllers). */
+export async function freshNamespace(admin: KubeConfig, prefix = "sfz"): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString("hex")}`
+  await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } })
+  return name
+}
+
+/** Grants `user` exactly `rules` in `namespace` through a Role and RoleBinding named `name`. */
+export async function grant(
+  admin: KubeConfig,
+  namespace: string,
+  user: string,
+  rules: V1PolicyRule[],
+  name = `grant-${randomBytes(3).toString("hex")}`,
+): Promise<void> {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api)
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } })
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+    },
+  })
+}
+
+export interface KubeResponse {
+  status: number
+  // biome-ignore lint/suspicious/noExplicitAny: API objects of every shape
+  body: any
+}
+
+/**
+ * A raw API request with the kubeconfig's credentials, for test setup and for reading exactly
+ * what the server sends (fields it omits, status codes). Bounded by `timeoutMs`.
+ */
+export async function kubeRequest(
+  kubeConfig: KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+  timeoutMs = 10_000,
+): Promise<KubeResponse> {
+  const cluster = kubeConfig.getCurrentCluster()
+  if (cluster === null) throw new Error("the kubeconfig has no current cluster")
+  const options: import("node:https").RequestOptions = {}
+  await kubeConfig.applyToHTTPSOptions(options)
+  const url = new URL(path, cluster.server)
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((done, fail) => {
+    const request = httpsRequest(
+      url,
+      {
+        ...options,
+        method,
+        headers: {
+          ...options.headers,
+          accept: "application/json",
+          ...(payload !== undefined && { "content-type": contentType }),
+        },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => {
+          text += chunk
+        })
+        response.on("end", () => {
+          let parsed: unknown = text
+          try {
+            parsed = text ? JSON.parse(text) : undefined
+          } catch {}
+          done({ status: response.statusCode ?? 0, body: parsed })
+        })
+      },
+    )
+    request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)))
+    request.on("error", fail)
+    request.end(payload)
+  })
+}
+
+/** Like kubeRequest, but a status of 300 or more throws with the server's message. */
+export async function kube(
+  kubeConfig: KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType?: string,
+): Promise<KubeResponse["body"]> {
+  const response = await kubeRequest(kubeConfig, method, path, body, contentType)
+  if (response.status >= 300) {
+    throw new Error(
+      `${method} ${path} answered ${response.status}: ${response.body?.message ?? JSON.stringify(response.body)}`,
+    )
+  }
+  return response.body
+}
+
+/** One API call the provider made through a RecordingKubeConfig (watches are not API-client calls). */
+export interface SentRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+}
+
+/**
+ * A KubeConfig that records each API-client request before it leaves, and may run `beforeSend`
+ * first: a second writer slipped between a provider's read and its write, for example.
+ */
+export class RecordingKubeConfig extends KubeConfig {
+  readonly sent: SentRequest[] = []
+  beforeSend: ((request: SentRequest) => Promise<void> | void) | undefined
+
+  static from(kubeConfig: KubeConfig): RecordingKubeConfig {
+    const copy = new RecordingKubeConfig()
+    copy.loadFromString(kubeConfig.exportConfig())
+    return copy
+  }
+
+  override async applySecurityAuthentication(
+    context: Parameters<KubeConfig["applySecurityAuthentication"]>[0],
+  ): Promise<void> {
+    const url = new URL(context.getUrl())
+    const request = { method: context.getHttpMethod(), path: url.pathname, query: url.searchParams }
+    this.sent.push(request)
+    await this.beforeSend?.(request)
+    await super.applySecurityAuthentication(context)
+  }
+}
