@@ -13,7 +13,7 @@ import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { request as httpsRequest } from "node:https"
-import { createServer } from "node:net"
+import { connect, createServer, type Socket } from "node:net"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -82,6 +82,13 @@ export async function freePorts(count: number): Promise<number[]> {
 export interface StartedKubeApiServer {
   kubeconfigPath: string
   stateDir: string
+  /** The API server's port on 127.0.0.1. */
+  port: number
+  /**
+   * Stops etcd and kube-apiserver and starts them again on the same ports and data: objects and
+   * ServiceAccount tokens survive, the kubeconfig's static tokens are new (load it again).
+   */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -89,25 +96,37 @@ export interface StartedKubeApiServer {
 export async function startKubeApiServer(): Promise<StartedKubeApiServer> {
   const shared = sharedDir()
   if (shared === undefined) throw new Error("no shared folder with kube-apiserver/run.sh")
-  const [kasPort, etcdPort, peerPort] = await freePorts(3)
-  const { stdout } = await run(join(shared, "kube-apiserver/run.sh"), [], {
-    env: {
-      ...process.env,
-      KAS_PORT: String(kasPort),
-      ETCD_PORT: String(etcdPort),
-      ETCD_PEER_PORT: String(peerPort),
-      KAS_READY_TIMEOUT: "60",
-    },
-    timeout: 120_000,
-  })
-  const kubeconfigPath = stdout.trim().split("\n").at(-1) ?? ""
+  const [kasPort, etcdPort, peerPort] = (await freePorts(3)) as [number, number, number]
+  const env = {
+    ...process.env,
+    KAS_PORT: String(kasPort),
+    ETCD_PORT: String(etcdPort),
+    ETCD_PEER_PORT: String(peerPort),
+    KAS_READY_TIMEOUT: "60",
+  }
+  const start = async (stateDir?: string) => {
+    const { stdout } = await run(join(shared, "kube-apiserver/run.sh"), [], {
+      env: stateDir === undefined ? env : { ...env, KAS_STATE_DIR: stateDir },
+      timeout: 120_000,
+    })
+    return stdout.trim().split("\n").at(-1) ?? ""
+  }
+  const kubeconfigPath = await start()
   const stateDir = dirname(kubeconfigPath)
+  const stop = async (remove: boolean) => {
+    await run(join(shared, "kube-apiserver/stop.sh"), remove ? [stateDir, "--rm"] : [stateDir], {
+      timeout: 30_000,
+    })
+  }
   return {
     kubeconfigPath,
     stateDir,
-    async stop() {
-      await run(join(shared, "kube-apiserver/stop.sh"), [stateDir, "--rm"], { timeout: 30_000 })
+    port: kasPort,
+    async restart() {
+      await stop(false)
+      await start(stateDir)
     },
+    stop: () => stop(true),
   }
 }
 
@@ -310,5 +329,83 @@ export class RecordingKubeConfig extends KubeConfig {
     this.sent.push(request)
     await this.beforeSend?.(request)
     await super.applySecurityAuthentication(context)
+  }
+}
+
+/**
+ * A ServiceAccount's token from the TokenRequest API (what a pod's projected token holds),
+ * creating the ServiceAccount first unless `create` is false.
+ */
+export async function serviceAccountToken(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  create = true,
+): Promise<string> {
+  const accounts = `/api/v1/namespaces/${namespace}/serviceaccounts`
+  if (create) await kube(admin, "POST", accounts, { metadata: { name } })
+  const review = await kube(admin, "POST", `${accounts}/${name}/token`, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: { expirationSeconds: 3600 },
+  })
+  return review.status.token
+}
+
+export interface GatedProxy {
+  port: number
+  /** New connections wait (their bytes buffered) until `open()`. */
+  hold(): void
+  open(): void
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy to 127.0.0.1:`targetPort` (TLS passes through untouched). While held, it accepts
+ * connections but forwards them only once opened: a client's request then reaches a server
+ * that has restarted meanwhile, as after an API server upgrade behind a load balancer.
+ */
+export async function startGatedProxy(targetPort: number): Promise<GatedProxy> {
+  let gate: { promise: Promise<void>; open(): void } | undefined
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    sockets.add(client)
+    client.on("close", () => sockets.delete(client))
+    client.on("error", () => client.destroy())
+    client.pause()
+    void (gate?.promise ?? Promise.resolve()).then(() => {
+      if (client.destroyed) return
+      const upstream = connect(targetPort, "127.0.0.1")
+      sockets.add(upstream)
+      upstream.on("close", () => {
+        sockets.delete(upstream)
+        client.destroy()
+      })
+      upstream.on("error", () => upstream.destroy())
+      client.on("close", () => upstream.destroy())
+      client.pipe(upstream)
+      upstream.pipe(client)
+      client.resume()
+    })
+  })
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
+  return {
+    port: (server.address() as import("node:net").AddressInfo).port,
+    hold() {
+      let open = () => {}
+      const promise = new Promise<void>((done) => {
+        open = done
+      })
+      gate = { promise, open }
+    },
+    open() {
+      gate?.open()
+      gate = undefined
+    },
+    async close() {
+      gate?.open()
+      for (const socket of sockets) socket.destroy()
+      await new Promise((done) => server.close(done))
+    },
   }
 }
