@@ -4,8 +4,8 @@
 // makes the provider fail with its own error naming exactly that verb and resource.
 import { readFile } from "node:fs/promises"
 import {
-  KubernetesObjectApi,
   type KubernetesObject,
+  KubernetesObjectApi,
   loadAllYaml,
   type V1Role,
 } from "@kubernetes/client-node"
@@ -115,7 +115,7 @@ describe.skipIf(server.skipped !== undefined)("RBAC on a real kube-apiserver", (
         for (const rule of role.rules ?? []) {
           if (rule.resources?.includes(resource)) rule.verbs = rule.verbs.filter((v) => v !== verb)
         }
-        role.rules = role.rules?.filter((rule) => rule.verbs.length > 0)
+        role.rules = (role.rules ?? []).filter((rule) => rule.verbs.length > 0)
       })
       const watchFailures: Error[] = []
       const query = createKubernetesServiceQuery({
