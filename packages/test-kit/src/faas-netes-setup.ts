@@ -31,7 +31,7 @@ export default async function setup(project: TestProject) {
   } catch (error) {
     return skip(`faas-netes did not start: ${(error as Error).message}`)
   }
-  const { url, kubeconfigPath, namespace } = server
-  project.provide("faasNetes", { url, kubeconfigPath, namespace })
+  const { url, kubeconfigPath, namespace, basicAuth } = server
+  project.provide("faasNetes", { url, kubeconfigPath, namespace, basicAuth })
   return () => server.stop()
 }

@@ -12,8 +12,10 @@
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { request as httpsRequest } from "node:https"
 import { connect, createServer, type Socket } from "node:net"
+import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -34,8 +36,20 @@ export type KubeApiServerHandle =
 
 /** The same for faas-netes, which runs on its own kube-apiserver. */
 export type FaasNetesHandle =
-  | { url: string; kubeconfigPath: string; namespace: string; skipped?: undefined }
-  | { url?: undefined; kubeconfigPath?: undefined; namespace?: undefined; skipped: string }
+  | {
+      url: string
+      kubeconfigPath: string
+      namespace: string
+      basicAuth: { user: string; password: string }
+      skipped?: undefined
+    }
+  | {
+      url?: undefined
+      kubeconfigPath?: undefined
+      namespace?: undefined
+      basicAuth?: undefined
+      skipped: string
+    }
 
 /** The shared folder: $SFZ_SHARED_DIR, else `<repo>/../shared`, else /work/shared. */
 export function sharedDir(): string | undefined {
@@ -134,10 +148,15 @@ export interface StartedFaasNetes {
   url: string
   kubeconfigPath: string
   namespace: string
+  /** faas-netes runs with basic auth on, as an OpenFaaS installation does. */
+  basicAuth: { user: string; password: string }
   stop(): Promise<void>
 }
 
-/** Starts kube-apiserver and faas-netes on free ports (faas-netes/run.sh); `stop()` ends all three. */
+/**
+ * Starts kube-apiserver and faas-netes on free ports (faas-netes/run.sh) with basic auth on
+ * (faas-provider's `basic_auth` and `secret_mount_path`); `stop()` ends all three.
+ */
 export async function startFaasNetes(): Promise<StartedFaasNetes> {
   const shared = sharedDir()
   if (shared === undefined || !existsSync(join(shared, "faas-netes/run.sh"))) {
@@ -145,6 +164,10 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
   }
   const [fnPort, kasPort, etcdPort, peerPort] = await freePorts(4)
   const namespace = "openfaas-fn"
+  const secrets = await mkdtemp(join(tmpdir(), "sfz-faas-secrets-"))
+  const basicAuth = { user: "admin", password: randomBytes(12).toString("hex") }
+  await writeFile(join(secrets, "basic-auth-user"), basicAuth.user)
+  await writeFile(join(secrets, "basic-auth-password"), basicAuth.password)
   const { stdout } = await run(join(shared, "faas-netes/run.sh"), ["start"], {
     env: {
       ...process.env,
@@ -153,6 +176,8 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
       ETCD_PORT: String(etcdPort),
       ETCD_PEER_PORT: String(peerPort),
       FN_NAMESPACE: namespace,
+      basic_auth: "true",
+      secret_mount_path: secrets,
     },
     timeout: 120_000,
   })
@@ -167,8 +192,10 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
     url: values.FAAS_NETES_URL ?? "",
     kubeconfigPath: values.KUBECONFIG ?? "",
     namespace,
+    basicAuth,
     async stop() {
       await run(join(shared, "faas-netes/run.sh"), ["stop", stateDir], { timeout: 30_000 })
+      await rm(secrets, { recursive: true, force: true })
     },
   }
 }
@@ -407,5 +434,47 @@ export async function startGatedProxy(targetPort: number): Promise<GatedProxy> {
       for (const socket of sockets) socket.destroy()
       await new Promise((done) => server.close(done))
     },
+  }
+}
+
+/** A function as faas-netes deploys it (`POST /system/functions`). */
+export interface FaasFunction {
+  service: string
+  image?: string
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}
+
+/**
+ * Deploys a function through faas-netes' own API (`POST /system/functions`: it creates the
+ * Deployment at 1 replica and the Service) and waits until faas-netes' cache reports it.
+ */
+export async function deployFunction(
+  url: string,
+  basicAuth: { user: string; password: string },
+  namespace: string,
+  definition: FaasFunction,
+): Promise<void> {
+  const authorization = `Basic ${Buffer.from(`${basicAuth.user}:${basicAuth.password}`).toString("base64")}`
+  const deployed = await fetch(`${url}/system/functions`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ image: "registry.example/fn:1", namespace, ...definition }),
+  })
+  if (deployed.status !== 202) {
+    throw new Error(
+      `deploying ${definition.service} answered ${deployed.status}: ${await deployed.text()}`,
+    )
+  }
+  const deadline = Date.now() + 5_000
+  for (;;) {
+    const status = await fetch(
+      `${url}/system/function/${definition.service}?namespace=${namespace}`,
+      { headers: { authorization } },
+    )
+    await status.arrayBuffer()
+    if (status.status === 200) return
+    if (Date.now() > deadline) throw new Error(`faas-netes did not list ${definition.service}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }

@@ -87,6 +87,49 @@ export async function createWorkload(
   })
 }
 
+/**
+ * Writes a workload's status as its controller would: `total` replicas of which `ready` are
+ * ready (and available). A merge patch needs no resourceVersion, so it never conflicts with a
+ * gateway's scale writes.
+ */
+export async function writeWorkloadStatus(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  kind: ControlledKind,
+  name: string,
+  {
+    total,
+    ready,
+    observedGeneration,
+  }: { total: number; ready: number; observedGeneration?: number | undefined },
+): Promise<void> {
+  const status =
+    kind === "Deployment"
+      ? {
+          observedGeneration,
+          replicas: total,
+          updatedReplicas: total,
+          readyReplicas: ready,
+          availableReplicas: ready,
+          unavailableReplicas: total - ready,
+        }
+      : {
+          observedGeneration,
+          replicas: total,
+          currentReplicas: total,
+          updatedReplicas: total,
+          readyReplicas: ready,
+          availableReplicas: ready,
+        }
+  await kube(
+    kubeConfig,
+    "PATCH",
+    `${workloadPath(kind, namespace, name)}/status`,
+    { status },
+    "application/merge-patch+json",
+  )
+}
+
 interface Observed {
   desired: number
   generation: number | undefined
@@ -118,34 +161,12 @@ export async function startTestController(options: TestControllerOptions): Promi
   }
 
   const writeStatus = async (name: string, total: number, ready: number) => {
-    const generation = observed.get(name)?.generation
-    const status =
-      kind === "Deployment"
-        ? {
-            observedGeneration: generation,
-            replicas: total,
-            updatedReplicas: total,
-            readyReplicas: ready,
-            availableReplicas: ready,
-            unavailableReplicas: total - ready,
-          }
-        : {
-            observedGeneration: generation,
-            replicas: total,
-            currentReplicas: total,
-            updatedReplicas: total,
-            readyReplicas: ready,
-            availableReplicas: ready,
-          }
     writes.push({ workload: name, what: "status", total, ready })
-    // A merge patch needs no resourceVersion: it never conflicts with the gateway's scale writes.
-    await kube(
-      kubeConfig,
-      "PATCH",
-      `${workloadPath(kind, namespace, name)}/status`,
-      { status },
-      "application/merge-patch+json",
-    )
+    await writeWorkloadStatus(kubeConfig, namespace, kind, name, {
+      total,
+      ready,
+      observedGeneration: observed.get(name)?.generation,
+    })
   }
 
   const writeSlice = async (name: string, total: number, ready: number) => {
