@@ -5,12 +5,15 @@ import {
   createFunctionScaler,
   MAX_SCALE_LABEL,
   MIN_SCALE_LABEL,
+  SCALING_FACTOR_LABEL,
   ServiceNotFoundError,
   type ServiceQueryResponse,
 } from "@scale-from-zero/core"
 import {
   freshNamespace,
+  grant,
   kube,
+  kubeConfigWithToken,
   kubeRequest,
   loadKubeConfig,
   RecordingKubeConfig,
@@ -27,8 +30,10 @@ import { describe, expect, it, onTestFinished } from "vitest"
 import {
   createKubernetesServiceQuery,
   KubernetesApiError,
+  KubernetesPermissionError,
   type KubernetesServiceQuery,
   type KubernetesServiceQueryOptions,
+  type WatchErrorContext,
 } from "./index.js"
 
 const server = useKubeApiServer()
@@ -346,6 +351,109 @@ describe.skipIf(server.skipped !== undefined)("against a real kube-apiserver", (
         (r) => r.path === workloadPath("Deployment", namespace) && r.method === "GET",
       )
       expect(lists).toHaveLength(1)
+    })
+  })
+
+  describe("watch fallbacks and errors", () => {
+    it("falls back to polling when the watch is forbidden, and reports why", async () => {
+      const { admin, namespace } = await setup({ controller: false })
+      const controller = await startTestController({ kubeConfig: admin, namespace })
+      onTestFinished(() => controller.close())
+      // The restricted user may do everything the gateway needs but watch Deployments.
+      await grant(admin, namespace, "restricted", [
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list"] },
+        { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "update"] },
+        {
+          apiGroups: ["discovery.k8s.io"],
+          resources: ["endpointslices"],
+          verbs: ["list", "watch"],
+        },
+      ])
+      const failures: { error: Error; source: string }[] = []
+      const query = createKubernetesServiceQuery({
+        kubeConfig: loadKubeConfig(server.kubeconfigPath ?? "", "restricted"),
+        pollIntervalMs: 30,
+        onWatchError: (error, context) => failures.push({ error, source: context.source }),
+      })
+      onTestFinished(() => query.close())
+      await createWorkload(admin, namespace, "Deployment", "api", { replicas: 0 })
+      const { latest, errors } = subscribe(query, "api", namespace)
+      await query.setReplicas("api", namespace, 1)
+      await until(latest, (s) => s?.availableReplicas === 1, "the ready state found by polling")
+      const forbidden = failures.find((f) => f.source === "changes")?.error
+      expect(forbidden).toBeInstanceOf(KubernetesPermissionError)
+      expect(forbidden).toMatchObject({ status: 403, verb: "watch", resource: "deployments" })
+      expect(forbidden?.message).toContain(`watch deployments in namespace ${namespace}`)
+      // The watch is the one thing failing: the service's own reads succeed.
+      expect(errors).toEqual([])
+    })
+
+    it("tells the watchers through onError when a workload's scale labels cannot be read", async () => {
+      const reports: { error: Error; context: WatchErrorContext }[] = []
+      const { admin, namespace, query } = await setup({
+        controller: false,
+        query: {
+          readiness: "workload",
+          onWatchError: (error, context) => reports.push({ error, context }),
+        },
+      })
+      await createWorkload(admin, namespace, "Deployment", "api", {
+        replicas: 0,
+        templateLabels: { [SCALING_FACTOR_LABEL]: "0" },
+      })
+      const { errors, seen } = subscribe(query, "api", namespace)
+      await until(
+        () => errors.length,
+        (n) => n > 0,
+        "onError",
+      )
+      expect(errors[0]).toBeInstanceOf(RangeError)
+      expect(reports).toContainEqual({
+        error: errors[0],
+        context: { namespace, service: "api", source: "read" },
+      })
+      expect(seen).toEqual([])
+    })
+
+    it("says the API server rejected the credentials (401) for a token it does not know", async () => {
+      const admin = loadKubeConfig(server.kubeconfigPath ?? "")
+      const query = createKubernetesServiceQuery({
+        kubeConfig: kubeConfigWithToken(admin, "not-a-token-of-this-server"),
+      })
+      const unauthorized = await query.getReplicas("api", "default").catch((e: unknown) => e)
+      expect(unauthorized).toBeInstanceOf(KubernetesPermissionError)
+      expect(unauthorized).toMatchObject({ status: 401 })
+      expect((unauthorized as Error).message).toContain("rejected the gateway's credentials")
+    })
+
+    it("hands the scaler a provider error (not a missing service) when scaling is forbidden", async () => {
+      const { admin, namespace } = await setup({ controller: false })
+      await grant(admin, namespace, "restricted", [
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch"] },
+        { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get"] },
+        {
+          apiGroups: ["discovery.k8s.io"],
+          resources: ["endpointslices"],
+          verbs: ["list", "watch"],
+        },
+      ])
+      await createWorkload(admin, namespace, "Deployment", "api", { replicas: 0 })
+      const query = createKubernetesServiceQuery({
+        kubeConfig: loadKubeConfig(server.kubeconfigPath ?? "", "restricted"),
+      })
+      const scaler = createFunctionScaler({
+        serviceQuery: query,
+        setScaleRetries: 1,
+        timeout: 5_000,
+      })
+      onTestFinished(async () => {
+        scaler.close()
+        await query.close()
+      })
+      const result = await scaler.scale("api", namespace)
+      expect(result).toMatchObject({ outcome: "backend-error", found: true })
+      expect(result.error).toBeInstanceOf(KubernetesPermissionError)
+      expect(result.error).toMatchObject({ verb: "update", resource: "deployments/scale" })
     })
   })
 

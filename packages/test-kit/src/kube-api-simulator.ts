@@ -426,7 +426,8 @@ export async function startKubeApiSimulator(
         resourceVersion: object.metadata.resourceVersion,
         creationTimestamp: object.metadata.creationTimestamp,
       },
-      spec: { replicas: object.spec.replicas },
+      // The API server leaves a zero spec.replicas out of a Scale (omitempty; status.replicas stays).
+      spec: object.spec.replicas === 0 ? {} : { replicas: object.spec.replicas },
       status: {
         replicas: object.status?.replicas ?? 0,
         selector: `app=${object.metadata.name}`,
@@ -695,7 +696,8 @@ export async function startKubeApiSimulator(
       answer(400, status(400, "BadRequest", "the request body is not JSON"))
       return
     }
-    const replicas = body.spec?.replicas
+    // An absent spec.replicas is 0, as the server decodes it.
+    const replicas = body.spec?.replicas ?? 0
     if (body.kind !== "Scale" || !Number.isInteger(replicas) || (replicas as number) < 0) {
       answer(
         422,
