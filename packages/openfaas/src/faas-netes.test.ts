@@ -1,5 +1,6 @@
 // The provider against the REAL faas-netes (OpenFaaS Community Edition, built from source, on a
 // real kube-apiserver; basic auth on): what it really sends and answers.
+import { SCALING_FACTOR_LABEL } from "@scale-from-zero/core"
 import { deployFunction, kube, loadKubeConfig } from "@scale-from-zero/test-kit/kube-apiserver"
 import { useFaasNetes } from "@scale-from-zero/test-kit/kube-apiserver-inject"
 import { workloadPath, writeWorkloadStatus } from "@scale-from-zero/test-kit/kube-controller"
@@ -63,6 +64,18 @@ describe.skipIf(faasNetes.skipped !== undefined)("against a real faas-netes", ()
     })
     expect(status.labels).toMatchObject({ team: "a", faas_function: name })
     expect(status.annotations).toMatchObject({ owner: "ops" })
+  })
+
+  it("reports a scale factor label outside 1..100 as a provider error, as upstream", async () => {
+    const name = unique("factor")
+    await deployFunction(url, basicAuth, NS, {
+      service: name,
+      labels: { [SCALING_FACTOR_LABEL]: "0" },
+    })
+    const error = await failure(query.getReplicas(name, NS))
+    expect(error).toBeInstanceOf(OpenFaaSProviderError)
+    expect((error as Error).message).toContain("bad scaling factor")
+    expect((error as Error).cause).toBeInstanceOf(RangeError)
   })
 
   it("scales a function (202), and faas-netes caps the count at CE's 5", async () => {
