@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
+import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
 import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
 import { measureWarmOverhead } from "./warm.js"
@@ -15,6 +16,7 @@ const settings = quick
       heldCounts: [1, 100, 1000],
       readyAfterMs: 1000,
       memoryHeld: 2000,
+      kubernetesTrials: 5,
       warmSeconds: 1,
       warmRounds: 1,
     }
@@ -23,6 +25,7 @@ const settings = quick
       heldCounts: [1, 100, 10_000],
       readyAfterMs: 3000,
       memoryHeld: 10_000,
+      kubernetesTrials: 50,
       warmSeconds: 2,
       warmRounds: 11,
     }
@@ -45,6 +48,15 @@ for (const held of settings.heldCounts) {
   }
 }
 
+log("Kubernetes cold start: scale-up → watch push → release …")
+const kubernetesColdStart = [await measureOnSimulator(settings.kubernetesTrials)]
+log(`  ${JSON.stringify(kubernetesColdStart.at(-1))}`)
+const onServer = await measureOnKubeApiServer(settings.kubernetesTrials, log)
+if (onServer !== undefined) {
+  kubernetesColdStart.push(onServer)
+  log(`  ${JSON.stringify(onServer)}`)
+}
+
 log("memory per held request …")
 const heldMemory = await measureHeldMemory(settings.memoryHeld)
 log(`  ${JSON.stringify(heldMemory)}`)
@@ -64,6 +76,7 @@ const results = {
   cpuModel: cpus()[0]?.model ?? "unknown",
   releaseLatency,
   backendLoad,
+  kubernetesColdStart,
   heldMemory,
   warmOverhead,
 }

@@ -36,6 +36,8 @@ export interface KubeApiSimulatorOptions {
   podReadyDelayMs?: number
   /** Milliseconds from a pod turning ready until its endpoint is ready in the EndpointSlice. Default 40. */
   endpointReadyDelayMs?: number
+  /** Called the moment a pod's endpoint turns ready (before its watch events go out). */
+  onEndpointReady?: (namespace: string, serviceName: string) => void
   /** Milliseconds between BOOKMARK events on watches that allow them. Default 1000. */
   bookmarkIntervalMs?: number
   /** Watch events kept for resuming; a watch from an older resourceVersion gets 410. Default 1000. */
@@ -392,6 +394,9 @@ export async function startKubeApiSimulator(
           pod.timers.push(
             setTimeout(() => {
               pod.routable = true
+              if (workload.serviceName !== undefined) {
+                options.onEndpointReady?.(object.metadata.namespace, workload.serviceName)
+              }
               writeSlice(workload)
             }, endpointReadyDelayMs),
           )

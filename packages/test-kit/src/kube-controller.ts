@@ -29,12 +29,21 @@ export interface TestControllerOptions {
   endpointReadyDelayMs?: number
 }
 
+export interface ControllerWrite {
+  workload: string
+  what: "status" | "slice"
+  total: number
+  ready: number
+  /** performance.now() when the request was sent. */
+  sentAt: number
+}
+
 export interface TestController {
   /**
    * Writes in the order they were sent (recorded as each request leaves, so that a watcher can
    * never have seen a write not yet listed): `status` or `slice`, with the replicas or endpoints ready.
    */
-  readonly writes: { workload: string; what: "status" | "slice"; total: number; ready: number }[]
+  readonly writes: ControllerWrite[]
   close(): Promise<void>
 }
 
@@ -161,7 +170,7 @@ export async function startTestController(options: TestControllerOptions): Promi
   }
 
   const writeStatus = async (name: string, total: number, ready: number) => {
-    writes.push({ workload: name, what: "status", total, ready })
+    writes.push({ workload: name, what: "status", total, ready, sentAt: performance.now() })
     await writeWorkloadStatus(kubeConfig, namespace, kind, name, {
       total,
       ready,
@@ -191,7 +200,7 @@ export async function startTestController(options: TestControllerOptions): Promi
     }
     const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`
     const existing = await kubeRequest(kubeConfig, "GET", `${path}/${sliceName}`)
-    writes.push({ workload: name, what: "slice", total, ready })
+    writes.push({ workload: name, what: "slice", total, ready, sentAt: performance.now() })
     if (existing.status === 404) await kube(kubeConfig, "POST", path, slice)
     else await kube(kubeConfig, "PUT", `${path}/${sliceName}`, slice)
   }
