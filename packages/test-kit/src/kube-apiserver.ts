@@ -11,12 +11,13 @@
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { request as httpsRequest } from "node:https"
 import { connect, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import {
@@ -93,6 +94,48 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports
 }
 
+/** Ended, or a zombie left to an init process that does not reap it (kill -0 still answers for those). */
+function exited(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return true
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? false
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Stops the process whose pid `pidFile` records: `terms` SIGTERMs, up to 5 s to exit, then
+ * SIGKILL; removes the file, so that the shared stop scripts (which wait on `kill -0`, which a
+ * zombie passes) find nothing left to stop.
+ */
+async function stopRecorded(pidFile: string, terms = 1): Promise<void> {
+  let pid: number
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim())
+  } catch {
+    return
+  }
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name)
+    } catch {
+      // already gone
+    }
+  }
+  for (let i = 0; i < terms && !exited(pid); i++) {
+    signal("SIGTERM")
+    await sleep(200)
+  }
+  for (let waited = 0; waited < 5_000 && !exited(pid); waited += 50) await sleep(50)
+  if (!exited(pid)) signal("SIGKILL")
+  rmSync(pidFile, { force: true })
+}
+
 export interface StartedKubeApiServer {
   kubeconfigPath: string
   stateDir: string
@@ -128,6 +171,8 @@ export async function startKubeApiServer(): Promise<StartedKubeApiServer> {
   const kubeconfigPath = await start()
   const stateDir = dirname(kubeconfigPath)
   const stop = async (remove: boolean) => {
+    await stopRecorded(join(stateDir, "kube-apiserver.pid"))
+    await stopRecorded(join(stateDir, "etcd.pid"))
     await run(join(shared, "kube-apiserver/stop.sh"), remove ? [stateDir, "--rm"] : [stateDir], {
       timeout: 30_000,
     })
@@ -194,6 +239,10 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
     namespace,
     basicAuth,
     async stop() {
+      // faas-netes exits on its second SIGTERM (the first only stops its informers).
+      await stopRecorded(join(stateDir, "faas-netes.pid"), 2)
+      await stopRecorded(join(stateDir, "kas/kube-apiserver.pid"))
+      await stopRecorded(join(stateDir, "kas/etcd.pid"))
       await run(join(shared, "faas-netes/run.sh"), ["stop", stateDir], { timeout: 30_000 })
       await rm(secrets, { recursive: true, force: true })
     },
