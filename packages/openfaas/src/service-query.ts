@@ -178,6 +178,7 @@ export function createOpenFaaSServiceQuery(
               hasErrorCode(readError, ERROR_CODES.serviceNotFound) ? readError : undefined,
           )
           if (missing !== undefined) throw missing
+          signal?.throwIfAborted()
         }
         throw error
       }

@@ -12,7 +12,7 @@
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync } from "node:fs"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises"
 import { request as httpsRequest } from "node:https"
 import { connect, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
@@ -136,6 +136,31 @@ async function stopRecorded(pidFile: string, terms = 1): Promise<void> {
   rmSync(pidFile, { force: true })
 }
 
+/**
+ * The binary `xz` beside the shared scripts, unpacked where they unpack it (`$TMPDIR/DIR/NAME`).
+ * Unpacked to a file of its own and renamed into place: several projects' setups starting at once
+ * must not write one file while another executes it.
+ */
+async function unpacked(xzFile: string, dir: string, name: string): Promise<string> {
+  const target = join(process.env.TMPDIR ?? "/tmp", dir, name)
+  if (existsSync(target)) return target
+  await mkdir(dirname(target), { recursive: true })
+  const part = `${target}.part-${process.pid}-${randomBytes(3).toString("hex")}`
+  await run("sh", ["-c", 'xz -dc "$1" > "$2" && chmod +x "$2"', "unpack", xzFile, part], {
+    timeout: 120_000,
+  })
+  await rename(part, target)
+  return target
+}
+
+const kubeApiServerBinary = async (shared: string) =>
+  process.env.KAS_BIN ??
+  unpacked(
+    join(shared, "kube-apiserver/kube-apiserver.xz"),
+    "kube-apiserver-1.26.4",
+    "kube-apiserver",
+  )
+
 export interface StartedKubeApiServer {
   kubeconfigPath: string
   stateDir: string
@@ -156,6 +181,7 @@ export async function startKubeApiServer(): Promise<StartedKubeApiServer> {
   const [kasPort, etcdPort, peerPort] = (await freePorts(3)) as [number, number, number]
   const env = {
     ...process.env,
+    KAS_BIN: await kubeApiServerBinary(shared),
     KAS_PORT: String(kasPort),
     ETCD_PORT: String(etcdPort),
     ETCD_PEER_PORT: String(peerPort),
@@ -216,6 +242,14 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
   const { stdout } = await run(join(shared, "faas-netes/run.sh"), ["start"], {
     env: {
       ...process.env,
+      KAS_BIN: await kubeApiServerBinary(shared),
+      FAAS_NETES_BIN:
+        process.env.FAAS_NETES_BIN ??
+        (await unpacked(
+          join(shared, "faas-netes/faas-netes.xz"),
+          "faas-netes-1241e363",
+          "faas-netes",
+        )),
       FN_PORT: String(fnPort),
       KAS_PORT: String(kasPort),
       ETCD_PORT: String(etcdPort),
@@ -244,6 +278,8 @@ export async function startFaasNetes(): Promise<StartedFaasNetes> {
       await stopRecorded(join(stateDir, "kas/kube-apiserver.pid"))
       await stopRecorded(join(stateDir, "kas/etcd.pid"))
       await run(join(shared, "faas-netes/run.sh"), ["stop", stateDir], { timeout: 30_000 })
+      // run.sh stop removes the API server's state, not its own (log, kubeconfig path).
+      await rm(stateDir, { recursive: true, force: true })
       await rm(secrets, { recursive: true, force: true })
     },
   }
