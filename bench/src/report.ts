@@ -1,4 +1,5 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
 import type { WarmOverhead } from "./warm.js"
@@ -11,6 +12,7 @@ export interface Results {
   cpuModel: string
   releaseLatency: ReleaseLatency[]
   backendLoad: BackendLoad[]
+  kubernetesColdStart: KubernetesColdStart[]
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
   telemetryWarmPath: TelemetryWarmPath
@@ -126,7 +128,39 @@ ${table(
   ]),
 )}
 
-## 4. Memory per held request
+## 4. Kubernetes cold start: scale-up → watch push → release
+
+\`@scale-from-zero/kubernetes\` (endpoints readiness, one watch per namespace, polling ten minutes
+apart so only the watch can release) carrying \`createFunctionScaler\` through the cold start of a
+Deployment at 0, one trial after another. Its pod turns ready ${POD_READY_MS} ms after the scale-up and its
+endpoint ${ENDPOINT_READY_MS} ms after that, on the simulator by its own controller loop, on the real
+kube-apiserver by the test controller (status and EndpointSlice written through the API, as the
+deployment and endpoint-slice controllers would). "Release" runs from the ready EndpointSlice
+being written (on the real server: its write request sent) to the held request's release: the
+API server's write, its watch event, the provider and the scaler.
+
+${table(
+  [
+    "backend",
+    "trials",
+    "cold start p50 ms",
+    "cold start p99 ms",
+    "release p50 ms",
+    "release p99 ms",
+    "release max ms",
+  ],
+  r.kubernetesColdStart.map((k) => [
+    k.backend,
+    k.trials,
+    k.coldStartP50Ms,
+    k.coldStartP99Ms,
+    k.releaseP50Ms,
+    k.releaseP99Ms,
+    k.releaseMaxMs,
+  ]),
+)}
+${r.kubernetesColdStart.length < 2 ? "\nThe real kube-apiserver was not available to this run (see its log).\n" : ""}
+## 5. Memory per held request
 
 ${r.heldMemory.held} requests held through the gate, each with its own AbortController (as the Node
 bridge makes one per held request), measured twice in a row; the figures per request are from the

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
+import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
 import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
 import { measureTelemetryWarmPath } from "./telemetry.js"
@@ -16,6 +17,7 @@ const settings = quick
       heldCounts: [1, 100, 1000],
       readyAfterMs: 1000,
       memoryHeld: 2000,
+      kubernetesTrials: 5,
       warmSeconds: 1,
       warmRounds: 1,
       admitIterations: 200_000,
@@ -26,6 +28,7 @@ const settings = quick
       heldCounts: [1, 100, 10_000],
       readyAfterMs: 3000,
       memoryHeld: 10_000,
+      kubernetesTrials: 50,
       warmSeconds: 2,
       warmRounds: 11,
       admitIterations: 2_000_000,
@@ -48,6 +51,15 @@ for (const held of settings.heldCounts) {
     backendLoad.push(await measureBackendLoad(contender, held, settings.readyAfterMs))
     log(`  ${JSON.stringify(backendLoad.at(-1))}`)
   }
+}
+
+log("Kubernetes cold start: scale-up → watch push → release …")
+const kubernetesColdStart = [await measureOnSimulator(settings.kubernetesTrials)]
+log(`  ${JSON.stringify(kubernetesColdStart.at(-1))}`)
+const onServer = await measureOnKubeApiServer(settings.kubernetesTrials, log)
+if (onServer !== undefined) {
+  kubernetesColdStart.push(onServer)
+  log(`  ${JSON.stringify(onServer)}`)
 }
 
 log("memory per held request …")
@@ -76,6 +88,7 @@ const results = {
   cpuModel: cpus()[0]?.model ?? "unknown",
   releaseLatency,
   backendLoad,
+  kubernetesColdStart,
   heldMemory,
   warmOverhead,
   telemetryWarmPath,

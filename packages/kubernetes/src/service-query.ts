@@ -69,7 +69,8 @@ async function scale(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const current = await api.readScale(service, namespace, signal)
-    if (current.spec?.replicas === count) return
+    // The API server leaves zero fields out: a Scale at 0 replicas has an empty spec.
+    if ((current.spec?.replicas ?? 0) === count) return
     const body: V1Scale = {
       apiVersion: "autoscaling/v1",
       kind: "Scale",

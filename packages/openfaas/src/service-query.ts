@@ -18,6 +18,8 @@ import { type OpenFaaSServiceQueryOptions, resolveOptions } from "./options.js"
 
 /** A function status is a few kilobytes; more than this is not a faas-provider answer. */
 const MAX_STATUS_BYTES = 1024 * 1024
+/** The start of faas-netes' 500 answer to a scale of a function it could not look up. */
+const FAAS_NETES_LOOKUP_FAILED = "Unable to lookup function deployment"
 /** What is read of a failed answer: enough for an error message, never the whole of a large page. */
 const MAX_ERROR_BODY_BYTES = 2048
 
@@ -118,31 +120,33 @@ export function createOpenFaaSServiceQuery(
   const target = (route: string, service: string, namespace: string) =>
     `/system/${route}/${encodeName(service)}?namespace=${encodeURIComponent(namespace)}`
 
+  const read = (service: string, namespace: string, signal: AbortSignal | undefined) => {
+    const call: Call = { operation: "get-replicas", service, namespace }
+    const path = target("function", service, namespace)
+    return exchange(call, path, { method: "GET" }, signal, async (response) => {
+      if (response.status === 404) throw notFound(call, response)
+      if (response.status !== 200) throw await failure(call, response)
+      const { text, complete } = await readBounded(response, MAX_STATUS_BYTES)
+      if (!complete) {
+        throw providerError(call, `sent a function status larger than ${MAX_STATUS_BYTES} bytes`, {
+          status: 200,
+        })
+      }
+      try {
+        return parseFunctionStatus(text)
+      } catch (error) {
+        const what =
+          error instanceof MalformedStatus
+            ? `sent a malformed function status, ${error.message}`
+            : `sent a function status with ${messageOf(error)}`
+        throw providerError(call, what, { status: 200, bodyExcerpt: excerpt(text), cause: error })
+      }
+    })
+  }
+
   return defineServiceQuery({
     read(service, namespace, { signal }) {
-      const call: Call = { operation: "get-replicas", service, namespace }
-      const path = target("function", service, namespace)
-      return exchange(call, path, { method: "GET" }, signal, async (response) => {
-        if (response.status === 404) throw notFound(call, response)
-        if (response.status !== 200) throw await failure(call, response)
-        const { text, complete } = await readBounded(response, MAX_STATUS_BYTES)
-        if (!complete) {
-          throw providerError(
-            call,
-            `sent a function status larger than ${MAX_STATUS_BYTES} bytes`,
-            { status: 200 },
-          )
-        }
-        try {
-          return parseFunctionStatus(text)
-        } catch (error) {
-          const what =
-            error instanceof MalformedStatus
-              ? `sent a malformed function status, ${error.message}`
-              : `sent a function status with ${messageOf(error)}`
-          throw providerError(call, what, { status: 200, bodyExcerpt: excerpt(text), cause: error })
-        }
-      })
+      return read(service, namespace, signal)
     },
 
     async setReplicas(service, namespace, count, { signal }) {
@@ -150,14 +154,34 @@ export function createOpenFaaSServiceQuery(
       // faas-netes reads the namespace from the query, faasd from the body: send both.
       const body = JSON.stringify({ serviceName: service, replicas: count, namespace })
       const path = target("scale-function", service, namespace)
-      await exchange(call, path, { method: "POST", body }, signal, async (response) => {
-        if (response.status === 200 || response.status === 202) {
-          discard(response)
-          return
+      try {
+        await exchange(call, path, { method: "POST", body }, signal, async (response) => {
+          if (response.status === 200 || response.status === 202) {
+            discard(response)
+            return
+          }
+          if (response.status === 404) throw notFound(call, response)
+          throw await failure(call, response)
+        })
+      } catch (error) {
+        // faas-netes answers a scale of a function it cannot look up with 500 and this text,
+        // whether the function is missing or its Kubernetes API failed: its own status read
+        // tells the two apart (404 for a missing function).
+        const lookupFailed =
+          error instanceof OpenFaaSProviderError &&
+          error.status === 500 &&
+          error.bodyExcerpt?.startsWith(FAAS_NETES_LOOKUP_FAILED) === true
+        if (lookupFailed) {
+          const missing = await read(service, namespace, signal).then(
+            () => undefined,
+            (readError: unknown) =>
+              hasErrorCode(readError, ERROR_CODES.serviceNotFound) ? readError : undefined,
+          )
+          if (missing !== undefined) throw missing
+          signal?.throwIfAborted()
         }
-        if (response.status === 404) throw notFound(call, response)
-        throw await failure(call, response)
-      })
+        throw error
+      }
     },
   })
 }

@@ -36,6 +36,8 @@ export interface KubeApiSimulatorOptions {
   podReadyDelayMs?: number
   /** Milliseconds from a pod turning ready until its endpoint is ready in the EndpointSlice. Default 40. */
   endpointReadyDelayMs?: number
+  /** Called the moment a pod's endpoint turns ready (before its watch events go out). */
+  onEndpointReady?: (namespace: string, serviceName: string) => void
   /** Milliseconds between BOOKMARK events on watches that allow them. Default 1000. */
   bookmarkIntervalMs?: number
   /** Watch events kept for resuming; a watch from an older resourceVersion gets 410. Default 1000. */
@@ -392,6 +394,9 @@ export async function startKubeApiSimulator(
           pod.timers.push(
             setTimeout(() => {
               pod.routable = true
+              if (workload.serviceName !== undefined) {
+                options.onEndpointReady?.(object.metadata.namespace, workload.serviceName)
+              }
               writeSlice(workload)
             }, endpointReadyDelayMs),
           )
@@ -426,7 +431,8 @@ export async function startKubeApiSimulator(
         resourceVersion: object.metadata.resourceVersion,
         creationTimestamp: object.metadata.creationTimestamp,
       },
-      spec: { replicas: object.spec.replicas },
+      // The API server leaves a zero spec.replicas out of a Scale (omitempty; status.replicas stays).
+      spec: object.spec.replicas === 0 ? {} : { replicas: object.spec.replicas },
       status: {
         replicas: object.status?.replicas ?? 0,
         selector: `app=${object.metadata.name}`,
@@ -695,7 +701,8 @@ export async function startKubeApiSimulator(
       answer(400, status(400, "BadRequest", "the request body is not JSON"))
       return
     }
-    const replicas = body.spec?.replicas
+    // An absent spec.replicas is 0, as the server decodes it.
+    const replicas = body.spec?.replicas ?? 0
     if (body.kind !== "Scale" || !Number.isInteger(replicas) || (replicas as number) < 0) {
       answer(
         422,

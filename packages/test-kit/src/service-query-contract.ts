@@ -18,7 +18,7 @@
  *
  * - `createSubject()` is called once, before the first test; `cleanup()` once, after the last.
  * - `addService(name, namespace, definition)` creates a service the backend knows, with
- *   `definition.replicas` (0 or 1) replicas and `definition.labels` as its labels, and resolves
+ *   `definition.replicas` (0 or 1) replicas (0: cold; see `options.scaleToZero`) and `definition.labels` as its labels, and resolves
  *   once the service is in that state (with 1, once that replica is ready). Names are
  *   lowercase DNS labels (`sfz-…`, at most 40 characters), unique in the run.
  * - Make-ready-after-scale: once `setReplicas(name, ns, n > 0)` resolves, the service must
@@ -69,6 +69,11 @@ export interface ServiceQuerySubject {
    * definition), so that the next status read fails with not-found. Required with `watch`.
    */
   removeService?(name: string, namespace: string): Promise<void>
+  /**
+   * Without `scaleToZero`: makes a cold service's replica turn available, as its starting pod
+   * would by itself (the scaler then needs no scale-up call).
+   */
+  startColdService?(name: string, namespace: string): Promise<void>
   /** Removes what the subject created and releases its connections, timers and processes. */
   cleanup(): Promise<void>
 }
@@ -76,6 +81,13 @@ export interface ServiceQuerySubject {
 export interface ServiceQueryContractOptions {
   /** The provider offers `watch`. Default false. */
   watch?: boolean
+  /**
+   * The backend can scale a service to 0 replicas. Default true. OpenFaaS Community Edition
+   * (faas-netes) refuses a scale to 0: there a cold service is one at 1 replica with none
+   * available (`addService` with `replicas: 0` creates that), and a scale to 0 must be refused
+   * with a backend error (code ERR_BACKEND) that changes nothing.
+   */
+  scaleToZero?: boolean
 }
 
 /** How long a call with an already-aborted signal may take to reject. */
@@ -89,6 +101,9 @@ export function runServiceQueryContract(
 ): void {
   describe(`ServiceQuery contract: ${name}`, () => {
     let subject: ServiceQuerySubject | undefined
+    const scaleToZero = options.scaleToZero ?? true
+    /** The desired replicas of a cold service. */
+    const coldReplicas = scaleToZero ? 0 : 1
     let serial = 0
     const run = Math.random().toString(36).slice(2, 8)
 
@@ -166,7 +181,7 @@ export function runServiceQueryContract(
       const { service, namespace } = await addService("zero", { replicas: 0, labels })
       const status = await given().query.getReplicas(service, namespace)
       expect(status).toMatchObject({
-        replicas: 0,
+        replicas: coldReplicas,
         availableReplicas: 0,
         minReplicas: 1,
         maxReplicas: 3,
@@ -208,13 +223,19 @@ export function runServiceQueryContract(
       expect(write).toMatchObject({ code: "ERR_SERVICE_NOT_FOUND" })
     })
 
-    it("scales from zero to a ready replica, then back to zero", async () => {
+    it(`scales from zero to a ready replica, then ${scaleToZero ? "back to zero" : "is refused a scale to zero"}`, async () => {
       const { query } = given()
       const { service, namespace } = await addService("scale", { replicas: 0 })
       await query.setReplicas(service, namespace, 1)
       const up = await eventually(service, namespace, (s) => s.availableReplicas >= 1, readyBound())
       expect(up.replicas).toBe(1)
 
+      if (!scaleToZero) {
+        const refused = await query.setReplicas(service, namespace, 0).catch((e: unknown) => e)
+        expect(refused).toMatchObject({ code: "ERR_BACKEND" })
+        expect(await query.getReplicas(service, namespace)).toMatchObject({ replicas: 1 })
+        return
+      }
       await query.setReplicas(service, namespace, 0)
       const down = await eventually(
         service,
@@ -230,7 +251,10 @@ export function runServiceQueryContract(
       const { service, namespace } = await addService("abort", { replicas: 0 })
       await expectPromptAbort((signal) => query.getReplicas(service, namespace, { signal }))
       await expectPromptAbort((signal) => query.setReplicas(service, namespace, 1, { signal }))
-      expect(await query.getReplicas(service, namespace)).toMatchObject({ replicas: 0 })
+      expect(await query.getReplicas(service, namespace)).toMatchObject({
+        replicas: coldReplicas,
+        availableReplicas: 0,
+      })
     })
 
     it(`${options.watch ? "offers" : "does not offer"} watch, as declared`, () => {
@@ -372,7 +396,7 @@ export function runServiceQueryContract(
       })
     }
 
-    it("carries core's createFunctionScaler through a cold start with one scale-up call", async () => {
+    it(`carries core's createFunctionScaler through a cold start with ${scaleToZero ? "one scale-up call" : "no scale-up call (the cold service already has its replica)"}`, async () => {
       const { query, readyWithinMs } = given()
       const { service, namespace } = await addService("scaler", { replicas: 0 })
       const calls = { setReplicas: 0 }
@@ -392,9 +416,12 @@ export function runServiceQueryContract(
         timeout: readyWithinMs + 5_000,
       })
       try {
-        const results = await Promise.all(
+        const waiting = Promise.all(
           Array.from({ length: 5 }, () => scaler.scale(service, namespace)),
         )
+        // Without scale to zero a cold service is already starting: its pod turns available by itself.
+        if (!scaleToZero) await given().startColdService?.(service, namespace)
+        const results = await waiting
         for (const result of results) {
           expect(result).toMatchObject({
             outcome: "ready",
@@ -404,7 +431,8 @@ export function runServiceQueryContract(
           })
           expect(result.error).toBeUndefined()
         }
-        expect(calls.setReplicas).toBe(1)
+        // One scale-up; none where the cold service already has its replica.
+        expect(calls.setReplicas).toBe(scaleToZero ? 1 : 0)
         expect((await query.getReplicas(service, namespace)).availableReplicas).toBeGreaterThan(0)
 
         const warm = await scaler.scale(service, namespace)
