@@ -109,6 +109,11 @@ export interface Gate {
   wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
+  /**
+   * Runs the idle scale-down check now and settles once its scale-downs are made. Where
+   * timers do not outlive a request (Workers), call it from a scheduled handler.
+   */
+  checkIdle(): Promise<void>
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -313,6 +318,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     finished(pass) {
       pass.inFlight?.finished()
     },
+    checkIdle: () => idle?.check() ?? Promise.resolve(),
     close() {
       idle?.close()
       scaler.close()

@@ -46,6 +46,8 @@ export interface IdleTracker {
     namespace: string,
     response: ServiceQueryResponse,
   ): ServiceActivity | undefined
+  /** Runs one idle check now; settles once every scale-down it decided has been made. */
+  check(): Promise<void>
   close(): void
 }
 
@@ -84,7 +86,7 @@ export function createIdleTracker(
   const scaleDown = (service: TrackedService, now: number) => {
     const { name, namespace } = service
     const idleMs = now - service.lastActive
-    scaler.scaleDown(name, namespace).then(
+    return scaler.scaleDown(name, namespace).then(
       (scaled) => {
         if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
       },
@@ -112,13 +114,15 @@ export function createIdleTracker(
     const claimed = await sharedActivity.claimScaleDown(name, namespace, claimTtl)
     if (activities.get(key) !== service || !isIdle(service, Date.now())) return
     activities.delete(key)
-    if (claimed) scaleDown(service, now)
+    if (claimed) await scaleDown(service, now)
     // Another instance is scaling it down: read the service afresh on its next request.
     else scaler.cache.delete(name, namespace)
   }
 
+  /** Returns what it started, for check() to await; the timer ignores it (errors are reported). */
   const check = () => {
     const now = Date.now()
+    const decisions: Promise<unknown>[] = []
     for (const [key, service] of activities) {
       const { name, namespace } = service
       if (shared !== undefined) {
@@ -137,17 +141,20 @@ export function createIdleTracker(
       if (service.deciding || !isIdle(service, now)) continue
       if (shared === undefined) {
         activities.delete(key)
-        scaleDown(service, now)
+        decisions.push(scaleDown(service, now))
         continue
       }
       service.deciding = true
-      decideWithOthers(key, service, shared)
-        .catch(reportError(name, namespace))
-        .finally(() => {
-          service.deciding = false
-        })
+      decisions.push(
+        decideWithOthers(key, service, shared)
+          .catch(reportError(name, namespace))
+          .finally(() => {
+            service.deciding = false
+          }),
+      )
     }
     if (activities.size === 0) stopTimer()
+    return decisions
   }
 
   const stopTimer = () => {
@@ -196,6 +203,9 @@ export function createIdleTracker(
       }
       activity.inFlight++
       return activity
+    },
+    async check() {
+      await Promise.all(check())
     },
     close: stopTimer,
   }
