@@ -7,6 +7,7 @@ import {
 } from "@scale-from-zero/core"
 import {
   coldStartServerTiming,
+  onBodyEnd,
   prepareScaleRequest,
   toGateRequest,
   toResponse,
@@ -39,22 +40,24 @@ function executionContextOf(c: Context): WaitUntil | undefined {
  */
 export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
-  // Counts a tracked request's end once the handlers are done (its body may still stream).
-  const passTracked = async (pass: GatePass, next: () => Promise<void>) => {
+  // Counts a tracked request's end once its response body has ended (a stream may run long).
+  const passTracked = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
     try {
       await next()
-    } finally {
+    } catch (error) {
       gate.finished(pass)
+      throw error
     }
+    c.res = onBodyEnd(c.res, () => gate.finished(pass))
   }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
     const verdict = gate.admit(toGateRequest(request))
-    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(verdict, next) : next()
+    if (verdict.kind === "pass") return verdict.inFlight ? passTracked(c, verdict, next) : next()
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
     return waitForService(gate, verdict, request, executionContextOf(c)).then(async (outcome) => {
       if (outcome.kind === "reply") return toResponse(outcome)
-      await (outcome.inFlight ? passTracked(outcome, next) : next())
+      await (outcome.inFlight ? passTracked(c, outcome, next) : next())
       if (outcome.coldStartMs !== undefined) {
         c.header("server-timing", coldStartServerTiming(outcome.coldStartMs), { append: true })
       }

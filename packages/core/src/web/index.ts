@@ -92,6 +92,45 @@ export async function waitForService(
   return outcome
 }
 
+/**
+ * The response with a body that calls `onEnd` once, when it has been read to the end, failed
+ * or been cancelled (the client left): a streamed answer counts in flight until then. A
+ * response without a body ends at once.
+ */
+export function onBodyEnd(response: Response, onEnd: () => void): Response {
+  const source = response.body
+  if (source === null) {
+    onEnd()
+    return response
+  }
+  const reader = source.getReader()
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    onEnd()
+  }
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read()
+        if (chunk.done) {
+          end()
+          controller.close()
+        } else controller.enqueue(chunk.value)
+      } catch (error) {
+        end()
+        controller.error(error)
+      }
+    },
+    cancel(reason) {
+      end()
+      return reader.cancel(reason)
+    },
+  })
+  return new Response(body, response)
+}
+
 /** A scale request read and checked: what to forward, or the refusal to answer with. */
 export type PreparedScaleRequest =
   | { readonly ok: true; readonly scaleRequest: ScaleServiceRequest; readonly forward: Request }
