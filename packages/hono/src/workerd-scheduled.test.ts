@@ -70,8 +70,11 @@ if ("module" in loaded) {
 
   const stats = async () =>
     (await (await miniflare!.dispatchFetch("http://gateway/__stats")).json()) as Stats
+  // A Fetcher's scheduled(): miniflare types it from @cloudflare/workers-types, not installed here.
   const scheduled = async () => {
-    const worker = await miniflare!.getWorker()
+    const worker = (await miniflare!.getWorker()) as unknown as {
+      scheduled(options: { cron: string }): Promise<{ outcome: string }>
+    }
     return worker.scheduled({ cron: "* * * * *" })
   }
 
