@@ -19,6 +19,8 @@ const workerd = await import("miniflare").then(
 )
 const mustRun = process.env.CI === "true"
 const NS = "openfaas-fn"
+/** The test worker's functionPollInterval and the coordinator's statusCacheMs. */
+const POLL_MS = 25
 const GATEWAYS = ["a", "b", "c"] as const
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -106,18 +108,20 @@ describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (minifl
     return { instances: [handle("a", prefix), handle("b", prefix)] }
   })
 
+  /** The provider's calls for one function: scale-ups, and status reads with the span they cover. */
   const backendCalls = (name: string) => {
     const of = simulator.requests.filter(
       (r) => r.target.includes(`/${name}?`) || r.target.endsWith(`/${name}`),
     )
+    const reads = of.filter((r) => r.method === "GET" && r.target.startsWith("/system/function/"))
     return {
-      reads: of.filter((r) => r.method === "GET" && r.target.startsWith("/system/function/"))
-        .length,
+      reads: reads.length,
+      readSpanMs: reads.length === 0 ? 0 : reads.at(-1)!.at - reads[0]!.at,
       scales: of.filter((r) => r.target.startsWith("/system/scale-function/")).length,
     }
   }
 
-  /** 300 cold requests, spread over the given Workers; answers every status. */
+  /** 300 cold requests, spread over the given Workers: every status. */
   const coldBurst = async (gateways: readonly string[], name: string) => {
     const responses = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
@@ -125,8 +129,16 @@ describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (minifl
       ),
     )
     await Promise.all(responses.map((response) => response.arrayBuffer()))
-    return responses.map((response) => response.status)
+    return { statuses: responses.map((response) => response.status) }
   }
+
+  /**
+   * One isolate polls every POLL_MS (the worker's functionPollInterval), each poll after the
+   * last answer: at most one read per POLL_MS between its first read and its last, plus one. The object answers
+   * from a status younger than POLL_MS (its statusCacheMs): the same bound for any number of
+   * isolates. Three isolates polling the provider each would read about three times as often.
+   */
+  const oneIsolateBound = (spanMs: number) => Math.floor(spanMs / POLL_MS) + 1
 
   it("wakes a service once for 300 cold requests over three isolates, reading the backend as one isolate does, and scales it down once", async () => {
     const labels = { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "500ms" }
@@ -134,18 +146,20 @@ describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (minifl
     simulator.addFunction("together", NS, { labels })
 
     // The baseline: one isolate, asking the provider itself.
-    expect(await coldBurst(["solo"], "alone")).toEqual(Array(300).fill(200))
+    const solo = await coldBurst(["solo"], "alone")
+    expect(solo.statuses).toEqual(Array(300).fill(200))
     const alone = backendCalls("alone")
     expect(alone.scales).toBe(1)
+    expect(alone.reads).toBeLessThanOrEqual(oneIsolateBound(alone.readSpanMs))
 
-    expect(await coldBurst(GATEWAYS, "together")).toEqual(Array(300).fill(200))
+    const spread = await coldBurst(GATEWAYS, "together")
+    expect(spread.statuses).toEqual(Array(300).fill(200))
     const together = backendCalls("together")
     expect(together.scales).toBe(1)
-    // Both wakes last the simulator's 500 ms start-up and poll every 25 ms: one read per poll
-    // in either case (~20), give or take the two reads at each end of a wake.
-    expect(together.reads).toBeLessThanOrEqual(alone.reads + 2)
+    expect(together.reads).toBeLessThanOrEqual(oneIsolateBound(together.readSpanMs))
     console.log(
-      `backend status reads for one wake: 1 isolate ${alone.reads}, 3 isolates sharing an object ${together.reads}`,
+      `status reads for one wake: 1 isolate ${alone.reads} over ${Math.round(alone.readSpanMs)} ms, ` +
+        `3 isolates sharing an object ${together.reads} over ${Math.round(together.readSpanMs)} ms`,
     )
 
     // Idle past its 500 ms on every isolate: a scheduled event in each, one scale-down in all.
