@@ -1,5 +1,5 @@
 import type { ServiceQuery, ServiceQueryResponse } from "@scale-from-zero/core"
-import { numberOption } from "@scale-from-zero/core/provider"
+import { invalidOption, numberOption } from "@scale-from-zero/core/provider"
 import type { CarriedError, CoordinatorAnswer, CoordinatorCall } from "./protocol.js"
 
 /** The part of a Durable Object's `state` (its `ctx`) the coordinator uses. */
@@ -53,6 +53,13 @@ export function createCoordinator<Env>(
   serviceQueryFor: (env: Env) => ServiceQuery,
   options: CoordinatorOptions = {},
 ): CoordinatorClass<Env> {
+  if (typeof serviceQueryFor !== "function") {
+    throw invalidOption(
+      "serviceQueryFor",
+      "a function from the Worker's env to a ServiceQuery",
+      serviceQueryFor,
+    )
+  }
   const statusCacheMs = numberOption(
     "statusCacheMs",
     options.statusCacheMs,

@@ -60,6 +60,7 @@ function createCaller(options: DurableObjectSharedOptions): Caller {
   }
   const timeoutMs = numberOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, "positive")
   return async (call, signal) => {
+    if (signal?.aborted) throw signal.reason
     // One object per service; JSON keeps ("a.b", "c") and ("a", "b.c") apart.
     const stub = namespace.get(
       namespace.idFromName(`${prefix}${JSON.stringify([call.namespace, call.name])}`) as never,
@@ -70,19 +71,27 @@ function createCaller(options: DurableObjectSharedOptions): Caller {
       signal,
       () => new CoordinatorError(`coordinator: ${what}: no answer within ${timeoutMs}ms`),
     )
+    // A stub may not heed the signal: the wait ends with it all the same.
+    let stopWaiting = () => {}
+    const abandoned = new Promise<never>((_, reject) => {
+      stopWaiting = () => bound.signal.removeEventListener("abort", onAbort)
+      const onAbort = () => reject(bound.signal.reason)
+      if (bound.signal.aborted) onAbort()
+      else bound.signal.addEventListener("abort", onAbort, { once: true })
+    })
     let answer: CoordinatorAnswer
     try {
-      const response = await stub.fetch(CALL_URL, {
-        method: "POST",
-        body: JSON.stringify(call),
-        signal: bound.signal,
-      })
-      answer = (await response.json()) as CoordinatorAnswer
+      const answered = stub
+        .fetch(CALL_URL, { method: "POST", body: JSON.stringify(call), signal: bound.signal })
+        .then((response) => response.json() as Promise<CoordinatorAnswer>)
+      answered.catch(() => {}) // settles after the race was lost: nobody reads it then
+      answer = await Promise.race([answered, abandoned])
     } catch (error) {
       if (bound.signal.aborted) throw bound.signal.reason
       const reason = error instanceof Error ? error.message : String(error)
       throw new CoordinatorError(`coordinator: ${what}: ${reason}`, { cause: error })
     } finally {
+      stopWaiting()
       bound.release()
     }
     if (answer.ok) return answer
