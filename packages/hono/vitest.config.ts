@@ -1,4 +1,17 @@
-import { defineProject, mergeConfig } from "vitest/config"
+import { configDefaults, defineProject, mergeConfig } from "vitest/config"
 import { sharedProject } from "../../vitest.shared.js"
 
-export default mergeConfig(sharedProject, defineProject({ test: { name: "hono" } }))
+// native-serve.test.ts serves the contract with Deno.serve or Bun.serve: only those runtimes run
+// it. There the workerd files stay out: workerd is the runtime under test, not the test driver.
+const native = "Deno" in globalThis || "Bun" in globalThis
+const excluded = native ? ["src/workerd*.test.ts"] : ["src/native-serve.test.ts"]
+
+export default mergeConfig(
+  sharedProject,
+  defineProject({
+    test: {
+      name: "hono",
+      exclude: [...configDefaults.exclude, ...excluded],
+    },
+  }),
+)

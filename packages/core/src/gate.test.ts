@@ -374,6 +374,52 @@ describe("idle scale-to-zero", () => {
     expect(serviceQuery.calls.setReplicas).toBe(1)
   })
 
+  describe("checkIdle (a scheduled check, for runtimes whose timers die with the request)", () => {
+    // An hour between timer checks: only checkIdle can scale anything down in these tests.
+    const hourly = { scaleToZero: { checkIntervalMs: 3_600_000 } }
+
+    it("scales a service idle past its time down once the check settles, and only once", async () => {
+      const { gate, serviceQuery, events } = setup(
+        { services: { idle: { replicas: 1, labels } } },
+        hourly,
+      )
+      gate.finished((await handle(gate, get("/function/idle"))) as GatePass)
+      await settle(100) // past its 60 ms zero-duration
+      await gate.checkIdle()
+      expect(serviceQuery.status("idle", NS)?.replicas).toBe(0)
+      expect(events.filter((e) => e.type === "scale-down")).toHaveLength(1)
+      await gate.checkIdle()
+      expect(serviceQuery.calls.setReplicas).toBe(1)
+    })
+
+    it("leaves a busy service and one used within its idle time alone", async () => {
+      const { gate, serviceQuery } = setup(
+        {
+          services: {
+            busy: { replicas: 1, labels },
+            recent: { replicas: 1, labels: { ...labels, [ZERO_DURATION_LABEL]: "1h" } },
+          },
+        },
+        hourly,
+      )
+      const streaming = (await handle(gate, get("/function/busy"))) as GatePass
+      gate.finished((await handle(gate, get("/function/recent"))) as GatePass)
+      await settle(100)
+      await gate.checkIdle()
+      expect(serviceQuery.status("busy", NS)?.replicas).toBe(1)
+      expect(serviceQuery.status("recent", NS)?.replicas).toBe(1)
+      expect(serviceQuery.calls.setReplicas).toBe(0)
+      gate.finished(streaming)
+    })
+
+    it("settles at once when idle scale-down is off", async () => {
+      const { gate, serviceQuery } = setup({ services: { s: { replicas: 1, labels } } })
+      await handle(gate, get("/function/s"))
+      await gate.checkIdle()
+      expect(serviceQuery.calls.setReplicas).toBe(0)
+    })
+  })
+
   it("holds requests that arrive during a scale-down and wakes the service after it", async () => {
     const { gate, serviceQuery } = setup({ services: { s: { replicas: 1 } }, startupDelayMs: 10 })
     await handle(gate, get("/function/s"))

@@ -196,6 +196,11 @@ export interface Gate {
    * Returns a no-op for a pass without `inFlight`.
    */
   open(pass: GatePass, traffic: Traffic): () => void
+  /**
+   * Runs the idle scale-down check now and settles once its scale-downs are made. Where
+   * timers do not outlive a request (Workers), call it from a scheduled handler.
+   */
+  checkIdle(): Promise<void>
   /** Ends every wait and stops every wake. */
   close(): void
 }
@@ -615,6 +620,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     open(pass, traffic) {
       return pass.inFlight === undefined ? NOTHING_OPEN : pass.inFlight.open(traffic)
     },
+    checkIdle: () => idle?.check() ?? Promise.resolve(),
     close() {
       idle?.close()
       scaler.close()

@@ -68,6 +68,8 @@ export interface IdleTracker {
   ): ServiceActivity | undefined
   /** The service's activity, when it is tracked; changes nothing. */
   peek(name: string, namespace: string): ServiceActivity | undefined
+  /** Runs one idle check now; settles once every scale-down it decided has been made. */
+  check(): Promise<void>
   close(): void
 }
 
@@ -125,7 +127,7 @@ export function createIdleTracker(
   const scaleDown = (service: TrackedService, now: number) => {
     const { name, namespace } = service
     const idleMs = now - service.lastActive
-    telemetry
+    return telemetry
       .scaleDown(name, namespace, idleMs, () => scaler.scaleDown(name, namespace))
       .then(
         (scaled) => {
@@ -155,7 +157,7 @@ export function createIdleTracker(
     const claimed = await sharedActivity.claimScaleDown(name, namespace, claimTtl)
     if (activities.get(key) !== service || !isIdle(service, Date.now())) return
     activities.delete(key)
-    if (claimed) scaleDown(service, now)
+    if (claimed) await scaleDown(service, now)
     // Another instance is scaling it down: read the service afresh on its next request.
     else scaler.cache.delete(name, namespace)
   }
@@ -179,8 +181,10 @@ export function createIdleTracker(
     }
   }
 
+  /** Returns what it started, for check() to await; the timer ignores it (errors are reported). */
   const check = () => {
     const now = Date.now()
+    const decisions: Promise<unknown>[] = []
     for (const [key, service] of activities) {
       const { name, namespace } = service
       if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
@@ -200,17 +204,20 @@ export function createIdleTracker(
       if (service.deciding || !isIdle(service, now)) continue
       if (shared === undefined) {
         activities.delete(key)
-        scaleDown(service, now)
+        decisions.push(scaleDown(service, now))
         continue
       }
       service.deciding = true
-      decideWithOthers(key, service, shared)
-        .catch(reportError(name, namespace))
-        .finally(() => {
-          service.deciding = false
-        })
+      decisions.push(
+        decideWithOthers(key, service, shared)
+          .catch(reportError(name, namespace))
+          .finally(() => {
+            service.deciding = false
+          }),
+      )
     }
     if (activities.size === 0) stopTimer()
+    return decisions
   }
 
   const stopTimer = () => {
@@ -282,6 +289,9 @@ export function createIdleTracker(
       return activity
     },
     peek: (name, namespace) => activities.get(serviceKey(name, namespace)),
+    async check() {
+      await Promise.all(check())
+    },
     close: stopTimer,
   }
 }

@@ -47,6 +47,8 @@ export interface SimulatorRequest {
   /** The raw request target, exactly as received (still percent-encoded). */
   target: string
   status: number
+  /** When it arrived (`performance.now()`), to measure how often a client asks. */
+  at: number
 }
 
 export interface SimulatorCounters {
@@ -321,7 +323,12 @@ export async function startFaasProviderSimulator(
 
   const server = createServer((request, response) => {
     const target = request.url ?? "/"
-    const entry: SimulatorRequest = { method: request.method ?? "", target, status: 0 }
+    const entry: SimulatorRequest = {
+      method: request.method ?? "",
+      target,
+      status: 0,
+      at: performance.now(),
+    }
     requests.push(entry)
     inFlight++
     response.once("close", () => inFlight--)

@@ -1,0 +1,37 @@
+// The gateway, Web APIs only: Hono with scale-from-zero in front of an OpenFaaS provider. The
+// entry for each runtime (deno.ts, bun.ts) reads its settings and serves `app.fetch`.
+import { scaleFromZero } from "@scale-from-zero/hono"
+import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
+import { Hono } from "hono"
+
+export interface GatewaySettings {
+  /** The OpenFaaS gateway or provider: its `/system/functions` API and `/function/` routes. */
+  providerUrl: string
+  basicAuth?: { user: string; password: string }
+}
+
+/** Reads OPENFAAS_URL (default http://127.0.0.1:8080), OPENFAAS_USER and OPENFAAS_PASSWORD. */
+export function readSettings(env: (name: string) => string | undefined): GatewaySettings {
+  const password = env("OPENFAAS_PASSWORD")
+  return {
+    providerUrl: env("OPENFAAS_URL") ?? "http://127.0.0.1:8080",
+    ...(password !== undefined && {
+      basicAuth: { user: env("OPENFAAS_USER") ?? "admin", password },
+    }),
+  }
+}
+
+export function createGateway({ providerUrl, basicAuth }: GatewaySettings) {
+  const scaling = scaleFromZero({
+    serviceQuery: createOpenFaaSServiceQuery({ url: providerUrl, ...(basicAuth && { basicAuth }) }),
+    onEvent: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event })),
+  })
+  const app = new Hono()
+  app.use(scaling)
+  // Once the function is ready: forward to the provider, body unread until now.
+  app.all("/function/*", (c) => {
+    const { pathname, search } = new URL(c.req.url)
+    return fetch(new Request(`${providerUrl}${pathname}${search}`, c.req.raw))
+  })
+  return { app, gate: scaling.gate }
+}
