@@ -65,6 +65,13 @@ runAdapterContract(`Hono on ${server.name}`, {
     return {
       url,
       stats: async () => (await (await fetch(`${url}/__stats`)).json()) as ContractStats,
+      async scaleExternally(service, replicas) {
+        const scaled = await fetch(`${url}/__scale`, {
+          method: "POST",
+          body: JSON.stringify({ service, replicas }),
+        })
+        expect(scaled.status).toBe(204)
+      },
       close: async () => {},
     }
   },
