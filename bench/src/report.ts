@@ -1,4 +1,5 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
@@ -16,6 +17,8 @@ export interface Results {
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
   telemetryWarmPath: TelemetryWarmPath
+  wholeGateway: WholeGatewayRow[]
+  releaseBurst: ReleaseBurstRow
 }
 
 const table = (header: string[], rows: (string | number)[][]) =>
@@ -196,6 +199,71 @@ ${table(
 
 With the SDK, the last round's reader counted ${r.telemetryWarmPath.passesCounted} warm requests (the loop and its
 warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the first, cold request's): no span on the warm path.
+
+## 6. Whole gateway: the Koa OpenFaaS example
+
+\`examples/koa-openfaas-gateway\` as it ships (scaleFromZero and its proxy) beside the same Koa
+app with the same proxy and no scaleFromZero ("bare proxy"), in front of the faas-provider
+simulator, which answers the function itself (in the benchmark's own process, one core: it
+bounds the two-worker figure). Warm requests by autocannon, 20 connections, rounds interleaved;
+medians, with the lowest and highest round. Gateway CPU is every process of it, read from /proc.
+The Go OpenFaaS gateway's figures come from the peer harness (\`../shared/peers/openfaas-gateway\`),
+which cannot be part of this benchmark: see "Beside the Go gateway" below.
+
+${table(
+  [
+    "gateway",
+    "workers",
+    "req/s",
+    "req/s, per round",
+    "p99 ms",
+    "CPU ms per 1 000 req",
+    "CPU per round",
+    "errors",
+  ],
+  r.wholeGateway.map((g) => [
+    g.contender,
+    g.workers,
+    g.reqPerSec,
+    g.reqPerSecRange.join("–"),
+    g.p99Ms,
+    g.cpuMsPer1k,
+    g.cpuMsPer1kRange.join("–"),
+    g.errors,
+  ]),
+)}
+
+### Release burst
+
+${r.releaseBurst.held} requests held by the example for one function at zero; the simulator makes it ready 1.5 s
+after the scale call, found by the gateway's next poll (every 100 ms). From that instant to each
+answer at the client (each request on its own connection); gateway CPU from just before ready to
+the last answer. Medians of ${r.releaseBurst.rounds} rounds after one warm-up round.
+
+${table(
+  [
+    "held",
+    "first answer ms",
+    "p50 ms",
+    "last answer ms",
+    "last, per round",
+    "gateway CPU ms",
+    "CPU per round",
+    "answers",
+  ],
+  [
+    [
+      r.releaseBurst.held,
+      r.releaseBurst.firstMs,
+      r.releaseBurst.p50Ms,
+      r.releaseBurst.lastMs,
+      r.releaseBurst.lastMsRange.join("–"),
+      r.releaseBurst.cpuMs,
+      r.releaseBurst.cpuMsRange.join("–"),
+      JSON.stringify(r.releaseBurst.statuses),
+    ],
+  ],
+)}
 
 ## Fixes made from these measurements
 
