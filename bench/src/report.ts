@@ -1,4 +1,5 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
@@ -16,6 +17,8 @@ export interface Results {
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
   telemetryWarmPath: TelemetryWarmPath
+  wholeGateway: WholeGatewayRow[]
+  releaseBurst: ReleaseBurstRow
 }
 
 const table = (header: string[], rows: (string | number)[][]) =>
@@ -24,6 +27,31 @@ const table = (header: string[], rows: (string | number)[][]) =>
     `| ${header.map(() => "---").join(" | ")} |`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
   ].join("\n")
+
+/** The Go OpenFaaS gateway beside the example: a run of the peer harness, which `pnpm bench` cannot make. */
+const PEER_RUN = `### Beside the Go gateway (peer harness, not part of \`pnpm bench\`)
+
+The real OpenFaaS gateway (Go 1.19, openfaas/faas at 4679f278) and the Koa example, one
+faas-provider stand-in and function upstream, from \`../shared/peers/openfaas-gateway/compare.mjs
+--only=b,d --held=1000 --held-repeats=3 --rounds=6 --duration=4\`, run twice on 2026-11-30 on this
+machine kind while other sessions loaded both cores: once before the proxy fix below, once after.
+Each run interleaves the two gateways; Go uses both cores, the Koa example one process.
+
+| figure | before: ours | before: Go | after: ours | after: Go |
+| --- | --- | --- | --- | --- |
+| warm req/s, 20 connections (median of 6 rounds) | 3852 | 4656 | 3948 | 4943 |
+| ours ÷ Go req/s, per round | 0.57–1.07 (median 0.67) | | 0.55–0.87 (median 0.72) | |
+| gateway CPU ms per 1 000 warm requests (median) | 170.2 | 102.5 | 122.2 | 100.2 |
+| ours ÷ Go CPU per request, per round | 1.49–1.99 | | 1.07–1.46 (median 1.30) | |
+| 1 000 held: ready → last answer ms (3 repeats) | 1460, 710, 1187 | 787, 434, 290 | 664, 340, 279 | 567, 279, 190 |
+| gateway CPU to release 1 000 held, ms | 740, 590, 400 | 180, 100, 120 | 440, 330, 240 | 180, 110, 110 |
+| provider GET/s while 1 000 are held | 9.7–10 | 15–94 | 9.7–10 | 10.3–21.3 |
+
+Read the ratios within one run: the same figure moves by tens of percent between runs here.
+After the fix the release burst's last answer is 1.2–1.5× Go's and its CPU 2.2–3.0× Go's
+(targets: 1× and 2×, not reached); warm CPU per request 1.07–1.46× Go's per round (target 1.25×).
+
+`
 
 /** BENCHMARKS.md, from one run's results: every figure below was measured in that run. */
 export function renderMarkdown(r: Results): string {
@@ -197,10 +225,83 @@ ${table(
 With the SDK, the last round's reader counted ${r.telemetryWarmPath.passesCounted} warm requests (the loop and its
 warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the first, cold request's): no span on the warm path.
 
-## Fixes made from these measurements
+## 6. Whole gateway: the Koa OpenFaaS example
+
+\`examples/koa-openfaas-gateway\` as it ships (scaleFromZero and its proxy) beside the same Koa
+app with the same proxy and no scaleFromZero ("bare proxy"), in front of the faas-provider
+simulator, which answers the function itself (in the benchmark's own process, one core: it
+bounds the two-worker figure). Warm requests by autocannon, 20 connections, rounds interleaved;
+medians, with the lowest and highest round. Gateway CPU is every process of it, read from /proc.
+The Go OpenFaaS gateway's figures come from the peer harness (\`../shared/peers/openfaas-gateway\`),
+which cannot be part of this benchmark: see "Beside the Go gateway" below.
+
+${table(
+  [
+    "gateway",
+    "workers",
+    "req/s",
+    "req/s, per round",
+    "p99 ms",
+    "CPU ms per 1 000 req",
+    "CPU per round",
+    "errors",
+  ],
+  r.wholeGateway.map((g) => [
+    g.contender,
+    g.workers,
+    g.reqPerSec,
+    g.reqPerSecRange.join("–"),
+    g.p99Ms,
+    g.cpuMsPer1k,
+    g.cpuMsPer1kRange.join("–"),
+    g.errors,
+  ]),
+)}
+
+### Release burst
+
+${r.releaseBurst.held} requests held by the example for one function at zero; the simulator makes it ready 1.5 s
+after the scale call, found by the gateway's next poll (every 100 ms). From that instant to each
+answer at the client (each request on its own connection); gateway CPU from just before ready to
+the last answer. Medians of ${r.releaseBurst.rounds} rounds after one warm-up round.
+
+${table(
+  [
+    "held",
+    "first answer ms",
+    "p50 ms",
+    "last answer ms",
+    "last, per round",
+    "gateway CPU ms",
+    "CPU per round",
+    "answers",
+  ],
+  [
+    [
+      r.releaseBurst.held,
+      r.releaseBurst.firstMs,
+      r.releaseBurst.p50Ms,
+      r.releaseBurst.lastMs,
+      r.releaseBurst.lastMsRange.join("–"),
+      r.releaseBurst.cpuMs,
+      r.releaseBurst.cpuMsRange.join("–"),
+      JSON.stringify(r.releaseBurst.statuses),
+    ],
+  ],
+)}
+
+${PEER_RUN}## Fixes made from these measurements
 
 Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
 
+- **Release burst and warm requests through the Koa OpenFaaS example** (issue #17): a
+  \`--cpu-prof\` profile of the gateway releasing 1 000 held requests put Koa's response path first:
+  a stream body goes through \`stream.pipeline\`, which makes an AbortController and aborts it
+  (a DOMException and an Event) per response; and each released request opened its own upstream
+  connection (the global agent has no bound). The example's proxy now pipes the upstream's answer
+  straight to the client and keeps at most 128 connections to the upstream, reused (a burst
+  queues for them). Scratch runs of 1 000 held (4 rounds each, gateway CPU ready → last answer):
+  810, 590, 450, 390 ms before; 420, 310, 230, 150 ms after. Peer harness, see the table above.
 - **Counting requests in flight** (issue #13, not yet in a full run): the warm benchmark above
   gained a third server, \`scaleToZero: { allServices: true }\`, whose every request is counted
   until its response closes: the table "With idle scale-down on" above. Earlier, measured once on a saturated machine (other jobs on both

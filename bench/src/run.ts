@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
+import { measureReleaseBurst, measureWholeGateway } from "./gateway.js"
 import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
 import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
@@ -22,6 +23,9 @@ const settings = quick
       warmRounds: 1,
       admitIterations: 200_000,
       admitRounds: 1,
+      gatewaySeconds: 1,
+      gatewayRounds: 1,
+      burstRounds: 1,
     }
   : {
       trials: 200,
@@ -33,6 +37,9 @@ const settings = quick
       warmRounds: 11,
       admitIterations: 2_000_000,
       admitRounds: 7,
+      gatewaySeconds: 4,
+      gatewayRounds: 6,
+      burstRounds: 5,
     }
 
 log(`scale-from-zero benchmarks (${quick ? "quick" : "full"} mode)`)
@@ -80,6 +87,16 @@ const telemetryWarmPath = await measureTelemetryWarmPath(
 )
 log(`  ${JSON.stringify(telemetryWarmPath)}`)
 
+log("whole gateway: the Koa OpenFaaS example, warm, and a release burst …")
+const wholeGateway = await measureWholeGateway({
+  seconds: settings.gatewaySeconds,
+  rounds: settings.gatewayRounds,
+  connections: 20,
+})
+for (const row of wholeGateway) log(`  ${JSON.stringify(row)}`)
+const releaseBurst = await measureReleaseBurst(1000, settings.burstRounds)
+log(`  ${JSON.stringify(releaseBurst)}`)
+
 const results = {
   mode: quick ? "quick" : "full",
   date: new Date().toISOString(),
@@ -92,6 +109,8 @@ const results = {
   heldMemory,
   warmOverhead,
   telemetryWarmPath,
+  wholeGateway,
+  releaseBurst,
 }
 const resultsFile = fileURLToPath(
   new URL(quick ? "../results.quick.json" : "../results.json", import.meta.url),

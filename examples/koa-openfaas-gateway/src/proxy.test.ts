@@ -105,4 +105,39 @@ describe("forwardTo", () => {
     client.destroy()
     await vi.waitFor(() => expect(upstreamClosed).toBe(true))
   })
+
+  it("carries a burst over at most 128 kept upstream connections, reused afterwards", async () => {
+    const sockets = new Set<unknown>()
+    const upstream = await listen(
+      createServer((req, res) => {
+        sockets.add(req.socket)
+        res.end("ok")
+      }),
+    )
+    const gateway = await gatewayTo(upstream)
+    const burst = () =>
+      Promise.all(
+        Array.from({ length: 300 }, () =>
+          fetch(`${gateway}/function/x`).then((response) => response.text()),
+        ),
+      )
+    expect(new Set(await burst())).toEqual(new Set(["ok"]))
+    expect(new Set(await burst())).toEqual(new Set(["ok"]))
+    // 600 requests, 300 at a time, over the same few connections.
+    expect(sockets.size).toBeLessThanOrEqual(128)
+  })
+
+  it("ends the client's answer when the upstream breaks off its body", async () => {
+    const upstream = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.write("partial")
+        setTimeout(() => res.destroy(), 20)
+      }),
+    )
+    const gateway = await gatewayTo(upstream)
+    const response = await fetch(`${gateway}/function/x`)
+    expect(response.status).toBe(200)
+    await expect(response.text()).rejects.toThrow()
+  })
 })

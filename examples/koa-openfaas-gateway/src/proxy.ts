@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from "node:http"
-import { request as httpsRequest } from "node:https"
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http"
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
 import type { Middleware, ParameterizedContext } from "koa"
 
 // Headers for one connection only (RFC 9110 §7.6.1), and `host`, which names the upstream now.
@@ -41,7 +41,16 @@ function refused(result: IncomingMessage | Error): boolean {
 export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake): Middleware {
   const base = new URL(upstream)
   const prefix = `${base.origin}${base.pathname.replace(/\/+$/, "")}`
-  const send = base.protocol === "https:" ? httpsRequest : httpRequest
+  const secure = base.protocol === "https:"
+  const send = secure ? httpsRequest : httpRequest
+  // Connections to the upstream are kept and reused, at most UPSTREAM_CONNECTIONS at once: a
+  // burst of released requests queues for them instead of opening a connection each.
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: UPSTREAM_CONNECTIONS,
+    scheduling: "lifo" as const,
+  }
+  const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
 
   /** One attempt: the upstream's answer (its body unread), or why there is none. */
   const attempt = (ctx: ParameterizedContext) =>
@@ -61,6 +70,7 @@ export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake):
       const outgoing = send(`${prefix}${ctx.originalUrl}`, {
         method: ctx.method,
         headers,
+        agent,
         timeout: timeoutMs,
       })
       const onClientGone = () => {
@@ -93,11 +103,21 @@ export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake):
         : `cannot reach the upstream: ${result.message}`
       return
     }
-    ctx.status = result.statusCode ?? 502
+    // The answer is piped straight to the client: Koa's own response path would wrap it in a
+    // stream pipeline (an AbortController and its DOMException per response).
+    ctx.respond = false
+    const response = ctx.res
     for (const [name, value] of Object.entries(result.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) ctx.set(name, value)
+      if (value !== undefined && !HOP_BY_HOP.has(name)) response.setHeader(name, value)
     }
-    ctx.body = result
+    response.writeHead(result.statusCode ?? 502)
+    const onClientGone = () => {
+      if (!result.complete) result.destroy()
+    }
+    response.once("close", onClientGone)
+    result.once("error", () => response.destroy())
+    result.once("end", () => response.off("close", onClientGone))
+    result.pipe(response)
   }
 
   return async (ctx) => {
@@ -119,6 +139,9 @@ export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake):
 function describe(result: IncomingMessage | Error): string {
   return result instanceof Error ? result.message : `status ${result.statusCode}`
 }
+
+/** Connections kept open to the upstream at most; more requests at once queue for one. */
+const UPSTREAM_CONNECTIONS = 128
 
 class UpstreamTimeoutError extends Error {
   constructor(timeoutMs: number) {

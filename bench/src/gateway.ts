@@ -1,0 +1,248 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { request } from "node:http"
+import { createRequire } from "node:module"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import { startFaasProviderSimulator } from "@scale-from-zero/test-kit/faas-provider-simulator"
+import { median, percentile, round } from "./stats.js"
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+const autocannonCli = createRequire(import.meta.url).resolve("autocannon/autocannon.js")
+const NAMESPACE = "openfaas-fn"
+
+/** The Koa OpenFaaS example (or its bare proxy), one process or one worker per core. */
+type Contender = { id: string; variant: "bare" | "gateway"; workers: number }
+const CONTENDERS: Contender[] = [
+  { id: "bare proxy", variant: "bare", workers: 1 },
+  { id: "gateway", variant: "gateway", workers: 1 },
+  { id: "gateway, 2 workers", variant: "gateway", workers: 2 },
+]
+
+export interface WholeGatewayRow {
+  contender: string
+  workers: number
+  reqPerSec: number
+  /** Lowest and highest req/s over the rounds: the noise. */
+  reqPerSecRange: [number, number]
+  p99Ms: number
+  /** Gateway CPU (every process of it) per 1 000 requests, ms, median over rounds. */
+  cpuMsPer1k: number
+  cpuMsPer1kRange: [number, number]
+  errors: number
+}
+
+export interface ReleaseBurstRow {
+  held: number
+  rounds: number
+  /** Ready → first, median, last answer at the client, ms, medians over rounds. */
+  firstMs: number
+  p50Ms: number
+  lastMs: number
+  lastMsRange: [number, number]
+  /** Gateway CPU from just before ready to the last answer, ms (10 ms ticks). */
+  cpuMs: number
+  cpuMsRange: [number, number]
+  statuses: Record<string, number>
+}
+
+/** utime + stime of a process in ms, read from /proc (100 ticks per second). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+async function startGateway(contender: Contender, providerUrl: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      here("./gateway-server.ts"),
+      contender.variant,
+      String(contender.workers),
+      providerUrl,
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      cwd: here(".."),
+      env: { ...process.env, NODE_ENV: "production" },
+    },
+  )
+  const started = await new Promise<{ port: number; pids: number[] }>((resolve, reject) => {
+    let output = ""
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      const line = output.split("\n").find((l) => l.startsWith("{"))
+      if (line) resolve(JSON.parse(line))
+    })
+    child.once("exit", (code) => reject(new Error(`${contender.id} exited with ${code}`)))
+    setTimeout(() => reject(new Error(`${contender.id} did not start`)), 30_000).unref()
+  })
+  const pids = [child.pid ?? 0, ...started.pids.filter((pid) => pid !== child.pid)]
+  return {
+    child,
+    url: `http://127.0.0.1:${started.port}`,
+    cpuMs: () => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0),
+  }
+}
+
+async function stopGateway(child: ChildProcess) {
+  const exited = new Promise((resolve) => child.once("exit", resolve))
+  child.kill("SIGTERM")
+  await exited
+}
+
+function autocannon(url: string, seconds: number, connections: number) {
+  return new Promise<{ rps: number; p99: number; total: number; errors: number }>(
+    (resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [autocannonCli, "--json", "-c", String(connections), "-d", String(seconds), url],
+        { stdio: ["ignore", "pipe", "ignore"] },
+      )
+      let output = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString()
+      })
+      child.once("exit", (code) => {
+        if (code !== 0) return reject(new Error(`autocannon exited with ${code}`))
+        const r = JSON.parse(output)
+        resolve({
+          rps: r.requests.average,
+          p99: r.latency.p99,
+          total: r.requests.total,
+          errors: r.errors + r.non2xx + r.timeouts,
+        })
+      })
+    },
+  )
+}
+
+/**
+ * Warm requests through the whole gateway (Koa example, its proxy, the faas-provider simulator
+ * answering the function) by autocannon with `connections` connections, rounds interleaved.
+ */
+export async function measureWholeGateway(settings: {
+  seconds: number
+  rounds: number
+  connections: number
+}): Promise<WholeGatewayRow[]> {
+  const provider = await startFaasProviderSimulator()
+  provider.addFunction("warm", NAMESPACE, { replicas: 1 })
+  const gateways = []
+  try {
+    for (const contender of CONTENDERS) {
+      gateways.push({ contender, ...(await startGateway(contender, `${provider.url}/`)) })
+    }
+    const runs = new Map<string, { rps: number; p99: number; cpu: number; errors: number }[]>()
+    for (const g of gateways) {
+      await autocannon(`${g.url}/function/warm`, 1, settings.connections) // warm-up
+      runs.set(g.contender.id, [])
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = round % 2 === 0 ? gateways : [...gateways].reverse()
+      for (const g of order) {
+        const before = g.cpuMs()
+        const run = await autocannon(
+          `${g.url}/function/warm`,
+          settings.seconds,
+          settings.connections,
+        )
+        const cpu = ((g.cpuMs() - before) / run.total) * 1000
+        runs.get(g.contender.id)?.push({ rps: run.rps, p99: run.p99, cpu, errors: run.errors })
+      }
+    }
+    return gateways.map(({ contender }) => {
+      const v = runs.get(contender.id) ?? []
+      const rps = v.map((r) => r.rps)
+      const cpu = v.map((r) => r.cpu)
+      return {
+        contender: contender.id,
+        workers: contender.workers,
+        reqPerSec: round(median(rps), 0),
+        reqPerSecRange: [round(Math.min(...rps), 0), round(Math.max(...rps), 0)],
+        p99Ms: median(v.map((r) => r.p99)),
+        cpuMsPer1k: round(median(cpu), 1),
+        cpuMsPer1kRange: [round(Math.min(...cpu), 1), round(Math.max(...cpu), 1)],
+        errors: v.reduce((sum, r) => sum + r.errors, 0),
+      }
+    })
+  } finally {
+    for (const g of gateways) await stopGateway(g.child)
+    await provider.close()
+  }
+}
+
+/** One request on its own connection; resolves when its answer has been read, never rejects. */
+function send(url: string): Promise<{ status: number; end: number }> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { agent: false })
+    outgoing.once("error", () => resolve({ status: 0, end: performance.now() }))
+    outgoing.once("response", (incoming) => {
+      incoming.resume()
+      incoming.once("end", () =>
+        resolve({ status: incoming.statusCode ?? 0, end: performance.now() }),
+      )
+    })
+    outgoing.end()
+  })
+}
+
+/**
+ * `held` requests for one function at zero are held by the Koa example; the simulator makes it
+ * ready `startupDelayMs` after the scale call. From that instant: each answer's arrival at the
+ * client, and the gateway's CPU time until the last.
+ */
+export async function measureReleaseBurst(held: number, rounds: number): Promise<ReleaseBurstRow> {
+  const startupDelayMs = 1500
+  const provider = await startFaasProviderSimulator({ startupDelayMs })
+  const gateway = await startGateway(CONTENDERS[1] as Contender, `${provider.url}/`)
+  const results: { first: number; p50: number; last: number; cpu: number }[] = []
+  const statuses: Record<string, number> = {}
+  try {
+    for (let i = 0; i < rounds + 1; i++) {
+      const name = `burst${i}`
+      provider.addFunction(name, NAMESPACE, { replicas: 0 })
+      const answers = Array.from({ length: held }, () => send(`${gateway.url}/function/${name}`))
+      let scaledAt: number | undefined
+      while (scaledAt === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        scaledAt = provider.requests.find((r) =>
+          r.target.startsWith(`/system/scale-function/${name}`),
+        )?.at
+      }
+      const readyAt = scaledAt + startupDelayMs
+      await new Promise((resolve) => setTimeout(resolve, readyAt - 20 - performance.now()))
+      const cpuBefore = gateway.cpuMs()
+      const done = await Promise.all(answers)
+      const cpu = gateway.cpuMs() - cpuBefore
+      const ends = done.map((a) => a.end - readyAt)
+      for (const a of done) statuses[a.status] = (statuses[a.status] ?? 0) + 1
+      // The first round warms the gateway's code up: not recorded.
+      if (i > 0) {
+        results.push({ first: Math.min(...ends), p50: median(ends), last: Math.max(...ends), cpu })
+      }
+      provider.removeFunction(name, NAMESPACE)
+    }
+  } finally {
+    await stopGateway(gateway.child)
+    await provider.close()
+  }
+  const lasts = results.map((r) => r.last)
+  const cpus = results.map((r) => r.cpu)
+  return {
+    held,
+    rounds,
+    firstMs: round(median(results.map((r) => r.first)), 1),
+    p50Ms: round(median(results.map((r) => r.p50)), 1),
+    lastMs: round(median(lasts), 1),
+    lastMsRange: [round(Math.min(...lasts), 1), round(Math.max(...lasts), 1)],
+    cpuMs: median(cpus),
+    cpuMsRange: [Math.min(...cpus), Math.max(...cpus)],
+    statuses,
+  }
+}
+
+export { percentile }
