@@ -87,7 +87,8 @@ export function createKeepWarm(
   })
 
   const open = (window: Window, now: number) => {
-    const [start] = window.cron.previousRuns(1, new Date(now))
+    // previousRuns leaves out a run exactly at the reference: a window is open from its start.
+    const [start] = window.cron.previousRuns(1, new Date(now + 1))
     return start !== undefined && start.getTime() + window.forMs > now
   }
 
