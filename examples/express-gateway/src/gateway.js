@@ -4,6 +4,7 @@
 import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
 import {
+  DEPENDS_ON_LABEL,
   getNamespace,
   getServiceName,
   ZERO_DURATION_LABEL,
@@ -18,6 +19,13 @@ import { createProxyMiddleware } from "http-proxy-middleware"
 export const SAMPLE_SERVICES = ["hello", "echo"]
 
 /**
+ * A two-service group: `notes` needs `store` running first (its `scale-from-zero.depends-on`
+ * label). A request for notes starts store, then notes once store is ready, and is held for
+ * both; store stays up while notes is, then idles by its own rules. Both run hello.mjs here.
+ */
+export const GROUP = { notes: "store" }
+
+/**
  * @param {object} [options]
  * @param {number} [options.idleAfterMs] idle time before a service is stopped (default 30 s)
  * @param {number} [options.timeoutMs] how long a request may wait for its service (default 30 s)
@@ -27,15 +35,23 @@ export function createGateway(options = {}) {
   const idleAfterMs = options.idleAfterMs ?? 30_000
   const log = options.log ?? console.log
 
-  const sample = (name) => ({
+  const sample = (script, labels = {}) => ({
     command: process.execPath,
-    args: [fileURLToPath(new URL(`../services/${name}.mjs`, import.meta.url))],
+    args: [fileURLToPath(new URL(`../services/${script}.mjs`, import.meta.url))],
     readiness: { httpPath: "/healthz" },
     // Opt in to idle scale-down, as an OpenFaaS function would.
-    labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: `${idleAfterMs}ms` },
+    labels: { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: `${idleAfterMs}ms`, ...labels },
   })
   const services = createProcessServiceQuery({
-    services: Object.fromEntries(SAMPLE_SERVICES.map((name) => [name, sample(name)])),
+    services: {
+      ...Object.fromEntries(SAMPLE_SERVICES.map((name) => [name, sample(name)])),
+      ...Object.fromEntries(
+        Object.entries(GROUP).flatMap(([service, needs]) => [
+          [service, sample("hello", { [DEPENDS_ON_LABEL]: needs })],
+          [needs, sample("hello")],
+        ]),
+      ),
+    },
     onEvent: (event) => {
       const line = describeProcessEvent(event)
       if (line !== undefined) log(line)

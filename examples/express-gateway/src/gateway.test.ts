@@ -39,6 +39,26 @@ afterEach(async () => {
 })
 
 describe("the Express gateway example", () => {
+  it("starts a group's dependency first: a request for notes starts store, then notes", async () => {
+    const { base, lines, gateway } = await startGateway()
+    const response = await fetch(`${base}/function/notes?name=group`)
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { message: string; pid: number }
+    expect(body.message).toBe("Hello, group!")
+    running.at(-1)?.pids.add(body.pid)
+    const started = lines.filter((line) => / started pid /.test(line)).map((l) => l.split(":")[0])
+    expect(started).toEqual(["store", "notes"])
+    const readyAt = lines.findIndex((line) => /^store: ready after/.test(line))
+    const notesUp = lines.findIndex((line) => /^notes: no replica ready .* scale-up/.test(line))
+    expect(readyAt).toBeGreaterThanOrEqual(0)
+    expect(lines.findIndex((line) => /^notes: started pid/.test(line))).toBeGreaterThan(readyAt)
+    expect(notesUp).toBeGreaterThanOrEqual(0)
+    for (const name of ["store", "notes"]) {
+      for (const replica of gateway.services.status(name).processes)
+        running.at(-1)?.pids.add(replica.pid)
+    }
+  })
+
   it("starts a service on its first request, holds the request until it answers, then serves warm", async () => {
     const { gateway, lines, hello } = await startGateway()
     expect(gateway.services.status("hello").processes).toEqual([])

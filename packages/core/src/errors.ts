@@ -9,6 +9,9 @@ export const ERROR_CODES = Object.freeze({
   overloaded: "ERR_OVERLOADED",
   invalidServiceName: "ERR_INVALID_SERVICE_NAME",
   backend: "ERR_BACKEND",
+  dependency: "ERR_DEPENDENCY",
+  asleep: "ERR_SERVICE_ASLEEP",
+  shuttingDown: "ERR_SHUTTING_DOWN",
 } as const)
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]
@@ -98,4 +101,13 @@ export class BackendError extends Error {
     this.endpoint = options.endpoint
     this.status = options.status
   }
+}
+
+/**
+ * A service's dependencies cannot be woken as configured: a cycle, a dependency the backend
+ * does not know, one that failed to start, or a malformed `scale-from-zero.depends-on` label.
+ */
+export class DependencyError extends Error {
+  override readonly name = "DependencyError"
+  readonly code = ERROR_CODES.dependency
 }

@@ -108,6 +108,24 @@ export interface ScaleOptions {
   signal?: AbortSignal
 }
 
+export interface ScaleDownOptions {
+  /** Settles once the service's requests in flight have finished (or may be cut). */
+  drain?: () => Promise<void>
+}
+
+/**
+ * Called by a wake when its service has no ready replica: what the service needs ready too
+ * (its dependencies), woken now. `ready` settles once they are, rejects when they cannot be;
+ * the service is scaled up after it, or at once when `parallel`, and its waiters are released
+ * only once both are ready. Undefined when it needs nothing. The signal aborts when the wake stops.
+ */
+export type Prerequisites = (
+  name: string,
+  namespace: string,
+  status: ServiceQueryResponse,
+  signal: AbortSignal,
+) => { readonly ready: Promise<void>; readonly parallel: boolean } | undefined
+
 export interface FunctionScaler {
   readonly config: ResolvedScalingConfig
   readonly cache: FunctionCacher
@@ -128,11 +146,12 @@ export interface FunctionScaler {
   /** Callers waiting for any service now. */
   readonly totalWaiting: number
   /**
-   * Scales an idle service to zero, unless a wake for it is under way (then resolves false).
-   * Requests arriving meanwhile are held, and woken once the scale-down is through.
+   * Scales a service to zero, unless a wake or a scale-down of it is under way (then resolves
+   * false). From the call on, its requests are held, and woken once the scale-down is through;
+   * `drain` (the requests in flight finishing) is awaited before replicas are set to 0.
    * Rejects with an InvalidServiceNameError for a name no backend could hold.
    */
-  scaleDown(name: string, namespace: string): Promise<boolean>
+  scaleDown(name: string, namespace: string, options?: ScaleDownOptions): Promise<boolean>
   /** Ends every wait (as aborted) and stops every wake. */
   close(): void
 }
@@ -275,6 +294,7 @@ export function createFunctionScaler(
   scalingConfig: ScalingConfig,
   cache?: FunctionCacher,
   telemetry: Telemetry = createTelemetry(scalingConfig.observers),
+  prerequisites?: Prerequisites,
 ): FunctionScaler {
   const config = resolveScalingConfig(scalingConfig)
   if (
@@ -315,6 +335,11 @@ export function createFunctionScaler(
     return until !== undefined && Date.now() < until
   }
 
+  // While a service drains for its scale-down its replicas still answer "ready": caching that
+  // would let new requests through, which must be held instead.
+  const drainingReady = (key: string, status: ServiceQueryResponse) =>
+    status.availableReplicas > 0 && scaleDowns.has(key)
+
   const unkeep = (key: string) => {
     const watched = kept.peek(key)
     if (watched === undefined) return
@@ -352,7 +377,8 @@ export function createFunctionScaler(
         name,
         namespace,
         (status) => {
-          if (!controller.signal.aborted) functionCache.set(name, namespace, status, true)
+          if (controller.signal.aborted || drainingReady(key, status)) return
+          functionCache.set(name, namespace, status, true)
         },
         { signal: controller.signal, onError: forget },
       )
@@ -369,6 +395,7 @@ export function createFunctionScaler(
   const remember = (name: string, namespace: string, status: ServiceQueryResponse) => {
     const key = serviceKey(name, namespace)
     missing.delete(key)
+    if (drainingReady(key, status)) return
     const watched = kept.peek(key) !== undefined
     functionCache.set(name, namespace, status, watched)
     if (!watched && keepWatch !== undefined && status.availableReplicas > 0 && !closed) {
@@ -586,11 +613,16 @@ export function createFunctionScaler(
       let status = await query(name, namespace, controller.signal)
       if (status.availableReplicas === 0) {
         coldStart = true
+        const needs = prerequisites?.(name, namespace, status, controller.signal)
+        // Awaited below in either case; handled now so a parallel failure is never unhandled.
+        needs?.ready.catch(() => {})
+        if (needs !== undefined && !needs.parallel) await needs.ready
         if (status.replicas === 0) await scaleUp(wake, status)
         controller.signal.throwIfAborted()
         status = await telemetry.readiness(name, namespace, () =>
           watch !== undefined ? untilAvailableByWatch(wake, watch) : untilAvailableByPolling(wake),
         )
+        if (needs?.parallel) await needs.ready
         emit({
           type: "ready",
           service: name,
@@ -757,7 +789,7 @@ export function createFunctionScaler(
       }
       return join(name, namespace, start, signal)
     },
-    scaleDown(name, namespace) {
+    scaleDown(name, namespace, options = {}) {
       const invalid = checkTarget(name, namespace)
       if (invalid !== undefined) return Promise.reject(invalid)
       const key = serviceKey(name, namespace)
@@ -777,9 +809,13 @@ export function createFunctionScaler(
         },
         kept.peek(key) !== undefined,
       )
-      const scaling = bounded(undefined, `scaling ${key} to zero`, (bound) =>
-        serviceQuery.setReplicas(name, namespace, 0, { signal: bound }),
-      )
+      const { drain } = options
+      const scaling = (drain === undefined ? Promise.resolve() : drain().catch(() => {}))
+        .then(() =>
+          bounded(undefined, `scaling ${key} to zero`, (bound) =>
+            serviceQuery.setReplicas(name, namespace, 0, { signal: bound }),
+          ),
+        )
         .then(() => true)
         .finally(() => scaleDowns.delete(key))
       scaleDowns.set(key, scaling)

@@ -19,7 +19,8 @@ import {
 } from "./testing/memory-service-query.js"
 
 const NS = "openfaas-fn"
-const API = new Headers({ accept: "application/json" })
+// curl's Accept: refusals in plain text (JSON clients get problem+json: refusal.test.ts).
+const API = new Headers({ accept: "*/*" })
 const BROWSER = new Headers({ accept: "text/html,application/xhtml+xml,*/*;q=0.8" })
 const get = (path: string, headers: Headers = API): GateRequest => ({
   method: "GET",
@@ -148,6 +149,7 @@ describe("wait", () => {
       name: "echo",
       namespace: NS,
       browser: false,
+      format: "text",
       wakes: true,
       keepsAwake: true,
     })

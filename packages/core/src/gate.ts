@@ -1,6 +1,14 @@
 import { asError } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
-import { ERROR_CODES, hasErrorCode, OverloadedError } from "./errors.js"
+import { createDependencyGraph, type Dependencies } from "./dependencies.js"
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  hasErrorCode,
+  OverloadedError,
+  ScaleTimeoutError,
+} from "./errors.js"
+import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
@@ -9,13 +17,20 @@ import {
   type ScaleOutcome,
   type ScalingConfig,
 } from "./function-scaler.js"
-import { createIdleTracker, type ScaleToZeroOptions } from "./idle-scale-down.js"
+import {
+  createIdleTracker,
+  DEFAULT_DRAIN_MS,
+  type IdleTracker,
+  type ScaleToZeroOptions,
+} from "./idle-scale-down.js"
+import { createKeepWarm, type KeepWarmWindow } from "./keep-warm.js"
 import { LruMap } from "./lru.js"
-import { checkNamespace, checkTarget, getServiceNameFromPath } from "./names.js"
+import { checkNamespace, checkTarget, getNamespace, getServiceNameFromPath } from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
+import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
-import { createTelemetry } from "./telemetry.js"
+import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 import {
   createStartHistory,
@@ -51,7 +66,12 @@ export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefine
 /** Decides something about one request: see `wake` and `keepsAwake`. */
 export type RequestPredicate = (request: GateRequest) => boolean
 
-export interface ScaleFromZeroOptions extends ScalingConfig {
+/**
+ * What one middleware decides for itself. Several middlewares over one shared gate
+ * (`scaleFromZero({ gate, ...policy })`) each have their own; wakes, the status cache, counts
+ * and idle tracking stay shared.
+ */
+export interface RoutePolicy {
   /**
    * Namespace of a service whose name carries none. Default: the backend's own
    * (`serviceQuery.defaultNamespace`, e.g. `default` for the process and Docker backends), else
@@ -60,25 +80,23 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
   defaultNamespace?: string
   /** Default: OpenFaaS paths, `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
   resolve?: ServiceResolver
-  /** Requests held at once across all services before new ones get 503. Default 10 000. */
+  /** Requests this middleware holds at once, all services together, before new ones get 503. Default 10 000. */
   maxWaiting?: number
-  /** Requests held at once for one service before new ones get 503. Default `maxWaiting`. */
+  /** Requests this middleware holds at once for one service before new ones get 503. Default `maxWaiting`. */
   maxWaitingPerService?: number
   /** Seconds sent in `Retry-After` with 503 and 504 answers. Default 1. */
   retryAfter?: number
+  /**
+   * Milliseconds a request is held at most before a 504. Over a shared gate, at most the
+   * shared gate's `timeout` (which bounds every wake). Default: that timeout.
+   */
+  timeout?: number
   /**
    * Browser navigations (GET/HEAD accepting text/html) to a cold service are held `afterMs`,
    * then answered with a waiting page (503) that turns into the service once it is ready;
    * API clients are always held. `false` holds browsers too.
    */
   waitingPage?: false | WaitingPageOptions
-  /**
-   * Idle scale-to-zero: once a service's last request has ended and it stays idle for its
-   * `com.openfaas.scale.zero-duration` (or `idleAfterMs`), it is scaled to 0 — only services
-   * labelled `com.openfaas.scale.zero=true`, unless `allServices`. Adapters then count every
-   * request to such a service in flight until its response ends. Off by default.
-   */
-  scaleToZero?: ScaleToZeroOptions
   /**
    * Whether a request may wake a service with no ready replica. A request it refuses is
    * answered 503 with `Retry-After` ("asleep") and nothing is started; on a ready service it
@@ -92,6 +110,62 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * Called only while `scaleToZero` is on. Default: every request counts.
    */
   keepsAwake?: RequestPredicate
+  /**
+   * Hints: a request that matches (`path` prefix, or `when`) wakes `services` in the
+   * background, without being held itself: `{ path: "/login", services: ["api", "reports"] }`.
+   * A service ready or already waking is left alone.
+   */
+  prewarm?: readonly PrewarmHint[]
+}
+
+/** A request that announces the services it will soon need. */
+export interface PrewarmHint {
+  /** Matches requests whose path starts with this. */
+  path?: string
+  /** Matches requests it returns true for. */
+  when?: RequestPredicate
+  /** `name` (in the default namespace) or `name.namespace`. */
+  services: readonly string[]
+}
+
+export interface ScaleFromZeroOptions extends ScalingConfig, RoutePolicy {
+  /**
+   * Idle scale-to-zero: once a service's last request has ended and it stays idle for its
+   * `com.openfaas.scale.zero-duration` (or `idleAfterMs`), it is scaled to 0 — only services
+   * labelled `com.openfaas.scale.zero=true`, unless `allServices`. Adapters then count every
+   * request to such a service in flight until its response ends. Off by default.
+   */
+  scaleToZero?: ScaleToZeroOptions
+  /**
+   * The services each service needs running first, by `name` or `name.namespace`; beside a
+   * `scale-from-zero.depends-on` label on the service. Waking a service wakes its dependencies
+   * first (independent ones in parallel); a dependency stays up while a dependent is up and
+   * then idles by its own rules. A cycle throws here (or fails the wake that reads its label).
+   */
+  dependencies?: Dependencies
+  /** Windows in which services are kept up (woken at each start, never idled inside). */
+  keepWarm?: readonly KeepWarmWindow[]
+}
+
+/** A middleware with its own policy over a shared gate's wakes, cache and counts. */
+export interface SharedGateOptions extends RoutePolicy {
+  /** The gate to share: `createGate(options)`, or another middleware's `.gate`. */
+  gate: Gate
+}
+
+/** What `createGate` and every adapter's `scaleFromZero` take. */
+export type GateOptions = ScaleFromZeroOptions | SharedGateOptions
+
+/** Options of `gate.sleep`. */
+export interface SleepOptions {
+  /**
+   * Milliseconds the service's requests and connections in flight get to finish before it is
+   * scaled to zero; new requests are held meanwhile, and wake it again afterwards. Requests
+   * are counted only where idle scale-down tracks the service (`scaleToZero`): the drain ends
+   * as soon as they are done, 10 000 ms at most by default. Otherwise nothing tells when they
+   * are done: a `drainMs` given is waited out in full, and none is waited for by default.
+   */
+  drainMs?: number
 }
 
 /**
@@ -156,6 +230,8 @@ export interface GateHold {
   readonly namespace: string
   /** A browser navigation, eligible for the waiting page. */
   readonly browser: boolean
+  /** How a refusal is written for this client. */
+  readonly format: RefusalFormat
   /** The `wake` predicate allowed it: false only reads the service's status. */
   readonly wakes: boolean
   /** The `keepsAwake` predicate allowed it: once passed, it counts as activity. */
@@ -183,12 +259,18 @@ export interface Gate {
   /** One entry per service the backend has reported to this gate, by namespace and name. */
   status(): ServiceStatus[]
   /**
-   * Starts waking a service `status()` lists, as a request for it would (bounded by the
-   * timeout); false for any other service.
+   * Wakes a service (with its dependencies) as a request for it would, with no request held:
+   * settles with how the wake ended (`ready`, `not-found`, `timeout`…), bounded by the timeout.
+   * Never rejects.
    */
-  wake(name: string, namespace: string): boolean
-  /** Scales a service `status()` lists to zero now; false for any other, or while it wakes. */
-  sleep(name: string, namespace: string): Promise<boolean>
+  wake(name: string, namespace?: string): Promise<FunctionScaleResult>
+  /**
+   * A graceful scale-down: from now on the service's new requests are held (and wake it again
+   * once it is down); those in flight get `drainMs` to finish; then its replicas are set to 0.
+   * Resolves true once scaled down, false when a wake or a scale-down of it was under way.
+   * Rejects for an invalid name, or when the backend fails.
+   */
+  sleep(name: string, namespace?: string, options?: SleepOptions): Promise<boolean>
   /**
    * Counts a passed request as an open connection (a WebSocket, a streamed body) instead:
    * call the returned function once, when it closes. With `scaleToZero.connectionIdleMs`,
@@ -227,25 +309,12 @@ export const resolveOpenFaaSPath: ServiceResolver = (request) => {
     : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) }
 }
 
-function reply(status: number, body: string, extraHeaders?: Record<string, string>): GateReply {
-  return {
-    kind: "reply",
-    status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-      ...extraHeaders,
-    },
-    body,
-  }
-}
-
 type Refusal = (
   name: string,
   namespace: string,
   error: Error | undefined,
   signal: AbortSignal,
+  format: RefusalFormat,
 ) => GateReply
 
 const PAGE_DUE = Symbol("waiting page due")
@@ -271,69 +340,258 @@ function functionOption(option: string, value: unknown): RequestPredicate | unde
   throw invalidOption(option, "a function", value)
 }
 
-export function createGate(options: ScaleFromZeroOptions): Gate {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw invalidOption("options", "an object such as { serviceQuery }", options)
+/** What every middleware over one gate shares: wakes, the status cache, counts, idle tracking. */
+interface SharedState {
+  readonly scaler: FunctionScaler
+  readonly idle: IdleTracker | undefined
+  readonly telemetry: Telemetry
+  readonly tracker: ReturnType<typeof createStatusTracker>
+  readonly starts: ReturnType<typeof createStartHistory>
+  readonly emit: ScalingEventListener
+  readonly defaultNamespace: string
+  wake(name: string, namespace: string): Promise<FunctionScaleResult>
+  sleep(name: string, namespace: string, options: SleepOptions | undefined): Promise<boolean>
+  checkIdle(): Promise<void>
+  close(): void
+}
+
+/** The shared state behind each gate, for the gates built over it (`{ gate }`). */
+const SHARED = new WeakMap<Gate, SharedState>()
+
+/** Options that belong to the shared gate: given beside `gate`, they would be silently ignored. */
+const SHARED_ONLY = [
+  "serviceQuery",
+  "scaleToZero",
+  "dependencies",
+  "keepWarm",
+  "onEvent",
+  "observers",
+  "maxPollCount",
+  "functionPollInterval",
+  "cacheExpiry",
+  "maxStaleMs",
+  "watchCached",
+  "setScaleRetries",
+  "notFoundExpiry",
+] as const
+
+function namespaceOption(value: unknown): string {
+  if (typeof value !== "string" || checkNamespace(value) !== undefined) {
+    throw invalidOption("defaultNamespace", "a valid namespace name", value)
   }
-  const defaultNamespace =
-    options.defaultNamespace ?? options.serviceQuery?.defaultNamespace ?? DEFAULT_NAMESPACE
-  if (typeof defaultNamespace !== "string" || checkNamespace(defaultNamespace) !== undefined) {
-    throw invalidOption("defaultNamespace", "a valid namespace name", defaultNamespace)
-  }
-  const resolve = options.resolve ?? resolveOpenFaaSPath
-  if (typeof resolve !== "function") throw invalidOption("resolve", "a function", resolve)
+  return value
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function createShared(options: ScaleFromZeroOptions): SharedState {
+  const defaultNamespace = namespaceOption(
+    options.defaultNamespace ?? options.serviceQuery?.defaultNamespace ?? DEFAULT_NAMESPACE,
+  )
   if (
     options.scaleToZero !== undefined &&
     (typeof options.scaleToZero !== "object" || options.scaleToZero === null)
   ) {
     throw invalidOption("scaleToZero", "an object", options.scaleToZero)
   }
-  const maxWaiting = numberOption(
-    "maxWaiting",
-    options.maxWaiting,
-    DEFAULT_MAX_WAITING,
-    "non-negative integer",
-  )
-  const maxWaitingPerService = numberOption(
-    "maxWaitingPerService",
-    options.maxWaitingPerService,
-    maxWaiting,
-    "non-negative integer",
-  )
-  const retryAfterSeconds = numberOption(
-    "retryAfter",
-    options.retryAfter,
-    1,
-    "non-negative integer",
-  )
-  const retryAfter = { "retry-after": String(retryAfterSeconds) }
-  const page = options.waitingPage === false ? undefined : waitingPageSettings(options.waitingPage)
   // The scaler checks the options it shares with the gate (serviceQuery, timeouts, onEvent).
   const emit = options.onEvent ?? (() => {})
   const tracker = createStatusTracker()
   const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
   // Each service's recent cold starts, for the waiting page's estimate.
-  const starts = page && createStartHistory()
+  const starts = createStartHistory()
+  let idle: IdleTracker | undefined
+  /** A service woken for another or on schedule counts as active: idle rules start now. */
+  const touch = (name: string, namespace: string) => {
+    const status = scaler.peek(name, namespace)
+    if (idle !== undefined && status !== undefined) idle.touch(name, namespace, status)
+  }
+  const graph = createDependencyGraph(options.dependencies, defaultNamespace, () => scaler, touch)
   const scaler = createFunctionScaler(
-    starts
-      ? {
-          ...options,
-          onEvent: (event) => {
-            starts.observe(event)
-            emit(event)
-          },
-        }
-      : options,
+    {
+      ...options,
+      onEvent: (event) => {
+        starts.observe(event)
+        emit(event)
+      },
+    },
     undefined,
     telemetry,
+    graph.prerequisites,
   )
-  const idle =
-    options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit, telemetry)
+  let keepWarm: ReturnType<typeof createKeepWarm>
+  idle =
+    options.scaleToZero &&
+    createIdleTracker(
+      scaler,
+      options.scaleToZero,
+      emit,
+      telemetry,
+      (name, namespace, now) =>
+        graph.dependentsUp(name, namespace) || keepWarm?.covers(name, namespace, now) === true,
+    )
+  const wake = async (name: string, namespace: string) => {
+    const result = await scaler.scale(name, namespace)
+    if (result.outcome === "ready") touch(name, namespace)
+    return result
+  }
+  keepWarm = createKeepWarm(
+    options.keepWarm,
+    defaultNamespace,
+    (name, namespace) => void wake(name, namespace),
+    () => tracker.known(),
+  )
+  return {
+    scaler,
+    idle,
+    telemetry,
+    tracker,
+    starts,
+    emit,
+    defaultNamespace,
+    wake,
+    sleep(name, namespace, sleepOptions = {}) {
+      try {
+        if (typeof sleepOptions !== "object" || sleepOptions === null) {
+          throw invalidOption("options", "an object such as { drainMs }", sleepOptions)
+        }
+        const drainMs = numberOption(
+          "drainMs",
+          sleepOptions.drainMs,
+          DEFAULT_DRAIN_MS,
+          "non-negative",
+        )
+        const invalid = checkTarget(name, namespace)
+        if (invalid !== undefined) throw invalid
+        // Uncounted requests (no idle scale-down for this service): only a drainMs asked
+        // for is waited out, since nothing tells when they are done.
+        const counted = idle?.peek(name, namespace) !== undefined
+        const drain = () =>
+          counted
+            ? idle!.drain(name, namespace, drainMs)
+            : delay(sleepOptions.drainMs === undefined ? 0 : drainMs)
+        return telemetry.scaleDown(name, namespace, undefined, () =>
+          scaler.scaleDown(name, namespace, { drain }),
+        )
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+    async checkIdle() {
+      keepWarm?.check(Date.now())
+      await idle?.check()
+    },
+    close() {
+      keepWarm?.close()
+      idle?.close()
+      scaler.close()
+    },
+  }
+}
+
+interface Hint {
+  readonly path: string | undefined
+  readonly when: RequestPredicate | undefined
+  readonly services: readonly { readonly name: string; readonly namespace: string }[]
+}
+
+function prewarmOption(value: unknown, defaultNamespace: string): Hint[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value))
+    throw invalidOption("prewarm", "an array of { path | when, services }", value)
+  return value.map((hint: PrewarmHint, i) => {
+    const at = `prewarm[${i}]`
+    if (typeof hint !== "object" || hint === null)
+      throw invalidOption(at, "{ path | when, services }", hint)
+    if (hint.path !== undefined && typeof hint.path !== "string") {
+      throw invalidOption(`${at}.path`, "a path prefix", hint.path)
+    }
+    const when = functionOption(`${at}.when`, hint.when)
+    if (hint.path === undefined && when === undefined) {
+      throw invalidOption(at, "a hint with a path or a when predicate", hint)
+    }
+    if (!Array.isArray(hint.services) || hint.services.length === 0) {
+      throw invalidOption(`${at}.services`, "a non-empty array of service names", hint.services)
+    }
+    const services = hint.services.map((full: unknown) => {
+      const [name, namespace] = getNamespace(defaultNamespace, String(full))
+      if (typeof full !== "string" || checkTarget(name, namespace) !== undefined) {
+        throw invalidOption(`${at}.services`, "service names", full)
+      }
+      return { name, namespace }
+    })
+    return { path: hint.path, when, services }
+  })
+}
+
+/**
+ * The gate a middleware puts in front of its routes. With `{ gate }` it shares that gate's
+ * wakes, cache, counts and idle tracking and applies its own policy (timeout, waiting page,
+ * limits, predicates, hints); without, it makes its own shared state from the options.
+ */
+export function createGate(options: GateOptions): Gate {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("options", "an object such as { serviceQuery }", options)
+  }
+  if ("gate" in options && options.gate !== undefined) {
+    const shared = SHARED.get(options.gate)
+    if (shared === undefined) {
+      throw invalidOption("gate", "a gate from createGate (or a middleware's .gate)", options.gate)
+    }
+    for (const option of SHARED_ONLY) {
+      const value = (options as unknown as Record<string, unknown>)[option]
+      if (value !== undefined) {
+        throw invalidOption(option, "left out beside gate (the shared gate's applies)", value)
+      }
+    }
+    return routeGate(shared, options, false)
+  }
+  const own = options as ScaleFromZeroOptions
+  return routeGate(createShared(own), own, true)
+}
+
+function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Gate {
+  const { scaler, idle, telemetry, tracker, starts, emit } = shared
+  const defaultNamespace =
+    policy.defaultNamespace === undefined
+      ? shared.defaultNamespace
+      : namespaceOption(policy.defaultNamespace)
+  const resolve = policy.resolve ?? resolveOpenFaaSPath
+  if (typeof resolve !== "function") throw invalidOption("resolve", "a function", resolve)
+  const maxWaiting = numberOption(
+    "maxWaiting",
+    policy.maxWaiting,
+    DEFAULT_MAX_WAITING,
+    "non-negative integer",
+  )
+  const maxWaitingPerService = numberOption(
+    "maxWaitingPerService",
+    policy.maxWaitingPerService,
+    maxWaiting,
+    "non-negative integer",
+  )
+  const retryAfterSeconds = numberOption("retryAfter", policy.retryAfter, 1, "non-negative integer")
+  const retryAfter = { "retry-after": String(retryAfterSeconds) }
+  const page = policy.waitingPage === false ? undefined : waitingPageSettings(policy.waitingPage)
   const known = (name: string, namespace: string) => scaler.peek(name, namespace) !== undefined
-  const wake = functionOption("wake", options.wake)
-  const keepsAwake = functionOption("keepsAwake", options.keepsAwake)
+  const wake = functionOption("wake", policy.wake)
+  const keepsAwake = functionOption("keepsAwake", policy.keepsAwake)
+  const hints = prewarmOption(policy.prewarm, defaultNamespace)
   const { cache } = scaler
-  const { cacheExpiry: expiry, maxStaleMs, timeout } = scaler.config
+  const { cacheExpiry: expiry, maxStaleMs } = scaler.config
+  const sharedTimeout = scaler.config.timeout
+  const timeout = owner
+    ? sharedTimeout
+    : numberOption("timeout", policy.timeout, sharedTimeout, "positive")
+  if (timeout > sharedTimeout) {
+    throw invalidOption("timeout", `at most the shared gate's timeout (${sharedTimeout})`, timeout)
+  }
+  // Holds bounded by this middleware (its own timeout, its own close) get a signal of their own.
+  const ownSignals = !owner
+  const openHolds = new Set<AbortController>()
+  // Held by this middleware now, in all and by service (its limits are its own).
+  let held = 0
+  const heldByService = new Map<string, number>()
   // When each service began waking for browsers shown the page: its reloads are new requests.
   const pageShownSince = new LruMap<string, number>(1000)
   /**
@@ -342,14 +600,46 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
    */
   const pageWakes = new Map<string, { durationMs: number; timer: ReturnType<typeof setTimeout> }>()
 
-  const notFound = (name: string, namespace: string, reason: string) =>
-    reply(404, `error finding function ${name}.${namespace}: ${reason}`)
+  const about = (code: ErrorCode, name: string, namespace: string) => ({
+    code,
+    service: name,
+    namespace,
+  })
 
-  const backendError = (name: string, namespace: string, error: Error | undefined) =>
-    reply(502, `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`)
+  const notFound = (format: RefusalFormat, name: string, namespace: string, reason: string) =>
+    refusalReply(
+      format,
+      404,
+      `error finding function ${name}.${namespace}: ${reason}`,
+      about(ERROR_CODES.serviceNotFound, name, namespace),
+    )
 
-  const asleep = (name: string, namespace: string) =>
-    reply(503, `service ${name}.${namespace} is asleep: this request does not wake it`, retryAfter)
+  const backendError = (
+    format: RefusalFormat,
+    name: string,
+    namespace: string,
+    error: Error | undefined,
+  ) => {
+    const code = (error as { code?: unknown } | undefined)?.code
+    return refusalReply(
+      format,
+      502,
+      `error scaling function ${name}.${namespace}: ${error?.message ?? "unknown error"}`,
+      about(typeof code === "string" ? (code as ErrorCode) : ERROR_CODES.backend, name, namespace),
+    )
+  }
+
+  const asleep = (format: RefusalFormat, name: string, namespace: string) =>
+    refusalReply(
+      format,
+      503,
+      `service ${name}.${namespace} is asleep: this request does not wake it`,
+      about(ERROR_CODES.asleep, name, namespace),
+      retryAfter,
+    )
+
+  const invalidTarget = (format: RefusalFormat, name: string, namespace: string, message: string) =>
+    refusalReply(format, 400, message, about(ERROR_CODES.invalidServiceName, name, namespace))
 
   /** The pass for a ready service: counted in flight when idle scale-down tracks it. */
   const readyPass = (name: string, namespace: string, counts: boolean) => {
@@ -359,22 +649,52 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
 
   /** For a request that may not wake the service: pass if it is ready now, else "asleep". */
   const withoutWaking = async (hold: GateHold): Promise<GatePass | GateReply> => {
-    const { name, namespace } = hold
+    const { name, namespace, format } = hold
     try {
       const status = await scaler.read(name, namespace)
-      if (status.availableReplicas === 0) return asleep(name, namespace)
+      if (status.availableReplicas === 0) return asleep(format, name, namespace)
     } catch (error) {
       if (hasErrorCode(error, ERROR_CODES.serviceNotFound)) {
-        return notFound(name, namespace, "not found")
+        return notFound(format, name, namespace, "not found")
       }
-      return backendError(name, namespace, asError(error))
+      return backendError(format, name, namespace, asError(error))
     }
     return readyPass(name, namespace, hold.keepsAwake)?.pass ?? PASS
   }
 
-  const shed = (name: string, namespace: string, max: number, scope: "gateway" | "service") => {
+  const shed = (
+    format: RefusalFormat,
+    name: string,
+    namespace: string,
+    max: number,
+    scope: "gateway" | "service",
+  ) => {
     emit({ type: "shed", service: name, namespace, limit: max, scope })
-    return reply(503, new OverloadedError(name, namespace, max, scope).message, retryAfter)
+    return refusalReply(
+      format,
+      503,
+      new OverloadedError(name, namespace, max, scope).message,
+      about(ERROR_CODES.overloaded, name, namespace),
+      retryAfter,
+    )
+  }
+
+  /** Wakes a hinted service in the background, unless it is ready or waking already. */
+  const prewarm = (request: GateRequest, list: Hint[]) => {
+    for (const hint of list) {
+      const matches =
+        (hint.path !== undefined && request.path.startsWith(hint.path)) ||
+        (hint.when !== undefined && hint.when(request))
+      if (!matches) continue
+      for (const { name, namespace } of hint.services) {
+        const meta = cache.meta(name, namespace)
+        const ready =
+          meta !== undefined &&
+          meta.serviceQueryResponse.availableReplicas > 0 &&
+          !meta.expired(expiry, Date.now())
+        if (!ready && scaler.waiting(name, namespace) === 0) void shared.wake(name, namespace)
+      }
+    }
   }
 
   const rememberPageWake = (name: string, namespace: string, durationMs: number) => {
@@ -448,13 +768,13 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
   ): GateReply => {
     const key = serviceKey(name, namespace)
     let since = pageShownSince.peek(key)
-    if (since === undefined || Date.now() - since > scaler.config.timeout) {
+    if (since === undefined || Date.now() - since > timeout) {
       since = start
       pageShownSince.set(key, since)
     }
     // From the scale-up this gateway asked for, when it did; else from the first page shown.
-    const elapsedMs = Date.now() - (starts?.scaleUpAt(key) ?? since)
-    const typicalStartMs = starts ? starts.typical(key) : undefined
+    const elapsedMs = Date.now() - (starts.scaleUpAt(key) ?? since)
+    const typicalStartMs = starts.typical(key)
     const { refreshSeconds } = settings
     const body = settings.render({
       name,
@@ -464,24 +784,80 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       refreshSeconds,
       head: waitingPageHead(elapsedMs, typicalStartMs, refreshSeconds),
     })
-    return reply(503, body, {
-      "content-type": "text/html; charset=utf-8",
-      [WAITING_PAGE_HEADER]: "waiting",
-      ...retryAfter,
-    })
+    return {
+      kind: "reply",
+      status: 503,
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        [WAITING_PAGE_HEADER]: "waiting",
+        ...retryAfter,
+      },
+      body,
+    }
   }
+
+  const timedOut = (format: RefusalFormat, name: string, namespace: string, error?: Error) =>
+    refusalReply(
+      format,
+      504,
+      error?.message ?? "timed out",
+      about(ERROR_CODES.scaleTimeout, name, namespace),
+      retryAfter,
+    )
 
   /** The answer to each way a wait can end without a ready replica: one function per status. */
   const refusals: Record<Exclude<ScaleOutcome, "ready">, Refusal> = {
-    "invalid-name": (_name, _namespace, error) => reply(400, error?.message ?? "invalid name"),
-    "not-found": (name, namespace) => notFound(name, namespace, "not found"),
-    timeout: (_name, _namespace, error) => reply(504, error?.message ?? "timed out", retryAfter),
-    // The client left (nobody reads the answer), or the gate was closed under a held request.
-    aborted: (_name, _namespace, _error, signal) =>
-      signal.aborted
-        ? reply(CLIENT_CLOSED_REQUEST, "client closed request")
-        : reply(503, "the gateway is shutting down", retryAfter),
-    "backend-error": (name, namespace, error) => backendError(name, namespace, error),
+    "invalid-name": (name, namespace, error, _signal, format) =>
+      invalidTarget(format, name, namespace, error?.message ?? "invalid name"),
+    "not-found": (name, namespace, _error, _signal, format) =>
+      notFound(format, name, namespace, "not found"),
+    timeout: (name, namespace, error, _signal, format) => timedOut(format, name, namespace, error),
+    // The client left (nobody reads the answer), this middleware's own timeout, or the gate
+    // was closed under a held request.
+    aborted: (name, namespace, error, signal, format) => {
+      if (signal.aborted)
+        return refusalReply(
+          "text",
+          CLIENT_CLOSED_REQUEST,
+          "client closed request",
+          about(ERROR_CODES.shuttingDown, name, namespace),
+        )
+      if (hasErrorCode(error, ERROR_CODES.scaleTimeout)) {
+        return timedOut(format, name, namespace, error)
+      }
+      return refusalReply(
+        format,
+        503,
+        "the gateway is shutting down",
+        about(ERROR_CODES.shuttingDown, name, namespace),
+        retryAfter,
+      )
+    },
+    "backend-error": (name, namespace, error, _signal, format) =>
+      backendError(format, name, namespace, error),
+  }
+
+  /** A signal for one hold that also ends at this middleware's own timeout or close. */
+  const ownHoldSignal = (name: string, namespace: string, signal: AbortSignal) => {
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    const timer = setTimeout(() => {
+      emit({ type: "timeout", service: name, namespace, timeoutMs: timeout })
+      controller.abort(new ScaleTimeoutError(name, namespace, timeout))
+    }, timeout)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener("abort", onAbort, { once: true })
+    openHolds.add(controller)
+    return {
+      signal: controller.signal,
+      release() {
+        clearTimeout(timer)
+        signal.removeEventListener("abort", onAbort)
+        openHolds.delete(controller)
+      },
+    }
   }
 
   /** The hold itself: its answer and, for the telemetry, how it ended. */
@@ -489,50 +865,64 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     hold: GateHold,
     signal: AbortSignal,
   ): Promise<[GatePass | GateReply, HoldOutcome, boolean]> => {
-    const { name, namespace } = hold
-    if (scaler.totalWaiting >= maxWaiting) {
-      return [shed(name, namespace, maxWaiting, "gateway"), "overloaded", false]
+    const { name, namespace, format } = hold
+    if (held >= maxWaiting) {
+      return [shed(format, name, namespace, maxWaiting, "gateway"), "overloaded", false]
     }
-    if (scaler.waiting(name, namespace) >= maxWaitingPerService) {
-      return [shed(name, namespace, maxWaitingPerService, "service"), "overloaded", false]
+    const key = serviceKey(name, namespace)
+    const heldNow = heldByService.get(key) ?? 0
+    if (heldNow >= maxWaitingPerService) {
+      return [shed(format, name, namespace, maxWaitingPerService, "service"), "overloaded", false]
     }
-    const start = Date.now()
-    const pageAfter = hold.browser ? page : undefined
-    const result =
-      pageAfter === undefined
-        ? await scaler.scale(name, namespace, { signal })
-        : await scaleForBrowser(name, namespace, signal, pageAfter.afterMs)
-    // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
-    if (result === PAGE_DUE) {
-      return [waitingPage(name, namespace, start, pageAfter!), "waiting-page", true]
+    held++
+    heldByService.set(key, heldNow + 1)
+    const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
+    try {
+      const start = Date.now()
+      const pageAfter = hold.browser ? page : undefined
+      const waitSignal = own?.signal ?? signal
+      const result =
+        pageAfter === undefined
+          ? await scaler.scale(name, namespace, { signal: waitSignal })
+          : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
+      // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
+      if (result === PAGE_DUE) {
+        return [waitingPage(name, namespace, start, pageAfter!), "waiting-page", true]
+      }
+      if (pageAfter !== undefined) pageShownSince.delete(key)
+      const outcome =
+        result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
+          ? "timeout"
+          : result.outcome
+      return [verdictOf(hold, result, signal), outcome, result.coldStart]
+    } finally {
+      own?.release()
+      held--
+      const left = (heldByService.get(key) ?? 1) - 1
+      if (left === 0) heldByService.delete(key)
+      else heldByService.set(key, left)
     }
-    if (pageAfter !== undefined) pageShownSince.delete(serviceKey(name, namespace))
-    return [
-      verdictOf(name, namespace, result, signal, hold.keepsAwake),
-      result.outcome,
-      result.coldStart,
-    ]
   }
 
-  /** What a held request gets once its wait is over; `counts` is false for one keepsAwake refused. */
+  /** What a held request gets once its wait is over. */
   const verdictOf = (
-    name: string,
-    namespace: string,
+    hold: GateHold,
     result: FunctionScaleResult,
     signal: AbortSignal,
-    counts: boolean,
   ): GatePass | GateReply => {
+    const { name, namespace } = hold
     if (result.outcome !== "ready") {
-      return refusals[result.outcome](name, namespace, result.error, signal)
+      return refusals[result.outcome](name, namespace, result.error, signal, hold.format)
     }
-    if (!result.coldStart) return readyPass(name, namespace, counts)?.pass ?? PASS
-    const status = idle && counts ? scaler.peek(name, namespace) : undefined
+    if (!result.coldStart) return readyPass(name, namespace, hold.keepsAwake)?.pass ?? PASS
+    const status = idle && hold.keepsAwake ? scaler.peek(name, namespace) : undefined
     return coldPass(name, namespace, status, result.durationMs)
   }
 
   const gate: Gate = {
     scaler,
     admit(request) {
+      if (hints !== undefined) prewarm(request, hints)
       const target = resolve(request)
       if (target === undefined) return PASS
       const { name } = target
@@ -557,23 +947,27 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
           return idle.track(name, namespace, status)?.pass ?? PASS
         }
       }
+      const format = refusalFormat(request.headers)
       const invalid = checkTarget(name, namespace)
       if (invalid !== undefined) {
         telemetry.refused("400", name, namespace, false)
-        return reply(400, invalid.message)
+        return invalidTarget(format, name, namespace, invalid.message)
       }
       if (scaler.isKnownMissing(name, namespace)) {
         telemetry.refused("404", name, namespace, false)
-        return notFound(name, namespace, "not found")
+        return notFound(format, name, namespace, "not found")
       }
       const wakes = wake === undefined || wake(request)
       // Known to be down: no need to ask the backend again to refuse.
-      if (!wakes && meta !== undefined && !meta.expired(expiry)) return asleep(name, namespace)
+      if (!wakes && meta !== undefined && !meta.expired(expiry)) {
+        return asleep(format, name, namespace)
+      }
       return {
         kind: "hold",
         name,
         namespace,
         browser: prefersHtml(request.method, request.headers),
+        format,
         wakes,
         keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
@@ -593,40 +987,34 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
       if (target === undefined) return undefined
       const { name } = target
       const namespace = target.namespace ?? defaultNamespace
+      const format = refusalFormat(request.headers)
       const invalid = checkTarget(name, namespace)
-      if (invalid !== undefined) return reply(400, invalid.message)
+      if (invalid !== undefined) return invalidTarget(format, name, namespace, invalid.message)
       // The cached "ready" just proved wrong: the wake reads the status afresh.
       cache.delete(name, namespace)
       return gate.wait(
-        { kind: "hold", name, namespace, browser: false, wakes: true, keepsAwake: true },
+        { kind: "hold", name, namespace, browser: false, format, wakes: true, keepsAwake: true },
         signal,
       )
     },
     finished(pass) {
       pass.inFlight?.finished()
     },
-    status: () => tracker.status(scaler, idle || undefined),
-    wake(name, namespace) {
-      if (!tracker.has(name, namespace)) return false
-      void scaler.scale(name, namespace)
-      return true
-    },
-    async sleep(name, namespace) {
-      if (!tracker.has(name, namespace)) return false
-      return telemetry.scaleDown(name, namespace, undefined, () =>
-        scaler.scaleDown(name, namespace),
-      )
-    },
+    status: () => tracker.status(scaler, idle),
+    wake: (name, namespace = defaultNamespace) => shared.wake(name, namespace),
+    sleep: (name, namespace = defaultNamespace, options) => shared.sleep(name, namespace, options),
     open(pass, traffic) {
       return pass.inFlight === undefined ? NOTHING_OPEN : pass.inFlight.open(traffic)
     },
-    checkIdle: () => idle?.check() ?? Promise.resolve(),
+    checkIdle: () => shared.checkIdle(),
     close() {
-      idle?.close()
-      scaler.close()
+      const closing = new DOMException("the gateway is shutting down", "AbortError")
+      for (const controller of [...openHolds]) controller.abort(closing)
       for (const { timer } of pageWakes.values()) clearTimeout(timer)
       pageWakes.clear()
+      if (owner) shared.close()
     },
   }
+  SHARED.set(gate, shared)
   return gate
 }

@@ -25,6 +25,12 @@ export interface ScaleToZeroOptions {
    */
   connectionIdleMs?: number
   /**
+   * Milliseconds the requests still in flight when a scale-down is decided get to finish
+   * (new ones are held from that moment, and wake the service again afterwards). Default
+   * 10 000.
+   */
+  drainMs?: number
+  /**
    * Activity shared with the other gateway instances in front of the same services: a service
    * is scaled down only once it is idle on every instance, and by one instance only.
    */
@@ -45,6 +51,8 @@ interface TrackedService extends ServiceActivity {
   lastShared: number
   /** A shared scale-down decision is under way. */
   deciding: boolean
+  /** Called when inFlight drops to 0, while a scale-down drains the service. */
+  drained: (() => void) | undefined
   /** Open connections watched for silence (only with connectionIdleMs). */
   readonly connections: Set<WatchedConnection>
 }
@@ -68,6 +76,18 @@ export interface IdleTracker {
   ): ServiceActivity | undefined
   /** The service's activity, when it is tracked; changes nothing. */
   peek(name: string, namespace: string): ServiceActivity | undefined
+  /**
+   * Counts the service (when it opted in) as active now, without a request in flight: a
+   * service woken for another (a dependency) or by a schedule, which would otherwise never be
+   * scaled down.
+   */
+  touch(name: string, namespace: string, response: ServiceQueryResponse): void
+  /**
+   * Settles once the service's requests in flight have finished, or after `drainMs`; at once
+   * when none are. Unknown to the tracker (not opted in), its requests were not counted: the
+   * whole `drainMs` is given. The service stops being tracked: its next request starts anew.
+   */
+  drain(name: string, namespace: string, drainMs: number): Promise<void>
   /** Runs one idle check now; settles once every scale-down it decided has been made. */
   check(): Promise<void>
   close(): void
@@ -78,11 +98,31 @@ export const DEFAULT_IDLE_AFTER_MS = 15 * 60_000
 const checkIntervalFor = (idleAfterMs: number) =>
   Math.min(30_000, Math.max(100, Math.floor(idleAfterMs / 4)))
 
+/** Whether something other than requests keeps a service up now (a dependent, a keep-warm window). */
+export type KeepsUp = (name: string, namespace: string, now: number) => boolean
+
+export const DEFAULT_DRAIN_MS = 10_000
+
+/** Waits for a service's counted requests to finish, `drainMs` at most. */
+function drainActivity(service: TrackedService | undefined, drainMs: number): Promise<void> {
+  if (service?.inFlight === 0) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      if (service !== undefined) service.drained = undefined
+      resolve()
+    }
+    const timer = setTimeout(done, drainMs)
+    if (service !== undefined) service.drained = done
+  })
+}
+
 export function createIdleTracker(
   scaler: FunctionScaler,
   options: ScaleToZeroOptions,
   emit: ScalingEventListener,
   telemetry: Telemetry,
+  keepsUp?: KeepsUp,
 ): IdleTracker {
   const defaultIdleAfter = numberOption(
     "scaleToZero.idleAfterMs",
@@ -94,6 +134,12 @@ export function createIdleTracker(
     options.connectionIdleMs === undefined
       ? undefined
       : numberOption("scaleToZero.connectionIdleMs", options.connectionIdleMs, 0, "positive")
+  const drainMs = numberOption(
+    "scaleToZero.drainMs",
+    options.drainMs,
+    DEFAULT_DRAIN_MS,
+    "non-negative",
+  )
   const { shared } = options
   if (
     shared !== undefined &&
@@ -128,7 +174,9 @@ export function createIdleTracker(
     const { name, namespace } = service
     const idleMs = now - service.lastActive
     return telemetry
-      .scaleDown(name, namespace, idleMs, () => scaler.scaleDown(name, namespace))
+      .scaleDown(name, namespace, idleMs, () =>
+        scaler.scaleDown(name, namespace, { drain: () => drainActivity(service, drainMs) }),
+      )
       .then(
         (scaled) => {
           if (scaled) emit({ type: "scale-down", service: name, namespace, idleMs })
@@ -176,6 +224,7 @@ export function createIdleTracker(
       } else if (connection.counted && now - connection.quietSince >= quietAfterMs) {
         connection.counted = false
         service.inFlight--
+        if (service.inFlight === 0) service.drained?.()
         service.lastActive = Math.max(service.lastActive, connection.quietSince)
       }
     }
@@ -187,6 +236,7 @@ export function createIdleTracker(
     const decisions: Promise<unknown>[] = []
     for (const [key, service] of activities) {
       const { name, namespace } = service
+      if (keepsUp?.(name, namespace, now)) service.lastActive = now
       if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
       if (shared !== undefined) {
         // Requests in flight are activity now; tell the others at most once per check.
@@ -237,56 +287,73 @@ export function createIdleTracker(
     handle.unref?.() // never keep a Node process alive just to scale down
   }
 
+  const activityOf = (name: string, namespace: string, response: ServiceQueryResponse) => {
+    const key = serviceKey(name, namespace)
+    let activity = activities.get(key)
+    if (activity === undefined) {
+      if (!optedIn(response)) return undefined
+      const created: TrackedService = {
+        name,
+        namespace,
+        inFlight: 0,
+        lastActive: Date.now(),
+        lastShared: 0,
+        deciding: false,
+        idleAfterMs: idleAfterFor(response),
+        connections: new Set(),
+        drained: undefined,
+        finished() {
+          created.inFlight--
+          created.lastActive = Date.now()
+          if (created.inFlight === 0) created.drained?.()
+        },
+        open(traffic) {
+          if (connectionIdleMs === undefined) {
+            let open = true
+            return () => {
+              if (open) created.finished()
+              open = false
+            }
+          }
+          const connection: WatchedConnection = {
+            traffic,
+            seen: traffic.bytesRead + traffic.bytesWritten,
+            quietSince: Date.now(),
+            counted: true,
+          }
+          created.connections.add(connection)
+          return () => {
+            if (!created.connections.delete(connection)) return
+            if (connection.counted) created.finished()
+          }
+        },
+        get pass(): GatePass {
+          return warmPass
+        },
+      }
+      const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
+      activity = created
+      activities.set(key, activity)
+      ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
+    }
+    return activity
+  }
+
   return {
     track(name, namespace, response) {
-      const key = serviceKey(name, namespace)
-      let activity = activities.get(key)
-      if (activity === undefined) {
-        if (!optedIn(response)) return undefined
-        const created: TrackedService = {
-          name,
-          namespace,
-          inFlight: 0,
-          lastActive: Date.now(),
-          lastShared: 0,
-          deciding: false,
-          idleAfterMs: idleAfterFor(response),
-          connections: new Set(),
-          finished() {
-            created.inFlight--
-            created.lastActive = Date.now()
-          },
-          open(traffic) {
-            if (connectionIdleMs === undefined) {
-              let open = true
-              return () => {
-                if (open) created.finished()
-                open = false
-              }
-            }
-            const connection: WatchedConnection = {
-              traffic,
-              seen: traffic.bytesRead + traffic.bytesWritten,
-              quietSince: Date.now(),
-              counted: true,
-            }
-            created.connections.add(connection)
-            return () => {
-              if (!created.connections.delete(connection)) return
-              if (connection.counted) created.finished()
-            }
-          },
-          get pass(): GatePass {
-            return warmPass
-          },
-        }
-        const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
-        activity = created
-        activities.set(key, activity)
-        ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
-      }
-      activity.inFlight++
+      const activity = activityOf(name, namespace, response)
+      if (activity !== undefined) activity.inFlight++
       return activity
+    },
+    touch(name, namespace, response) {
+      const activity = activityOf(name, namespace, response)
+      if (activity !== undefined) activity.lastActive = Date.now()
+    },
+    drain(name, namespace, ms) {
+      const key = serviceKey(name, namespace)
+      const activity = activities.get(key)
+      activities.delete(key)
+      return drainActivity(activity, ms)
     },
     peek: (name, namespace) => activities.get(serviceKey(name, namespace)),
     async check() {

@@ -15,10 +15,17 @@ export {
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
 } from "./constants.js"
+export {
+  DEPENDS_ON_LABEL,
+  type Dependencies,
+  type DependencySpec,
+  PARALLEL_LABEL,
+} from "./dependencies.js"
 export { parseDuration } from "./duration.js"
 export {
   BackendError,
   type BackendErrorOptions,
+  DependencyError,
   ERROR_CODES,
   type ErrorCode,
   InvalidServiceNameError,
@@ -46,17 +53,22 @@ export {
   createGate,
   type Gate,
   type GateHold,
+  type GateOptions,
   type GatePass,
   type GateReply,
   type GateRequest,
   type GateVerdict,
   type HeaderReader,
   type InFlight,
+  type PrewarmHint,
   type RequestPredicate,
+  type RoutePolicy,
   resolveOpenFaaSPath,
   type ScaleFromZeroOptions,
   type ServiceResolver,
   type ServiceTarget,
+  type SharedGateOptions,
+  type SleepOptions,
   type Traffic,
   type WaitingPageOptions,
 } from "./gate.js"
@@ -66,9 +78,11 @@ export {
   type ScaleServiceRequest,
 } from "./horizontal-scaling.js"
 export type { ScaleToZeroOptions } from "./idle-scale-down.js"
+export type { KeepWarmWindow } from "./keep-warm.js"
 export { isMonitoringRequest, notMonitoring } from "./monitoring.js"
 export { getNamespace, getServiceName } from "./names.js"
 export type * from "./observer.js"
+export { type RefusalFormat, refusalFormat } from "./refusal.js"
 export type { SharedActivity } from "./shared-activity.js"
 export { SingleFlight } from "./single-flight.js"
 export type { ServiceState, ServiceStatus } from "./status.js"

@@ -178,10 +178,14 @@ export async function answerStatusRequest(
   if (action !== "wake" && action !== "sleep") {
     return json(400, { error: "action must be wake or sleep" })
   }
-  const done = action === "wake" ? gate.wake(name, namespace) : await gate.sleep(name, namespace)
-  if (!done && !gate.status().some((s) => s.name === name && s.namespace === namespace)) {
+  // Only services the status lists: the buttons act on what the gate has seen, nothing else.
+  if (!gate.status().some((s) => s.name === name && s.namespace === namespace)) {
     return json(404, { error: `no service ${name}.${namespace} in the status` })
   }
+  let done = true
+  // A wake goes on in the background (the page shows it); a sleep answers once it is made.
+  if (action === "wake") void gate.wake(name, namespace)
+  else done = await gate.sleep(name, namespace).catch(() => false)
   if (wantsJson(request)) return json(202, { action, service: name, namespace, done })
   // A form posted without JavaScript: back to the page.
   const page = request.path.split("?")[0] ?? "/"

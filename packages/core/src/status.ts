@@ -130,5 +130,10 @@ export function createStatusTracker() {
     )
   }
 
-  return { observer, has, status }
+  /** Every service reported and not known to be gone. */
+  function* known() {
+    for (const found of records.values()) if (!found.missing) yield found
+  }
+
+  return { observer, has, status, known }
 }

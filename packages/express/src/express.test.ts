@@ -45,19 +45,21 @@ const echo = (request: ExpressRequest, response: ServerResponse, next: NextFunct
 }
 
 // Built once per major version, so the middlewares are type-checked against both typings.
-function express5App({ options }: ContractBackend) {
+function express5App({ options, routes }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = express5()
   app.use(middleware)
+  for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(SCALE_PATH_PREFIX, horizontalScaling(), scaleEcho)
   app.use(echo)
   return { listener: app, gate: middleware.gate }
 }
 
-function express4App({ options }: ContractBackend) {
+function express4App({ options, routes }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = express4()
   app.use(middleware)
+  for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(SCALE_PATH_PREFIX, horizontalScaling(), scaleEcho)
   app.use(echo)
   return { listener: app, gate: middleware.gate }

@@ -3,7 +3,7 @@ import {
   answerStatusRequest,
   createGate,
   type Gate,
-  type ScaleFromZeroOptions,
+  type GateOptions,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
   statusAuthorizer,
@@ -22,8 +22,13 @@ import {
 } from "@scale-from-zero/core/node"
 
 export type {
+  GateOptions,
+  PrewarmHint,
+  RoutePolicy,
   ScaleFromZeroOptions,
   ScaleServiceRequest,
+  SharedGateOptions,
+  SleepOptions,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
 export type { UpgradeHandler, UpgradeListener } from "@scale-from-zero/core/node"
@@ -63,7 +68,7 @@ export interface ScaleFromZeroMiddleware {
  * (scaling it from zero), then hands it on with its body unread; answers 400/404/502/503/504
  * itself. Requests for no service pass straight through.
  */
-export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
   const middleware = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
     const verdict = gate.admit(toGateRequest(request, request.originalUrl))

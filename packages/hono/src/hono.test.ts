@@ -16,6 +16,7 @@ runAdapterContract("Hono on @hono/node-server", {
       url: `http://127.0.0.1:${port}`,
       stats: async () => contract.stats(),
       scaleExternally: contract.scaleExternally,
+      sleep: contract.sleep,
       async close() {
         contract.close()
         if ("closeAllConnections" in server) server.closeAllConnections()

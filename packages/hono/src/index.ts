@@ -2,8 +2,8 @@ import {
   answerStatusRequest,
   createGate,
   type Gate,
+  type GateOptions,
   type GatePass,
-  type ScaleFromZeroOptions,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
   statusAuthorizer,
@@ -20,8 +20,13 @@ import {
 import type { Context, Handler, MiddlewareHandler } from "hono"
 
 export type {
+  GateOptions,
+  PrewarmHint,
+  RoutePolicy,
   ScaleFromZeroOptions,
   ScaleServiceRequest,
+  SharedGateOptions,
+  SleepOptions,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
 
@@ -68,9 +73,9 @@ function executionContextOf(c: Context): WaitUntil | undefined {
  * itself. Requests for no service pass straight through. Web APIs only: runs on Node
  * (@hono/node-server), Cloudflare Workers, Deno and Bun.
  */
-export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(
-    onCloudflareWorkers() && options?.watchCached === undefined
+    onCloudflareWorkers() && !("gate" in options) && options?.watchCached === undefined
       ? { ...options, watchCached: false }
       : options,
   )

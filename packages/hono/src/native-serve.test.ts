@@ -1,4 +1,4 @@
-import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
+import { CONTRACT_CASES, runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
 import type { ContractStats } from "@scale-from-zero/test-kit/adapter-scenario"
 import { afterAll, beforeAll, expect } from "vitest"
 import contractWorker from "../test/contract-worker.js"
@@ -56,6 +56,8 @@ afterAll(async () => {
 })
 
 runAdapterContract(`Hono on ${server.name}`, {
+  // gate.sleep needs the gate in this process; the runtime's server is reached over HTTP only.
+  cases: CONTRACT_CASES.filter((name) => name !== "sleep-drain"),
   async start(scenario) {
     const setup = await fetch(`${url}/__scenario`, {
       method: "POST",

@@ -16,6 +16,8 @@ export interface ContractApp {
   app: Hono<HorizontalScalingEnv>
   stats(): ContractStats
   scaleExternally(service: string, replicas: number): Promise<void>
+  /** `gate.sleep` of the main middleware's gate, for a service in the default namespace. */
+  sleep(service: string, drainMs: number): Promise<boolean>
   close(): void
 }
 
@@ -24,6 +26,7 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
   const middleware = scaleFromZero(backend.options)
   const app = new Hono<HorizontalScalingEnv>()
   app.use(middleware)
+  for (const policy of backend.routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.all(`${SCALE_PATH_PREFIX}*`, horizontalScaling(), async (c) => {
     const answer: ScaleEchoAnswer = {
       parsed: c.get("scaleRequest"),
@@ -45,6 +48,7 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
     app,
     stats: () => backend.stats(middleware.gate),
     scaleExternally: backend.scaleExternally,
+    sleep: (service, drainMs) => middleware.gate.sleep(service, undefined, { drainMs }),
     close: () => backend.close(middleware.gate),
   }
 }

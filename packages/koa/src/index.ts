@@ -3,8 +3,8 @@ import {
   answerStatusRequest,
   createGate,
   type Gate,
+  type GateOptions,
   type GateReply,
-  type ScaleFromZeroOptions,
   type StatusHandlerOptions,
   statusAuthorizer,
 } from "@scale-from-zero/core"
@@ -21,8 +21,13 @@ import {
 } from "@scale-from-zero/core/node"
 
 export type {
+  GateOptions,
+  PrewarmHint,
+  RoutePolicy,
   ScaleFromZeroOptions,
   ScaleServiceRequest,
+  SharedGateOptions,
+  SleepOptions,
   StatusHandlerOptions,
 } from "@scale-from-zero/core"
 export type {
@@ -94,7 +99,7 @@ function respond(context: KoaContext, reply: GateReply): undefined {
  * (scaling it from zero), then hands it on with its body unread; answers 400/404/502/503/504
  * itself. Requests for no service pass straight through.
  */
-export function scaleFromZero(options: ScaleFromZeroOptions): ScaleFromZeroMiddleware {
+export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
   const middleware = (context: KoaContext, next: Next) => {
     const verdict = gate.admit(toGateRequest(context.req, context.originalUrl))

@@ -51,21 +51,23 @@ const logErrorsButClientAborts = (error: Error & { code?: string }) => {
 }
 
 // Built once per major version, so the middlewares are type-checked against both typings.
-function koa3App({ options }: ContractBackend) {
+function koa3App({ options, routes }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = new Koa3()
   app.on("error", logErrorsButClientAborts)
   app.use(middleware)
+  for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(scaleRoute)
   app.use(echo)
   return { listener: app.callback(), gate: middleware.gate }
 }
 
-function koa2App({ options }: ContractBackend) {
+function koa2App({ options, routes }: ContractBackend) {
   const middleware = scaleFromZero(options)
   const app = new Koa2()
   app.on("error", logErrorsButClientAborts)
   app.use(middleware)
+  for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(scaleRoute)
   app.use(echo)
   return { listener: app.callback(), gate: middleware.gate }

@@ -26,29 +26,40 @@ export interface RunningApp {
   stats(): Promise<ContractStats>
   /** The backend behind the gate's back; the cases that use it run on Node only. */
   scaleExternally?(service: string, replicas: number): Promise<void>
+  /** `gate.sleep(service, default namespace, { drainMs })`; the cases that use it run on Node only. */
+  sleep?(service: string, drainMs: number): Promise<boolean>
   /** Stops the server and closes the gate and the backend. */
   close(): Promise<void>
 }
 
-export type ContractCase =
-  | "pass-through"
-  | "invalid-name"
-  | "unknown-service"
-  | "warm"
-  | "cold-start"
-  | "backend-error"
-  | "timeout"
-  | "shed"
-  | "concurrent-cold"
-  | "large-body"
-  | "client-gone"
-  | "waiting-page"
-  | "in-flight"
-  | "streamed-body"
-  | "horizontal-scaling"
-  | "external-scale-down"
-  | "hung-backend"
-  | "browser-wake"
+export const CONTRACT_CASES = [
+  "pass-through",
+  "invalid-name",
+  "unknown-service",
+  "warm",
+  "cold-start",
+  "backend-error",
+  "timeout",
+  "shed",
+  "concurrent-cold",
+  "large-body",
+  "client-gone",
+  "waiting-page",
+  "in-flight",
+  "streamed-body",
+  "horizontal-scaling",
+  "external-scale-down",
+  "hung-backend",
+  "browser-wake",
+  "problem-json",
+  "group",
+  "group-idle",
+  "sleep-drain",
+  "route-policies",
+  "prewarm",
+] as const
+
+export type ContractCase = (typeof CONTRACT_CASES)[number]
 
 export interface AdapterHarness {
   start(scenario: ContractScenario): Promise<RunningApp>
@@ -450,6 +461,248 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
         expect(Math.abs(Number(timing?.[1]) - wakeMs)).toBeLessThanOrEqual(5)
         const after = await http.get(`${SERVICE}/page`).set("accept", "text/html").expect(200)
         expect(after.headers["server-timing"]).toBeUndefined()
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    contractCase(
+      "problem-json",
+      "answers refusals as problem+json to JSON clients, plain text to others, an HTML page to browsers",
+      async () => {
+        const { http } = await start({
+          services: { echo: { startupDelayMs: 10_000 } },
+          gate: { timeout: 200, retryAfter: 2 },
+        })
+        const missing = await http
+          .get("/function/missing/x")
+          .set("accept", "application/json")
+          .expect(404)
+        expect(missing.headers["content-type"]).toBe("application/problem+json")
+        expect(JSON.parse(missing.text)).toEqual({
+          type: "about:blank",
+          title: "Not Found",
+          status: 404,
+          detail: "error finding function missing.openfaas-fn: not found",
+          code: "ERR_SERVICE_NOT_FOUND",
+          service: "missing",
+          namespace: "openfaas-fn",
+        })
+        const late = await http.get(`${SERVICE}/`).set("accept", "application/json").expect(504)
+        expect(late.headers["retry-after"]).toBe("2")
+        expect(JSON.parse(late.text)).toMatchObject({
+          status: 504,
+          title: "Gateway Timeout",
+          code: "ERR_SCALE_TIMEOUT",
+        })
+        const text = await http.get("/function/missing/x").set("accept", "*/*").expect(404)
+        expect(text.headers["content-type"]).toMatch(/^text\/plain/)
+        expect(text.text).toBe("error finding function missing.openfaas-fn: not found")
+        const page = await http.get("/function/missing/x").set("accept", "text/html").expect(404)
+        expect(page.headers["content-type"]).toMatch(/^text\/html/)
+        expect(page.text).toContain("<h1>404 Not Found</h1>")
+        const invalid = await http
+          .get("/function/bad%20name")
+          .set("accept", "application/problem+json")
+          .expect(400)
+        expect(JSON.parse(invalid.text)).toMatchObject({ code: "ERR_INVALID_SERVICE_NAME" })
+      },
+    )
+
+    contractCase(
+      "group",
+      "wakes a three-level group for one request in dependency order, independent branches together",
+      async () => {
+        const delay = 250
+        const { app, http } = await start({
+          services: {
+            // web's needs come from its label, api's from the option.
+            web: { startupDelayMs: delay, labels: { "scale-from-zero.depends-on": "api" } },
+            api: { startupDelayMs: delay },
+            db: { startupDelayMs: delay },
+            cache: { startupDelayMs: delay },
+          },
+          gate: { dependencies: { api: ["db", "cache"] } },
+        })
+        const response = await http.get("/function/web/x").expect(200)
+        const timing = /^cold-start;dur=(\d+)$/.exec(String(response.headers["server-timing"]))
+        // Three levels one after the other: the held request waited for the whole group.
+        expect(Number(timing?.[1])).toBeGreaterThanOrEqual(3 * delay - 30)
+        const { log } = await app.stats()
+        const at = (what: string, service: string) =>
+          log.find((entry) => entry.what === what && entry.service === service)?.at ?? Number.NaN
+        for (const service of ["web", "api", "db", "cache"]) {
+          expect(
+            log.filter((e) => e.what === "set-replicas" && e.service === service),
+          ).toHaveLength(1)
+        }
+        // db and cache are independent: scaled up together, before api; api once both are ready.
+        expect(Math.abs(at("set-replicas", "db") - at("set-replicas", "cache"))).toBeLessThan(
+          delay / 2,
+        )
+        expect(at("set-replicas", "api")).toBeGreaterThanOrEqual(at("ready", "db"))
+        expect(at("set-replicas", "api")).toBeGreaterThanOrEqual(at("ready", "cache"))
+        expect(at("set-replicas", "web")).toBeGreaterThanOrEqual(at("ready", "api"))
+        expect(at("ready", "web")).toBeGreaterThan(at("set-replicas", "web"))
+      },
+    )
+
+    contractCase(
+      "group",
+      "with parallel: true, scales a service up beside its dependencies, and still holds for all",
+      async () => {
+        const { app, http } = await start({
+          services: { api: { startupDelayMs: 100 }, db: { startupDelayMs: 400 } },
+          gate: { dependencies: { api: { services: ["db"], parallel: true } } },
+        })
+        const response = await http.get("/function/api/x").expect(200)
+        const timing = /^cold-start;dur=(\d+)$/.exec(String(response.headers["server-timing"]))
+        expect(Number(timing?.[1])).toBeGreaterThanOrEqual(370)
+        const { log } = await app.stats()
+        const sets = log.filter((entry) => entry.what === "set-replicas")
+        expect(sets.map((entry) => entry.service).sort()).toEqual(["api", "db"])
+        expect(Math.abs((sets[0]?.at ?? 0) - (sets[1]?.at ?? 0))).toBeLessThan(100)
+      },
+    )
+
+    contractCase(
+      "group",
+      "refuses a dependency cycle found in the labels, naming it, and scales nothing up",
+      async () => {
+        const { app, http } = await start({
+          services: {
+            a: { labels: { "scale-from-zero.depends-on": "b" } },
+            b: { labels: { "scale-from-zero.depends-on": "a" } },
+          },
+        })
+        const response = await http
+          .get("/function/a/")
+          .set("accept", "application/json")
+          .expect(502)
+        const problem = JSON.parse(response.text)
+        expect(problem.code).toBe("ERR_DEPENDENCY")
+        expect(problem.detail).toContain(
+          "dependency cycle: b.openfaas-fn → a.openfaas-fn → b.openfaas-fn",
+        )
+        expect((await app.stats()).setReplicas).toBe(0)
+      },
+    )
+
+    contractCase(
+      "group-idle",
+      "keeps a dependency up while its dependent is, then scales it down once, after its own idle time",
+      async () => {
+        const { app, http } = await start({
+          services: { api: { startupDelayMs: 50 }, db: { startupDelayMs: 50 } },
+          gate: {
+            dependencies: { api: ["db"] },
+            scaleToZero: { allServices: true, idleAfterMs: 300, checkIntervalMs: 20 },
+          },
+        })
+        await http.get("/function/api/x").expect(200)
+        const scaledDown = (log: ContractStats["log"], service: string) =>
+          log.filter((e) => e.what === "set-replicas" && e.service === service && e.replicas === 0)
+        await until(
+          "both scaled down",
+          async () => scaledDown((await app.stats()).log, "db").length === 1,
+          3000,
+        )
+        await new Promise((resolve) => setTimeout(resolve, 400))
+        const { log } = await app.stats()
+        const [api] = scaledDown(log, "api")
+        const [db, again] = scaledDown(log, "db")
+        expect(again).toBeUndefined()
+        // db was woken before api and idle as long, yet outlived it by its own idle time.
+        expect(db!.at - api!.at).toBeGreaterThanOrEqual(250)
+      },
+    )
+
+    contractCase(
+      "sleep-drain",
+      "gate.sleep lets a request in flight finish, scales down once, and holds a new request for a fresh wake",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { replicas: 1, startupDelayMs: 100 } },
+          gate: { scaleToZero: { allServices: true, idleAfterMs: 60_000 } },
+        })
+        await http.get(`${SERVICE}/warm`).expect(200)
+        const slow = slowRequest(app.url, `${SERVICE}/slow`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        let slept: boolean | undefined
+        const sleeping = app.sleep!("echo", 5000).then((result) => {
+          slept = result
+        })
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        // Draining: nothing scaled down yet, and a new request is held, not passed.
+        const during = http.get(`${SERVICE}/during`).then((x) => x)
+        await until("the new request held", async () => (await app.stats()).totalWaiting === 1)
+        expect(slept).toBeUndefined()
+        expect((await app.stats()).setReplicas).toBe(0)
+        slow.finish()
+        expect(await slow.status).toBe(200)
+        await sleeping
+        expect(slept).toBe(true)
+        const held = await during
+        expect(held.status).toBe(200)
+        expect(held.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+        const sets = (await app.stats()).log.filter((e) => e.what === "set-replicas")
+        expect(sets.map((e) => e.replicas)).toEqual([0, 1])
+      },
+    )
+
+    contractCase(
+      "route-policies",
+      "wakes one service once for two routes with their own policies: held JSON, a browser page, a short timeout",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 600 } },
+          routes: [
+            { prefix: "/api/", service: "echo", policy: { waitingPage: false } },
+            { prefix: "/app/", service: "echo", policy: { waitingPage: { afterMs: 100 } } },
+            { prefix: "/quick/", service: "echo", policy: { timeout: 150, waitingPage: false } },
+          ],
+        })
+        const api = http
+          .get("/api/users")
+          .set("accept", "application/json")
+          .then((x) => x)
+        const browser = http
+          .get("/app/home")
+          .set("accept", "text/html")
+          .then((x) => x)
+        const quick = await http.get("/quick/x").set("accept", "application/json").expect(504)
+        expect(JSON.parse(quick.text)).toMatchObject({ code: "ERR_SCALE_TIMEOUT" })
+        const page = await browser
+        expect(page.status).toBe(503)
+        expect(page.headers["content-type"]).toMatch(/^text\/html/)
+        const held = await api
+        expect(held.status).toBe(200)
+        expect(held.body).toMatchObject({ path: "/api/users" })
+        expect(held.headers["server-timing"]).toMatch(/^cold-start;dur=\d+$/)
+        // The shared cache: warm for every route now.
+        const warm = await http.get("/app/home").set("accept", "text/html").expect(200)
+        expect(warm.body).toMatchObject({ path: "/app/home" })
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    contractCase(
+      "prewarm",
+      "wakes the hinted services in the background without holding the hinting request",
+      async () => {
+        const { app, http } = await start({
+          services: { echo: { startupDelayMs: 500 } },
+          gate: { prewarm: [{ path: "/login", services: ["echo"] }] },
+        })
+        const started = Date.now()
+        const login = await http.get("/login").expect(200)
+        expect(login.body).toMatchObject({ path: "/login" })
+        expect(Date.now() - started).toBeLessThan(400)
+        expect((await app.stats()).setReplicas).toBe(1)
+        await until("echo ready", async () => (await app.stats()).readyDurations.length === 1)
+        const warm = await http.get(`${SERVICE}/x`).expect(200)
+        expect(warm.headers["server-timing"]).toBeUndefined()
+        // A second hint while it is ready starts nothing.
+        await http.get("/login").expect(200)
         expect((await app.stats()).setReplicas).toBe(1)
       },
     )

@@ -50,6 +50,7 @@ export async function serveContractApp(
     url: `http://127.0.0.1:${port}`,
     stats: async () => backend.stats(gate),
     scaleExternally: backend.scaleExternally,
+    sleep: (service, drainMs) => gate.sleep(service, undefined, { drainMs }),
     close: async () => {
       backend.close(gate)
       await closeServer(server)

@@ -1,6 +1,6 @@
 // The app every adapter builds for the contract, described as plain data so that it can be
 // rebuilt inside another runtime (workerd). Web APIs only: no node: imports, no vitest.
-import type { Gate, ScaleFromZeroOptions } from "@scale-from-zero/core"
+import type { Gate, RoutePolicy, ScaleFromZeroOptions } from "@scale-from-zero/core"
 import {
   createMemoryServiceQuery,
   type MemoryServiceDefinition,
@@ -22,6 +22,26 @@ export interface ContractScenario {
   hangFirstRead?: boolean
   /** Gate options beyond the backend. */
   gate?: Omit<ScaleFromZeroOptions, "serviceQuery" | "resolve" | "onEvent">
+  /**
+   * More middlewares over the main one's gate (`scaleFromZero({ gate, ...policy })`), each
+   * for the paths under its `prefix`, which it maps to `service`.
+   */
+  routes?: ContractRoute[]
+}
+
+/** One route's middleware: its paths, the service they need, its own policy (plain data). */
+export interface ContractRoute {
+  prefix: string
+  service: string
+  policy?: Omit<RoutePolicy, "resolve" | "wake" | "keepsAwake" | "prewarm">
+}
+
+/** A backend call or event, in order, with its time (epoch ms). */
+export interface ContractLogEntry {
+  what: "set-replicas" | "ready"
+  service: string
+  replicas?: number
+  at: number
 }
 
 /** What the contract reads back from the app's gate and backend. */
@@ -34,11 +54,15 @@ export interface ContractStats {
   activeWatches: number
   /** `durationMs` of each `ready` event the gate emitted, in order. */
   readyDurations: number[]
+  /** Every setReplicas call and ready event, in order. */
+  log: ContractLogEntry[]
 }
 
 export interface ContractBackend {
   serviceQuery: MemoryServiceQuery
   options: ScaleFromZeroOptions
+  /** The policies of `scenario.routes`, each with its resolver: pass each with the main gate. */
+  routes: RoutePolicy[]
   stats(gate: Gate): ContractStats
   /** Sets a service's replicas behind the gate's back (an operator, OpenFaaS's idler, KEDA). */
   scaleExternally(service: string, replicas: number): Promise<void>
@@ -82,7 +106,8 @@ export function createContractBackend(scenario: ContractScenario): ContractBacke
     ...(scenario.watch === false && { watch: false }),
   })
   if (scenario.failWith !== undefined) memory.failWith(new Error(scenario.failWith))
-  const serviceQuery = scenario.hangFirstRead ? hangingFirstRead(memory) : memory
+  const log: ContractLogEntry[] = []
+  const serviceQuery = logging(scenario.hangFirstRead ? hangingFirstRead(memory) : memory, log)
   const readyDurations: number[] = []
   return {
     serviceQuery,
@@ -92,15 +117,22 @@ export function createContractBackend(scenario: ContractScenario): ContractBacke
       ...scenario.gate,
       serviceQuery,
       onEvent: (event) => {
-        if (event.type === "ready") readyDurations.push(event.durationMs)
+        if (event.type !== "ready") return
+        readyDurations.push(event.durationMs)
+        log.push({ what: "ready", service: event.service, at: Date.now() })
       },
     },
+    routes: (scenario.routes ?? []).map(({ prefix, service, policy }) => ({
+      ...policy,
+      resolve: (request) => (request.path.startsWith(prefix) ? { name: service } : undefined),
+    })),
     stats: (gate) => ({
       getReplicas: serviceQuery.calls.getReplicas,
       setReplicas: serviceQuery.calls.setReplicas,
       totalWaiting: gate.scaler.totalWaiting,
       activeWatches: serviceQuery.activeWatches,
       readyDurations: [...readyDurations],
+      log: [...log],
     }),
     scaleExternally: (service, replicas) =>
       serviceQuery.setReplicas(service, "openfaas-fn", replicas),
@@ -155,5 +187,15 @@ function hangingFirstRead(memory: MemoryServiceQuery): MemoryServiceQuery {
         })
       })
     }) satisfies MemoryServiceQuery["getReplicas"],
+  })
+}
+
+/** The backend with every setReplicas call logged, with its time. */
+function logging(memory: MemoryServiceQuery, log: ContractLogEntry[]): MemoryServiceQuery {
+  return Object.assign(Object.create(memory) as MemoryServiceQuery, {
+    setReplicas: ((service, namespace, replicas, options) => {
+      log.push({ what: "set-replicas", service, replicas, at: Date.now() })
+      return memory.setReplicas(service, namespace, replicas, options)
+    }) satisfies MemoryServiceQuery["setReplicas"],
   })
 }

@@ -68,6 +68,7 @@ const HOLD: GateHold = {
   name: "echo",
   namespace: "openfaas-fn",
   browser: false,
+  format: "text",
   wakes: true,
   keepsAwake: true,
 }
