@@ -14,6 +14,7 @@ import { LruMap } from "./lru.js"
 import { checkNamespace, checkTarget, getServiceNameFromPath } from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
+import { createScaleOut, type ScaleOutOptions } from "./scale-out.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
@@ -79,6 +80,13 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    * request to such a service in flight until its response ends. Off by default.
    */
   scaleToZero?: ScaleToZeroOptions
+  /**
+   * Concurrency scale-out: every `intervalMs`, a ready service's replicas are stepped toward
+   * ceil((held + in flight) / `targetConcurrency`), within its min and max labels, by
+   * ceil(max × scaling factor / 100) per step; in only after `scaleInAfterMs` below. Never to
+   * zero (idle scale-down's job). Adapters then count every request in flight. Off by default.
+   */
+  scaleOut?: ScaleOutOptions
   /**
    * Whether a request may wake a service with no ready replica. A request it refuses is
    * answered 503 with `Retry-After` ("asleep") and nothing is started; on a ready service it
@@ -327,8 +335,26 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     undefined,
     telemetry,
   )
+  // Scale-out needs every service's requests counted in flight: the idle tracker counts them.
   const idle =
-    options.scaleToZero && createIdleTracker(scaler, options.scaleToZero, emit, telemetry)
+    options.scaleToZero || options.scaleOut
+      ? createIdleTracker(
+          scaler,
+          options.scaleToZero,
+          emit,
+          telemetry,
+          options.scaleOut !== undefined,
+        )
+      : undefined
+  const scaleOut =
+    options.scaleOut === undefined
+      ? undefined
+      : createScaleOut(
+          scaler,
+          () => tracker.status(scaler, idle || undefined),
+          options.scaleOut,
+          emit,
+        )
   const known = (name: string, namespace: string) => scaler.peek(name, namespace) !== undefined
   const wake = functionOption("wake", options.wake)
   const keepsAwake = functionOption("keepsAwake", options.keepsAwake)
@@ -554,6 +580,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
             if (cold !== undefined) return cold
           }
           if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
+          scaleOut?.ensureRunning()
           return idle.track(name, namespace, status)?.pass ?? PASS
         }
       }
@@ -581,6 +608,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     async wait(hold, signal) {
       const { name, namespace } = hold
       if (!hold.wakes) return withoutWaking(hold)
+      scaleOut?.ensureRunning()
       const observed = telemetry.hold(name, namespace, known(name, namespace))
       const start = Date.now()
       const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))
@@ -622,6 +650,7 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     },
     checkIdle: () => idle?.check() ?? Promise.resolve(),
     close() {
+      scaleOut?.close()
       idle?.close()
       scaler.close()
       for (const { timer } of pageWakes.values()) clearTimeout(timer)

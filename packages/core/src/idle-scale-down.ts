@@ -34,6 +34,8 @@ export interface ScaleToZeroOptions {
 /** A service that opted in to idle scale-down: one per service, shared by all its requests. */
 export interface ServiceActivity extends InFlight {
   inFlight: number
+  /** Idle scale-down applies to it; false for one counted only for `scaleOut`. */
+  readonly scalesDown: boolean
   lastActive: number
   readonly idleAfterMs: number
   /** The pass handed to this service's warm requests: no allocation per request. */
@@ -78,12 +80,18 @@ export const DEFAULT_IDLE_AFTER_MS = 15 * 60_000
 const checkIntervalFor = (idleAfterMs: number) =>
   Math.min(30_000, Math.max(100, Math.floor(idleAfterMs / 4)))
 
+/**
+ * `options` undefined: no idle scale-down, only the counting (`countAll`, for scale-out).
+ * `countAll`: count every service's requests in flight, not only those that scale down.
+ */
 export function createIdleTracker(
   scaler: FunctionScaler,
-  options: ScaleToZeroOptions,
+  scaleToZero: ScaleToZeroOptions | undefined,
   emit: ScalingEventListener,
   telemetry: Telemetry,
+  countAll = false,
 ): IdleTracker {
+  const options = scaleToZero ?? {}
   const defaultIdleAfter = numberOption(
     "scaleToZero.idleAfterMs",
     options.idleAfterMs,
@@ -114,7 +122,8 @@ export function createIdleTracker(
   let timerInterval = Number.POSITIVE_INFINITY
 
   const optedIn = (response: ServiceQueryResponse) =>
-    options.allServices === true || response.labels?.[ZERO_SCALE_LABEL]?.toLowerCase() === "true"
+    scaleToZero !== undefined &&
+    (options.allServices === true || response.labels?.[ZERO_SCALE_LABEL]?.toLowerCase() === "true")
 
   const idleAfterFor = (response: ServiceQueryResponse) => {
     const label = response.labels?.[ZERO_DURATION_LABEL]
@@ -138,6 +147,7 @@ export function createIdleTracker(
   }
 
   const isIdle = (service: TrackedService, now: number) =>
+    service.scalesDown &&
     service.inFlight === 0 &&
     now - service.lastActive >= service.idleAfterMs &&
     scaler.waiting(service.name, service.namespace) === 0
@@ -186,6 +196,7 @@ export function createIdleTracker(
     const now = Date.now()
     const decisions: Promise<unknown>[] = []
     for (const [key, service] of activities) {
+      if (!service.scalesDown) continue
       const { name, namespace } = service
       if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
       if (shared !== undefined) {
@@ -242,10 +253,12 @@ export function createIdleTracker(
       const key = serviceKey(name, namespace)
       let activity = activities.get(key)
       if (activity === undefined) {
-        if (!optedIn(response)) return undefined
+        const scalesDown = optedIn(response)
+        if (!scalesDown && !countAll) return undefined
         const created: TrackedService = {
           name,
           namespace,
+          scalesDown,
           inFlight: 0,
           lastActive: Date.now(),
           lastShared: 0,
@@ -283,7 +296,9 @@ export function createIdleTracker(
         const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
         activity = created
         activities.set(key, activity)
-        ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
+        if (scalesDown) {
+          ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
+        }
       }
       activity.inFlight++
       return activity

@@ -118,7 +118,7 @@ export function createStatusTracker() {
         lastColdStartMs: found.lastColdStartMs,
         lastActivity: lastActivity === 0 ? null : lastActivity,
         idleScaleDownInMs:
-          activity === undefined || busy || state !== "ready"
+          activity === undefined || !activity.scalesDown || busy || state !== "ready"
             ? null
             : Math.max(0, activity.lastActive + activity.idleAfterMs - now),
       })
