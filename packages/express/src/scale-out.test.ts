@@ -1,7 +1,10 @@
 import type { Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { DEFAULT_NAMESPACE, type ScaleOutOptions, type ScalingEvent } from "@scale-from-zero/core"
-import { createMemoryServiceQuery, type MemoryServiceDefinition } from "@scale-from-zero/core/testing"
+import {
+  createMemoryServiceQuery,
+  type MemoryServiceDefinition,
+} from "@scale-from-zero/core/testing"
 import express from "express"
 import { afterEach, expect, it } from "vitest"
 import { scaleFromZero } from "./index.js"
