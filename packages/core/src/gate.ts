@@ -88,6 +88,11 @@ export interface ScaleFromZeroOptions extends ScalingConfig {
    */
   scaleOut?: ScaleOutOptions
   /**
+   * Count every service's requests in flight (for `gate.status()` and the KEDA scaler), not only
+   * those of services idle scale-down watches. Implied by `scaleOut`. Default false.
+   */
+  countInFlight?: boolean
+  /**
    * Whether a request may wake a service with no ready replica. A request it refuses is
    * answered 503 with `Retry-After` ("asleep") and nothing is started; on a ready service it
    * passes. Default: every request wakes. `notMonitoring` keeps health checks and uptime
@@ -336,15 +341,13 @@ export function createGate(options: ScaleFromZeroOptions): Gate {
     telemetry,
   )
   // Scale-out needs every service's requests counted in flight: the idle tracker counts them.
+  if (options.countInFlight !== undefined && typeof options.countInFlight !== "boolean") {
+    throw invalidOption("countInFlight", "a boolean", options.countInFlight)
+  }
+  const countAll = options.scaleOut !== undefined || options.countInFlight === true
   const idle =
-    options.scaleToZero || options.scaleOut
-      ? createIdleTracker(
-          scaler,
-          options.scaleToZero,
-          emit,
-          telemetry,
-          options.scaleOut !== undefined,
-        )
+    options.scaleToZero || countAll
+      ? createIdleTracker(scaler, options.scaleToZero, emit, telemetry, countAll)
       : undefined
   const scaleOut =
     options.scaleOut === undefined
