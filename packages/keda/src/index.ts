@@ -8,4 +8,5 @@ export {
   DEFAULT_TARGET_CONCURRENCY,
   type KedaScaler,
   type KedaScalerOptions,
+  leaveReplicasToKeda,
 } from "./scaler.js"

@@ -7,7 +7,7 @@ import { createMemoryServiceQuery, type MemoryServiceQuery } from "@scale-from-z
 import { createRedisSharedActivity, type RedisSharedActivity } from "@scale-from-zero/redis"
 import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { afterEach, describe, expect, it } from "vitest"
-import { createKedaScaler, EXTERNAL_SCALER_PROTO } from "./index.js"
+import { createKedaScaler, EXTERNAL_SCALER_PROTO, leaveReplicasToKeda } from "./index.js"
 
 const PROTO_PATH = fileURLToPath(new URL("../externalscaler.proto", import.meta.url))
 const NS = "openfaas-fn"
@@ -171,6 +171,22 @@ it("StreamIsActive pushes a change within 100 ms", async () => {
   await expect.poll(() => pushes.length, { timeout: 1_000 }).toBe(3)
   expect(pushes[2]?.result).toBe(false)
   expect(pushes[2]!.at - leftAt).toBeLessThanOrEqual(100)
+})
+
+it("with KEDA owning replicas, a held request waits for the replica KEDA starts and asks for none", async () => {
+  const backend = createMemoryServiceQuery({ services: { svc: {} } })
+  const gate = createGate({ serviceQuery: leaveReplicasToKeda(backend), countInFlight: true })
+  cleanups.push(
+    () => backend.close(),
+    () => gate.close(),
+  )
+  const held = hold(gate)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  expect(backend.calls.setReplicas).toBe(0)
+  // KEDA, told by IsActive, scales the Deployment.
+  await backend.setReplicas("svc", NS, 1)
+  expect(await held.answer).toMatchObject({ kind: "pass" })
+  expect(backend.calls.setReplicas).toBe(1)
 })
 
 it("rejects a ScaledObject that names no service", async () => {

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js"
 import { fromJSON } from "@grpc/proto-loader"
-import type { Gate, SharedConcurrency } from "@scale-from-zero/core"
+import type { Gate, ServiceQuery, SharedConcurrency } from "@scale-from-zero/core"
 import { asError, invalidOption, numberOption } from "@scale-from-zero/core/provider"
 import protobuf from "protobufjs"
 import { EXTERNAL_SCALER_PROTO } from "./protocol.js"
@@ -291,4 +291,25 @@ export function createKedaScaler(options: KedaScalerOptions): KedaScaler {
       })
     },
   }
+}
+
+/**
+ * The gateway's backend with KEDA owning replicas: reads and watches as `serviceQuery` does, and
+ * asks for no replicas itself (KEDA activates the service once IsActive turns true; the wake then
+ * waits for the replica KEDA starts). Use it with no `scaleToZero` and no `scaleOut`.
+ */
+export function leaveReplicasToKeda(serviceQuery: ServiceQuery): ServiceQuery {
+  if (typeof serviceQuery?.getReplicas !== "function") {
+    throw invalidOption("serviceQuery", "a ServiceQuery", serviceQuery)
+  }
+  const { watch, defaultNamespace } = serviceQuery
+  const query: ServiceQuery = {
+    getReplicas: (name, namespace, options) => serviceQuery.getReplicas(name, namespace, options),
+    setReplicas: async () => {},
+    ...(defaultNamespace !== undefined && { defaultNamespace }),
+    ...(watch !== undefined && {
+      watch: (...args: Parameters<typeof watch>) => watch.apply(serviceQuery, args),
+    }),
+  }
+  return query
 }
