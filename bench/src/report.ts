@@ -1,4 +1,5 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { InstancesColdStart } from "./instances.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
@@ -12,6 +13,7 @@ export interface Results {
   cpuModel: string
   releaseLatency: ReleaseLatency[]
   backendLoad: BackendLoad[]
+  instancesColdStart: InstancesColdStart[]
   kubernetesColdStart: KubernetesColdStart[]
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
@@ -24,6 +26,24 @@ const table = (header: string[], rows: (string | number)[][]) =>
     `| ${header.map(() => "---").join(" | ")} |`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
   ].join("\n")
+
+export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
+(scalers in one process) in front of one polling backend (every 100 ms) whose service turns ready
+3 s after its scale-up; with shared wakes, each instance has its own connection to one redis-server.
+Target: one setReplicas, and getReplicas per second that does not grow with the instances.`
+
+export const instancesTable = (rows: InstancesColdStart[]) =>
+  table(
+    ["instances", "shared wakes", "wait s", "setReplicas", "getReplicas", "getReplicas per s"],
+    rows.map((i) => [
+      i.instances,
+      i.sharedWakes ? "yes" : "no",
+      i.waitSeconds,
+      i.setReplicas,
+      i.getReplicas,
+      i.getReplicasPerSecond,
+    ]),
+  )
 
 /** BENCHMARKS.md, from one run's results: every figure below was measured in that run. */
 export function renderMarkdown(r: Results): string {
@@ -127,6 +147,12 @@ ${table(
     b.getReplicasPerSecond,
   ]),
 )}
+
+## 3b. Backend calls during a cold start, several gateway instances
+
+${INSTANCES_INTRO}
+
+${instancesTable(r.instancesColdStart)}
 
 ## 4. Kubernetes cold start: scale-up → watch push → release
 
