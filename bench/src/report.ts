@@ -1,5 +1,6 @@
 import type { BackendLoad, ReleaseLatency } from "./cold.js"
 import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
+import type { InstancesColdStart } from "./instances.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
@@ -13,6 +14,7 @@ export interface Results {
   cpuModel: string
   releaseLatency: ReleaseLatency[]
   backendLoad: BackendLoad[]
+  instancesColdStart: InstancesColdStart[]
   kubernetesColdStart: KubernetesColdStart[]
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
@@ -52,6 +54,24 @@ After the fix the release burst's last answer is 1.2–1.5× Go's and its CPU 2.
 (targets: 1× and 2×, not reached); warm CPU per request 1.07–1.46× Go's per round (target 1.25×).
 
 `
+
+export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
+(scalers in one process) in front of one polling backend (every 100 ms) whose service turns ready
+3 s after its scale-up; with shared wakes, each instance has its own connection to one redis-server.
+Target: one setReplicas, and getReplicas per second that does not grow with the instances.`
+
+export const instancesTable = (rows: InstancesColdStart[]) =>
+  table(
+    ["instances", "shared wakes", "wait s", "setReplicas", "getReplicas", "getReplicas per s"],
+    rows.map((i) => [
+      i.instances,
+      i.sharedWakes ? "yes" : "no",
+      i.waitSeconds,
+      i.setReplicas,
+      i.getReplicas,
+      i.getReplicasPerSecond,
+    ]),
+  )
 
 /** BENCHMARKS.md, from one run's results: every figure below was measured in that run. */
 export function renderMarkdown(r: Results): string {
@@ -155,6 +175,12 @@ ${table(
     b.getReplicasPerSecond,
   ]),
 )}
+
+## 3b. Backend calls during a cold start, several gateway instances
+
+${INSTANCES_INTRO}
+
+${instancesTable(r.instancesColdStart)}
 
 ## 4. Kubernetes cold start: scale-up → watch push → release
 

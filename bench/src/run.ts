@@ -3,6 +3,7 @@ import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
 import { measureReleaseBurst, measureWholeGateway } from "./gateway.js"
+import { type InstancesColdStart, measureInstancesColdStart } from "./instances.js"
 import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
 import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
@@ -60,6 +61,17 @@ for (const held of settings.heldCounts) {
   }
 }
 
+log("backend calls during a cold start, 1, 3 and 10 gateway instances …")
+const instancesColdStart: InstancesColdStart[] = []
+for (const instances of [1, 3, 10]) {
+  for (const shared of [false, true]) {
+    const result = await measureInstancesColdStart(instances, shared, 300, settings.readyAfterMs)
+    if (result === undefined) log("  shared wakes skipped: no Redis answers")
+    else instancesColdStart.push(result)
+    log(`  ${JSON.stringify(result)}`)
+  }
+}
+
 log("Kubernetes cold start: scale-up → watch push → release …")
 const kubernetesColdStart = [await measureOnSimulator(settings.kubernetesTrials)]
 log(`  ${JSON.stringify(kubernetesColdStart.at(-1))}`)
@@ -105,6 +117,7 @@ const results = {
   cpuModel: cpus()[0]?.model ?? "unknown",
   releaseLatency,
   backendLoad,
+  instancesColdStart,
   kubernetesColdStart,
   heldMemory,
   warmOverhead,

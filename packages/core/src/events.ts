@@ -12,5 +12,16 @@ export type ScalingEvent =
       scope: "gateway" | "service"
     }
   | { type: "scale-down"; service: string; namespace: string; idleMs: number }
+  | {
+      /** `scaleOut` stepped a ready service's replicas up (`scale-out`) or down (`scale-in`). */
+      type: "scale-out" | "scale-in"
+      service: string
+      namespace: string
+      /** Replicas before the step. */
+      from: number
+      replicas: number
+      /** Requests held and in flight the step was decided on (summed over instances when shared). */
+      concurrency: number
+    }
 
 export type ScalingEventListener = (event: ScalingEvent) => void

@@ -19,6 +19,7 @@ import { LruMap } from "./lru.js"
 import { checkTarget } from "./names.js"
 import type { ScalingObserver } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
+import { type SharedWakes, wakeWithOthers } from "./shared-wake.js"
 import { SingleFlight } from "./single-flight.js"
 import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
@@ -58,6 +59,12 @@ export interface ScalingConfig {
   onEvent?: ScalingEventListener
   /** Hear of every figure recorded (metrics libraries); OpenTelemetry needs none of this. */
   observers?: readonly ScalingObserver[]
+  /**
+   * Wakes shared with the other gateway instances in front of the same services (such as
+   * `@scale-from-zero/redis`'s): one instance scales a cold service up and waits for it, the
+   * others wait for its "ready", so the backend is asked what one instance would ask it.
+   */
+  sharedWakes?: SharedWakes
 }
 
 export interface ResolvedScalingConfig {
@@ -70,6 +77,7 @@ export interface ResolvedScalingConfig {
   readonly setScaleRetries: number
   readonly timeout: number
   readonly notFoundExpiry: number
+  readonly sharedWakes: SharedWakes | undefined
 }
 
 /**
@@ -246,11 +254,19 @@ export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConf
     DEFAULT_CACHE_EXPIRY,
     "positive",
   )
+  const { sharedWakes } = config
+  if (
+    sharedWakes !== undefined &&
+    (typeof sharedWakes?.claimWake !== "function" || typeof sharedWakes.onReady !== "function")
+  ) {
+    throw invalidOption("sharedWakes", "a SharedWakes (such as Redis's)", sharedWakes)
+  }
   if (config.watchCached !== undefined && typeof config.watchCached !== "boolean") {
     throw invalidOption("watchCached", "a boolean", config.watchCached)
   }
   return {
     serviceQuery,
+    sharedWakes,
     watchCached: config.watchCached ?? true,
     maxPollCount,
     functionPollInterval,
@@ -613,16 +629,41 @@ export function createFunctionScaler(
       let status = await query(name, namespace, controller.signal)
       if (status.availableReplicas === 0) {
         coldStart = true
+        // Dependencies first (or beside the service's own wake when `parallel`), each through
+        // its own wake, shared with the other instances as this one is.
         const needs = prerequisites?.(name, namespace, status, controller.signal)
         // Awaited below in either case; handled now so a parallel failure is never unhandled.
         needs?.ready.catch(() => {})
         if (needs !== undefined && !needs.parallel) await needs.ready
-        if (status.replicas === 0) await scaleUp(wake, status)
+        const known = status
+        const wakeUp = async (fresh: boolean) => {
+          // Taking over from an instance that went quiet: it may have scaled the service up.
+          const current = fresh ? await query(name, namespace, controller.signal) : known
+          if (current.availableReplicas > 0) return current
+          if (current.replicas === 0) await scaleUp(wake, current)
+          controller.signal.throwIfAborted()
+          return telemetry.readiness(name, namespace, () =>
+            watch !== undefined
+              ? untilAvailableByWatch(wake, watch)
+              : untilAvailableByPolling(wake),
+          )
+        }
+        const { sharedWakes } = config
+        status =
+          sharedWakes === undefined
+            ? await wakeUp(false)
+            : await wakeWithOthers(
+                sharedWakes,
+                name,
+                namespace,
+                controller.signal,
+                wakeUp,
+                (error) => emit({ type: "error", service: name, namespace, error }),
+              )
         controller.signal.throwIfAborted()
-        status = await telemetry.readiness(name, namespace, () =>
-          watch !== undefined ? untilAvailableByWatch(wake, watch) : untilAvailableByPolling(wake),
-        )
         if (needs?.parallel) await needs.ready
+        // Published by another instance: this one's cache learns it here.
+        remember(name, namespace, status)
         emit({
           type: "ready",
           service: name,

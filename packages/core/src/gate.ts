@@ -29,6 +29,7 @@ import { checkNamespace, checkTarget, getNamespace, getServiceNameFromPath } fro
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
+import { createScaleOut, type ScaleOut, type ScaleOutOptions } from "./scale-out.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
@@ -106,8 +107,9 @@ export interface RoutePolicy {
   wake?: RequestPredicate
   /**
    * Whether a request that passes counts as activity for idle scale-down (`scaleToZero`).
-   * One it refuses passes but neither keeps the service up nor delays its scale-down.
-   * Called only while `scaleToZero` is on. Default: every request counts.
+   * One it refuses passes but neither keeps the service up nor delays its scale-down (nor
+   * counts in flight for `scaleOut`). Called only while requests are counted (`scaleToZero`,
+   * `scaleOut` or `countInFlight`). Default: every request counts.
    */
   keepsAwake?: RequestPredicate
   /**
@@ -137,6 +139,19 @@ export interface ScaleFromZeroOptions extends ScalingConfig, RoutePolicy {
    */
   scaleToZero?: ScaleToZeroOptions
   /**
+   * Concurrency scale-out: every `intervalMs`, a ready service's replicas are stepped toward
+   * ceil((held + in flight) / `targetConcurrency`), within its min and max labels, by
+   * ceil(max × scaling factor / 100) per step; in only after `scaleInAfterMs` below. Never to
+   * zero (idle scale-down's job). Adapters then count every request in flight. Off by default.
+   */
+  scaleOut?: ScaleOutOptions
+  /**
+   * Count every service's requests in flight (for `gate.status()`, `gate.sleep`'s drain and the
+   * KEDA scaler), not only those of services idle scale-down watches. Implied by `scaleOut`.
+   * Default false.
+   */
+  countInFlight?: boolean
+  /**
    * The services each service needs running first, by `name` or `name.namespace`; beside a
    * `scale-from-zero.depends-on` label on the service. Waking a service wakes its dependencies
    * first (independent ones in parallel); a dependency stays up while a dependent is up and
@@ -161,7 +176,8 @@ export interface SleepOptions {
   /**
    * Milliseconds the service's requests and connections in flight get to finish before it is
    * scaled to zero; new requests are held meanwhile, and wake it again afterwards. Requests
-   * are counted only where idle scale-down tracks the service (`scaleToZero`): the drain ends
+   * are counted only where the gate tracks the service (`scaleToZero`, `scaleOut`,
+   * `countInFlight`): the drain ends
    * as soon as they are done, 10 000 ms at most by default. Otherwise nothing tells when they
    * are done: a `drainMs` given is waited out in full, and none is waited for by default.
    */
@@ -198,7 +214,7 @@ export interface GatePass {
   readonly kind: "pass"
   readonly coldStartMs?: number
   /**
-   * Set when the gate counts this request as in flight (idle scale-down is on):
+   * Set when the gate counts this request as in flight (`scaleToZero`, `scaleOut`, `countInFlight`):
    * the adapter calls `gate.finished(pass)` once, when the response has ended or the
    * connection closed. Absent on the untracked warm path, which then costs no listener.
    */
@@ -344,6 +360,7 @@ function functionOption(option: string, value: unknown): RequestPredicate | unde
 interface SharedState {
   readonly scaler: FunctionScaler
   readonly idle: IdleTracker | undefined
+  readonly scaleOut: ScaleOut | undefined
   readonly telemetry: Telemetry
   readonly tracker: ReturnType<typeof createStatusTracker>
   readonly starts: ReturnType<typeof createStartHistory>
@@ -362,6 +379,9 @@ const SHARED = new WeakMap<Gate, SharedState>()
 const SHARED_ONLY = [
   "serviceQuery",
   "scaleToZero",
+  "scaleOut",
+  "countInFlight",
+  "sharedWakes",
   "dependencies",
   "keepWarm",
   "onEvent",
@@ -420,16 +440,27 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     graph.prerequisites,
   )
   let keepWarm: ReturnType<typeof createKeepWarm>
+  if (options.countInFlight !== undefined && typeof options.countInFlight !== "boolean") {
+    throw invalidOption("countInFlight", "a boolean", options.countInFlight)
+  }
+  // Scale-out needs every service's requests counted in flight: the idle tracker counts them.
+  const countAll = options.scaleOut !== undefined || options.countInFlight === true
   idle =
-    options.scaleToZero &&
-    createIdleTracker(
-      scaler,
-      options.scaleToZero,
-      emit,
-      telemetry,
-      (name, namespace, now) =>
-        graph.dependentsUp(name, namespace) || keepWarm?.covers(name, namespace, now) === true,
-    )
+    options.scaleToZero || countAll
+      ? createIdleTracker(
+          scaler,
+          options.scaleToZero,
+          emit,
+          telemetry,
+          (name, namespace, now) =>
+            graph.dependentsUp(name, namespace) || keepWarm?.covers(name, namespace, now) === true,
+          countAll,
+        )
+      : undefined
+  const scaleOut =
+    options.scaleOut === undefined
+      ? undefined
+      : createScaleOut(scaler, () => tracker.status(scaler, idle), options.scaleOut, emit)
   const wake = async (name: string, namespace: string) => {
     const result = await scaler.scale(name, namespace)
     if (result.outcome === "ready") touch(name, namespace)
@@ -444,6 +475,7 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
   return {
     scaler,
     idle,
+    scaleOut,
     telemetry,
     tracker,
     starts,
@@ -483,6 +515,7 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     },
     close() {
       keepWarm?.close()
+      scaleOut?.close()
       idle?.close()
       scaler.close()
     },
@@ -551,7 +584,7 @@ export function createGate(options: GateOptions): Gate {
 }
 
 function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Gate {
-  const { scaler, idle, telemetry, tracker, starts, emit } = shared
+  const { scaler, idle, scaleOut, telemetry, tracker, starts, emit } = shared
   const defaultNamespace =
     policy.defaultNamespace === undefined
       ? shared.defaultNamespace
@@ -641,7 +674,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const invalidTarget = (format: RefusalFormat, name: string, namespace: string, message: string) =>
     refusalReply(format, 400, message, about(ERROR_CODES.invalidServiceName, name, namespace))
 
-  /** The pass for a ready service: counted in flight when idle scale-down tracks it. */
+  /** The pass for a ready service: counted in flight when the gate tracks it. */
   const readyPass = (name: string, namespace: string, counts: boolean) => {
     const status = idle && counts && scaler.peek(name, namespace)
     return status ? idle.track(name, namespace, status) : undefined
@@ -944,6 +977,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
             if (cold !== undefined) return cold
           }
           if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
+          scaleOut?.ensureRunning()
           return idle.track(name, namespace, status)?.pass ?? PASS
         }
       }
@@ -975,6 +1009,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
     async wait(hold, signal) {
       const { name, namespace } = hold
       if (!hold.wakes) return withoutWaking(hold)
+      scaleOut?.ensureRunning()
       const observed = telemetry.hold(name, namespace, known(name, namespace))
       const start = Date.now()
       const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))

@@ -37,9 +37,11 @@ export interface ScaleToZeroOptions {
   shared?: SharedActivity
 }
 
-/** A service that opted in to idle scale-down: one per service, shared by all its requests. */
+/** A service whose requests are counted in flight: one per service, shared by all its requests. */
 export interface ServiceActivity extends InFlight {
   inFlight: number
+  /** Idle scale-down applies to it; false for one counted only for `scaleOut`. */
+  readonly scalesDown: boolean
   lastActive: number
   readonly idleAfterMs: number
   /** The pass handed to this service's warm requests: no allocation per request. */
@@ -68,7 +70,7 @@ interface WatchedConnection {
 }
 
 export interface IdleTracker {
-  /** Counts one request in flight for an opted-in service; undefined for any other. */
+  /** Counts one request in flight for an opted-in service (any, with `countAll`); undefined for any other. */
   track(
     name: string,
     namespace: string,
@@ -77,14 +79,14 @@ export interface IdleTracker {
   /** The service's activity, when it is tracked; changes nothing. */
   peek(name: string, namespace: string): ServiceActivity | undefined
   /**
-   * Counts the service (when it opted in) as active now, without a request in flight: a
+   * Counts the service (when it is tracked) as active now, without a request in flight: a
    * service woken for another (a dependency) or by a schedule, which would otherwise never be
    * scaled down.
    */
   touch(name: string, namespace: string, response: ServiceQueryResponse): void
   /**
    * Settles once the service's requests in flight have finished, or after `drainMs`; at once
-   * when none are. Unknown to the tracker (not opted in), its requests were not counted: the
+   * when none are. Unknown to the tracker, its requests were not counted: the
    * whole `drainMs` is given. The service stops being tracked: its next request starts anew.
    */
   drain(name: string, namespace: string, drainMs: number): Promise<void>
@@ -117,13 +119,20 @@ function drainActivity(service: TrackedService | undefined, drainMs: number): Pr
   })
 }
 
+/**
+ * `scaleToZero` undefined: no idle scale-down, only the counting (`countAll`, for scale-out and
+ * `countInFlight`). `countAll`: count every service's requests in flight, not only those that
+ * scale down.
+ */
 export function createIdleTracker(
   scaler: FunctionScaler,
-  options: ScaleToZeroOptions,
+  scaleToZero: ScaleToZeroOptions | undefined,
   emit: ScalingEventListener,
   telemetry: Telemetry,
   keepsUp?: KeepsUp,
+  countAll = false,
 ): IdleTracker {
+  const options = scaleToZero ?? {}
   const defaultIdleAfter = numberOption(
     "scaleToZero.idleAfterMs",
     options.idleAfterMs,
@@ -160,7 +169,8 @@ export function createIdleTracker(
   let timerInterval = Number.POSITIVE_INFINITY
 
   const optedIn = (response: ServiceQueryResponse) =>
-    options.allServices === true || response.labels?.[ZERO_SCALE_LABEL]?.toLowerCase() === "true"
+    scaleToZero !== undefined &&
+    (options.allServices === true || response.labels?.[ZERO_SCALE_LABEL]?.toLowerCase() === "true")
 
   const idleAfterFor = (response: ServiceQueryResponse) => {
     const label = response.labels?.[ZERO_DURATION_LABEL]
@@ -186,6 +196,7 @@ export function createIdleTracker(
   }
 
   const isIdle = (service: TrackedService, now: number) =>
+    service.scalesDown &&
     service.inFlight === 0 &&
     now - service.lastActive >= service.idleAfterMs &&
     scaler.waiting(service.name, service.namespace) === 0
@@ -235,6 +246,7 @@ export function createIdleTracker(
     const now = Date.now()
     const decisions: Promise<unknown>[] = []
     for (const [key, service] of activities) {
+      if (!service.scalesDown) continue
       const { name, namespace } = service
       if (keepsUp?.(name, namespace, now)) service.lastActive = now
       if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
@@ -291,10 +303,12 @@ export function createIdleTracker(
     const key = serviceKey(name, namespace)
     let activity = activities.get(key)
     if (activity === undefined) {
-      if (!optedIn(response)) return undefined
+      const scalesDown = optedIn(response)
+      if (!scalesDown && !countAll) return undefined
       const created: TrackedService = {
         name,
         namespace,
+        scalesDown,
         inFlight: 0,
         lastActive: Date.now(),
         lastShared: 0,
@@ -334,7 +348,9 @@ export function createIdleTracker(
       const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
       activity = created
       activities.set(key, activity)
-      ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
+      if (scalesDown) {
+        ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
+      }
     }
     return activity
   }

@@ -83,7 +83,16 @@ export { isMonitoringRequest, notMonitoring } from "./monitoring.js"
 export { getNamespace, getServiceName } from "./names.js"
 export type * from "./observer.js"
 export { type RefusalFormat, refusalFormat } from "./refusal.js"
+export {
+  DEFAULT_SCALE_IN_AFTER_MS,
+  DEFAULT_SCALE_OUT_INTERVAL_MS,
+  desiredReplicas,
+  type ScaleOutOptions,
+  type SharedConcurrency,
+  scaleStep,
+} from "./scale-out.js"
 export type { SharedActivity } from "./shared-activity.js"
+export type { SharedWakes } from "./shared-wake.js"
 export { SingleFlight } from "./single-flight.js"
 export type { ServiceState, ServiceStatus } from "./status.js"
 export {

@@ -39,6 +39,8 @@ interface ServiceRecord {
   lastActivity: number | null
   scalingDown: boolean
   missing: boolean
+  /** The backend has reported it; false while a first wait for an unreported one runs. */
+  reported: boolean
 }
 
 /** Services kept for the status at most; the least recently seen go first. */
@@ -61,21 +63,33 @@ export function createStatusTracker() {
         lastActivity: null,
         scalingDown: false,
         missing: false,
+        reported: true,
       }
       records.set(key, found)
     }
     return found
   }
   const observer: ScalingObserver = {
+    // Listed from its first held request on, so its held count shows (and reaches scalers).
+    holdStarted({ name, namespace }) {
+      if (records.peek(serviceKey(name, namespace)) === undefined) {
+        record(name, namespace).reported = false
+      }
+    },
     holdEnded(hold, outcome, durationMs, known, coldStart) {
       const { name, namespace } = hold
       if (!known) {
         // Known once and now gone: shown as missing; never known: not shown at all.
-        const found = records.peek(serviceKey(name, namespace))
-        if (found !== undefined && outcome === "not-found") found.missing = true
+        const key = serviceKey(name, namespace)
+        const found = records.peek(key)
+        // One client leaving does not end the others' wait: only an answer unlists it.
+        if (found !== undefined && !found.reported) {
+          if (outcome !== "aborted") records.delete(key)
+        } else if (found !== undefined && outcome === "not-found") found.missing = true
         return
       }
       const found = record(name, namespace)
+      found.reported = true
       found.missing = false
       found.lastActivity = Date.now()
       if (outcome === "ready" && coldStart) found.lastColdStartMs = durationMs
@@ -118,7 +132,7 @@ export function createStatusTracker() {
         lastColdStartMs: found.lastColdStartMs,
         lastActivity: lastActivity === 0 ? null : lastActivity,
         idleScaleDownInMs:
-          activity === undefined || busy || state !== "ready"
+          activity === undefined || !activity.scalesDown || busy || state !== "ready"
             ? null
             : Math.max(0, activity.lastActive + activity.idleAfterMs - now),
       })

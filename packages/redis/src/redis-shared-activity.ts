@@ -1,4 +1,9 @@
-import type { SharedActivity } from "@scale-from-zero/core"
+import type {
+  ServiceQueryResponse,
+  SharedActivity,
+  SharedConcurrency,
+  SharedWakes,
+} from "@scale-from-zero/core"
 import { asError, invalidOption, numberOption } from "@scale-from-zero/core/provider"
 import { Redis, type RedisOptions } from "ioredis"
 
@@ -10,6 +15,19 @@ export interface RedisClientLike {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   get(key: string): Promise<string | null>
   set(key: string, value: string, px: "PX", ms: number, nx: "NX"): Promise<"OK" | null>
+  /** Needed by shared wakes (`publishReady`). */
+  publish?(channel: string, message: string): Promise<number>
+  /** Needed by shared wakes (`onReady`): a second connection, for the subscription. */
+  duplicate?(): RedisSubscriberLike
+}
+
+/** The subscriber connection shared wakes listen on: ioredis's `duplicate()` of the client. */
+export interface RedisSubscriberLike {
+  subscribe(channel: string): Promise<unknown>
+  unsubscribe(channel: string): Promise<unknown>
+  on(event: "message", listener: (channel: string, message: string) => void): unknown
+  on(event: "error", listener: (error: Error) => void): unknown
+  disconnect(): void
 }
 
 export interface RedisSharedActivityOptions {
@@ -37,13 +55,26 @@ export interface RedisSharedActivityOptions {
    * services that are gone do not pile up. Must exceed the longest idle duration. Default 24 hours.
    */
   activityTtlMs?: number
+  /**
+   * Milliseconds a wake's claim lasts unless its instance renews it (every third of this): an
+   * instance that crashed mid-wake is taken over this long after its last renewal, plus a
+   * quarter. Default 5000.
+   */
+  wakeClaimTtlMs?: number
 }
 
 /** Options the package chooses for a client it owns. */
 type OwnedClientOption = "lazyConnect" | "commandTimeout" | "maxRetriesPerRequest" | "replyMapping"
 
-export interface RedisSharedActivity extends SharedActivity {
-  /** Closes the client made from `url` (a client passed in stays open); later calls reject. */
+/**
+ * Everything gateway instances share through one Redis: idle activity (`scaleToZero.shared`),
+ * concurrency (`scaleOut.shared`) and wakes (`sharedWakes`).
+ */
+export interface RedisSharedActivity extends SharedActivity, SharedConcurrency, SharedWakes {
+  /**
+   * Closes the client made from `url` (a client passed in stays open) and the subscriber
+   * connection shared wakes opened; later calls reject.
+   */
   close(): Promise<void>
 }
 
@@ -66,6 +97,7 @@ export class RedisSharedActivityError extends Error {
 export const DEFAULT_KEY_PREFIX = "scale-from-zero:"
 export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000
 export const DEFAULT_ACTIVITY_TTL_MS = 24 * 60 * 60_000
+export const DEFAULT_WAKE_CLAIM_TTL_MS = 5_000
 
 // What an owned client's own commandTimeout rejects with (also emitted for its ready check):
 // reported as this package's own timeout, and never as a connection error.
@@ -81,6 +113,54 @@ if current == false or tonumber(ARGV[1]) > tonumber(current) then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 0
+`
+
+// Takes the claim when free, or keeps it when this instance holds it: 1, else 0.
+const CLAIM_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`
+
+// Extends (ARGV[2] set) or releases (ARGV[2] empty) the claim only when this instance holds it.
+const HOLDER_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`
+
+// One hash per service: each instance's count and when it expires, by Redis's own clock (the
+// instances' clocks may disagree). The hash itself lasts as long as the latest entry.
+const PUBLISH_COUNT_SCRIPT = `
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (ms + tonumber(ARGV[3])))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`
+
+// Sums the entries that have not expired, and drops those that have.
+const TOTAL_COUNT_SCRIPT = `
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local entries = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #entries, 2 do
+  local count, expires = string.match(entries[i + 1], '^(%d+):(%d+)$')
+  if count ~= nil and tonumber(expires) > ms then
+    total = total + tonumber(count)
+  else
+    redis.call('HDEL', KEYS[1], entries[i])
+  end
+end
+return total
 `
 
 /**
@@ -106,6 +186,12 @@ export function createRedisSharedActivity(
     "activityTtlMs",
     options.activityTtlMs,
     DEFAULT_ACTIVITY_TTL_MS,
+    "positive",
+  )
+  const wakeClaimTtlMs = numberOption(
+    "wakeClaimTtlMs",
+    options.wakeClaimTtlMs,
+    DEFAULT_WAKE_CLAIM_TTL_MS,
     "positive",
   )
   if ((options.client === undefined) === (options.url === undefined)) {
@@ -186,10 +272,57 @@ export function createRedisSharedActivity(
 
   const activityKey = (name: string, namespace: string) =>
     `${keyPrefix}activity:${encodeKeyPart(namespace)}:${encodeKeyPart(name)}`
-  const claimKey = (name: string, namespace: string) =>
-    `${keyPrefix}scale-down:${encodeKeyPart(namespace)}:${encodeKeyPart(name)}`
+  const serviceKeyOf = (kind: string, name: string, namespace: string) =>
+    `${keyPrefix}${kind}:${encodeKeyPart(namespace)}:${encodeKeyPart(name)}`
+  const claimKey = (name: string, namespace: string) => serviceKeyOf("scale-down", name, namespace)
+  const readyChannel = (name: string, namespace: string) => serviceKeyOf("ready", name, namespace)
+
+  /** The subscriber connection, opened by the first `onReady`; one per instance. */
+  let subscriber: RedisSubscriberLike | undefined
+  const readyListeners = new Map<string, Set<(status: ServiceQueryResponse) => void>>()
+  const pendingSubscriptions = new Map<string, Promise<void>>()
+  const subscriberFor = (operation: string) => {
+    if (subscriber !== undefined) return subscriber
+    if (typeof client.duplicate !== "function") {
+      throw new RedisSharedActivityError(address, operation, "the client has no duplicate()")
+    }
+    const connection = client.duplicate()
+    connection.on("error", (error: Error) => {
+      if (error.message !== IOREDIS_TIMEOUT_MESSAGE) lastConnectionError = error
+    })
+    connection.on("message", (channel: string, message: string) => {
+      const listeners = readyListeners.get(channel)
+      if (listeners === undefined) return
+      let status: ServiceQueryResponse
+      try {
+        status = JSON.parse(message) as ServiceQueryResponse
+      } catch {
+        return // not ours: a ready message is always a status
+      }
+      for (const listener of [...listeners]) listener(status)
+    })
+    subscriber = connection
+    return connection
+  }
+
+  const claim = async (operation: string, key: string, ttlMs: number) =>
+    (await call(operation, () =>
+      client.eval(CLAIM_SCRIPT, 1, key, instanceToken, Math.ceil(ttlMs)),
+    )) === 1
+
+  const asHolder = async (operation: string, key: string, ttlMs: number | undefined) =>
+    (await call(operation, () =>
+      client.eval(
+        HOLDER_SCRIPT,
+        1,
+        key,
+        instanceToken,
+        ttlMs === undefined ? "" : Math.ceil(ttlMs),
+      ),
+    )) === 1
 
   return {
+    wakeClaimTtlMs,
     async record(name, namespace, at) {
       if (!Number.isFinite(at) || at < 0) {
         throw new RangeError(`record: \`at\` must be an epoch time in milliseconds, got ${at}`)
@@ -229,9 +362,115 @@ export function createRedisSharedActivity(
       return reply === "OK"
     },
 
+    async publishConcurrency(name, namespace, count, ttlMs) {
+      if (!Number.isInteger(count) || count < 0) {
+        throw new RangeError(`publishConcurrency: count must be a whole number, got ${count}`)
+      }
+      requirePositive("publishConcurrency: ttlMs", ttlMs)
+      await call(`publishConcurrency(${name}.${namespace})`, () =>
+        client.eval(
+          PUBLISH_COUNT_SCRIPT,
+          1,
+          serviceKeyOf("concurrency", name, namespace),
+          instanceToken,
+          count,
+          Math.ceil(ttlMs),
+        ),
+      )
+    },
+
+    async totalConcurrency(name, namespace) {
+      const total = await call(`totalConcurrency(${name}.${namespace})`, () =>
+        client.eval(TOTAL_COUNT_SCRIPT, 1, serviceKeyOf("concurrency", name, namespace)),
+      )
+      return Number(total)
+    },
+
+    async claimScaleOut(name, namespace, ttlMs) {
+      requirePositive("claimScaleOut: ttlMs", ttlMs)
+      return claim(
+        `claimScaleOut(${name}.${namespace})`,
+        serviceKeyOf("scale-out", name, namespace),
+        ttlMs,
+      )
+    },
+
+    claimWake: (name, namespace) =>
+      claim(
+        `claimWake(${name}.${namespace})`,
+        serviceKeyOf("wake", name, namespace),
+        wakeClaimTtlMs,
+      ),
+
+    renewWake: (name, namespace) =>
+      asHolder(
+        `renewWake(${name}.${namespace})`,
+        serviceKeyOf("wake", name, namespace),
+        wakeClaimTtlMs,
+      ),
+
+    async releaseWake(name, namespace) {
+      await asHolder(
+        `releaseWake(${name}.${namespace})`,
+        serviceKeyOf("wake", name, namespace),
+        undefined,
+      )
+    },
+
+    async publishReady(name, namespace, status) {
+      const operation = `publishReady(${name}.${namespace})`
+      const { publish } = client
+      if (typeof publish !== "function") {
+        throw new RedisSharedActivityError(address, operation, "the client has no publish()")
+      }
+      // Published before the claim goes: an instance that finds the claim free has missed it
+      // and reads the status itself.
+      await call(operation, () =>
+        publish.call(client, readyChannel(name, namespace), JSON.stringify(status)),
+      )
+      await asHolder(operation, serviceKeyOf("wake", name, namespace), undefined)
+    },
+
+    async onReady(name, namespace, listener, signal) {
+      if (signal.aborted) return
+      const operation = `onReady(${name}.${namespace})`
+      const channel = readyChannel(name, namespace)
+      const connection = subscriberFor(operation)
+      let listeners = readyListeners.get(channel)
+      const first = listeners === undefined
+      if (listeners === undefined) {
+        listeners = new Set()
+        readyListeners.set(channel, listeners)
+      }
+      const own = listeners
+      own.add(listener)
+      signal.addEventListener(
+        "abort",
+        () => {
+          own.delete(listener)
+          if (own.size !== 0 || readyListeners.get(channel) !== own) return
+          readyListeners.delete(channel)
+          if (!closed) connection.unsubscribe(channel).catch(() => {})
+        },
+        { once: true },
+      )
+      // Later listeners of the channel wait for the same subscription to be in place.
+      if (first) {
+        const subscribed = call(operation, () => connection.subscribe(channel)).then(() => {})
+        pendingSubscriptions.set(channel, subscribed)
+        subscribed.then(
+          () => pendingSubscriptions.delete(channel),
+          () => pendingSubscriptions.delete(channel),
+        )
+      }
+      await pendingSubscriptions.get(channel)
+    },
+
     async close() {
       if (closed) return
       closed = true
+      subscriber?.disconnect()
+      readyListeners.clear()
       if (owned === undefined) return
       const connection = owned
       if (connection.status === "ready") {

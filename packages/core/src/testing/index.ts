@@ -3,6 +3,7 @@
  * for demos and for testing a gateway without real services.
  */
 export { createMemorySharedActivity } from "../shared-activity.js"
+export { createMemorySharedWakes, type MemorySharedWakes } from "../shared-wake.js"
 export {
   createMemoryServiceQuery,
   type MemoryServiceDefinition,
