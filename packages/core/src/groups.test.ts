@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { ERROR_CODES } from "./errors.js"
-import { createGate, type Gate, type GateRequest } from "./gate.js"
+import { createGate, type Gate, type GatePass, type GateRequest } from "./gate.js"
 import { refusalFormat } from "./refusal.js"
+import { createMemorySharedWakes } from "./shared-wake.js"
 import {
   createMemoryServiceQuery,
   type MemoryServiceDefinition,
@@ -225,6 +226,55 @@ describe("middlewares over a shared gate", () => {
     expect(route.admit(request).kind).toBe("pass")
     route.close() // a route's close leaves the shared gate running
     expect(shared.admit({ ...request, path: "/function/echo" }).kind).toBe("pass")
+  })
+})
+
+describe("with scale-out's counting and shared wakes", () => {
+  it("wakes a group once across instances sharing their wakes", async () => {
+    const serviceQuery = backend({ api: { startupDelayMs: 30 }, db: { startupDelayMs: 30 } })
+    const wakes = createMemorySharedWakes()
+    const instance = () =>
+      track(
+        createGate({ serviceQuery, dependencies: { api: ["db"] }, sharedWakes: wakes.instance() }),
+      )
+    const gates = [instance(), instance(), instance()]
+    const results = await Promise.all(gates.map((gate) => gate.wake("api")))
+    expect(results.map((result) => result.outcome)).toEqual(["ready", "ready", "ready"])
+    // One scale-up each for api and db, by whichever instance led each wake.
+    expect(serviceQuery.calls.setReplicas).toBe(2)
+    expect(replicas(serviceQuery, "db")).toBe(1)
+  })
+
+  it("sleep drains the requests countInFlight counts, however long drainMs is", async () => {
+    const serviceQuery = backend({ echo: { replicas: 1 } })
+    const gate = track(createGate({ serviceQuery, countInFlight: true }))
+    await gate.wake("echo")
+    const pass = gate.admit({ method: "GET", path: "/function/echo", headers: new Headers() })
+    expect(pass).toMatchObject({ kind: "pass", inFlight: { name: "echo" } })
+    vi.useFakeTimers()
+    let slept: boolean | undefined
+    void gate.sleep("echo", NS, { drainMs: 60_000 }).then((done) => {
+      slept = done
+    })
+    await vi.advanceTimersByTimeAsync(30_000)
+    expect(replicas(serviceQuery, "echo")).toBe(1)
+    gate.finished(pass as GatePass)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(slept).toBe(true)
+    expect(replicas(serviceQuery, "echo")).toBe(0)
+  })
+
+  it("keeps scaleOut, countInFlight and sharedWakes to the shared gate", () => {
+    const shared = track(createGate({ serviceQuery: backend({}) }))
+    expect(() => createGate({ gate: shared, scaleOut: { targetConcurrency: 5 } } as never)).toThrow(
+      "option scaleOut must be left out beside gate (the shared gate's applies), got an object",
+    )
+    expect(() => createGate({ gate: shared, countInFlight: true } as never)).toThrow(
+      "option countInFlight must be left out beside gate",
+    )
+    expect(() =>
+      createGate({ gate: shared, sharedWakes: createMemorySharedWakes().instance() } as never),
+    ).toThrow("option sharedWakes must be left out beside gate")
   })
 })
 
