@@ -717,7 +717,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
     for (const hint of list) {
       const matches =
         (hint.path !== undefined && request.path.startsWith(hint.path)) ||
-        (hint.when !== undefined && hint.when(request))
+        hint.when?.(request) === true
       if (!matches) continue
       for (const { name, namespace } of hint.services) {
         const meta = cache.meta(name, namespace)
