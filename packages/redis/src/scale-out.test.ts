@@ -75,7 +75,10 @@ describe.skipIf(skipReason !== undefined)("scale-out across gates sharing Redis"
       [2, 3],
       [3, 4],
     ])
-    expect(steps.every((event) => event.type === "scale-out" && event.concurrency === 8)).toBe(true)
+    const concurrencies = steps.map((event) => event.type === "scale-out" && event.concurrency)
+    // The first step may be decided before the second gate has published (4 alone asks for 2
+    // as well); going past 2 needs the sum of both.
+    expect(concurrencies.slice(1)).toEqual([8, 8])
     // One decider: the claim stays with the gate that took it while it lives.
     expect(new Set(steps.map((event) => event.by)).size).toBe(1)
     expect(backend.calls.setReplicas).toBe(3)
