@@ -15,12 +15,7 @@ export {
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
 } from "./constants.js"
-export {
-  DEPENDS_ON_LABEL,
-  type Dependencies,
-  type DependencySpec,
-  PARALLEL_LABEL,
-} from "./dependencies.js"
+export { DEPENDS_ON_LABEL, type Dependencies, type DependencySpec } from "./dependencies.js"
 export { parseDuration } from "./duration.js"
 export {
   BackendError,
@@ -79,27 +74,15 @@ export {
 } from "./horizontal-scaling.js"
 export type { ScaleToZeroOptions } from "./idle-scale-down.js"
 export type { KeepWarmWindow } from "./keep-warm.js"
-export { isMonitoringRequest, notMonitoring } from "./monitoring.js"
+export { notMonitoring } from "./monitoring.js"
 export { getNamespace, getServiceName } from "./names.js"
 export type * from "./observer.js"
-export { type RefusalFormat, refusalFormat } from "./refusal.js"
-export {
-  DEFAULT_SCALE_IN_AFTER_MS,
-  DEFAULT_SCALE_OUT_INTERVAL_MS,
-  desiredReplicas,
-  type ScaleOutOptions,
-  type SharedConcurrency,
-  scaleStep,
-} from "./scale-out.js"
+export type { RefusalFormat } from "./refusal.js"
+export type { ScaleOutOptions, SharedConcurrency } from "./scale-out.js"
 export type { SharedActivity } from "./shared-activity.js"
 export type { SharedWakes } from "./shared-wake.js"
 export { SingleFlight } from "./single-flight.js"
 export type { ServiceState, ServiceStatus } from "./status.js"
-export {
-  answerStatusRequest,
-  type StatusHandlerOptions,
-  statusAuthorizer,
-} from "./status-page.js"
-export { TELEMETRY_SCOPE } from "./telemetry.js"
+export type { StatusHandlerOptions } from "./status-page.js"
 export type * from "./types.js"
 export { renderWaitingPage, type WaitingPageInfo } from "./waiting-page.js"

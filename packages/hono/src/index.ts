@@ -1,17 +1,17 @@
 import {
-  answerStatusRequest,
   createGate,
   type Gate,
   type GateOptions,
   type GatePass,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
-  statusAuthorizer,
 } from "@scale-from-zero/core"
 import {
+  answerStatusRequest,
   coldStartServerTiming,
   countUntilDone,
   prepareScaleRequest,
+  statusAuthorizer,
   toGateRequest,
   toResponse,
   type WaitUntil,

@@ -1,19 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
-  answerStatusRequest,
   createGate,
   type Gate,
   type GateOptions,
   type GateReply,
   type StatusHandlerOptions,
-  statusAuthorizer,
 } from "@scale-from-zero/core"
 import {
   acceptPass,
+  answerStatusRequest,
   gateUpgrade,
   prepareScaleRequest,
   rewakeService,
   type ScaleRequestFields,
+  statusAuthorizer,
   toGateRequest,
   type UpgradeHandler,
   type UpgradeListener,

@@ -22,6 +22,9 @@ import {
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
 
+// The status page is served by every adapter: its request handling lives here, once.
+export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
+
 /**
  * The gate's view of a Node request: reads Node's lower-cased header object in place,
  * so admitting a request copies no header.

@@ -19,6 +19,9 @@ import {
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
 
+// The status page is served by every adapter: its request handling lives here, once.
+export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
+
 export { coldStartServerTiming, readScaleRequest }
 
 /** The part of a Workers `ExecutionContext` the bridge uses. */
