@@ -125,7 +125,9 @@ class CountedSocket {
  * stops counting once the upgrade has been answered, and an idle scale-down may stop the service
  * under an open WebSocket. Sockets for no service, or without `scaleToZero`, are not touched.
  */
-export function countWebSockets<T extends UpgradeWebSocket<any, any, any>>(upgradeWebSocket: T): T {
+export function countWebSockets<T extends UpgradeWebSocket<never, never, never>>(
+  upgradeWebSocket: T,
+): T {
   const upgrade = upgradeWebSocket as unknown as UpgradeWebSocket<unknown, unknown>
   const sockets = new WeakMap<Context, CountedSocket>()
   // The events of a tracked request, wrapped; an untracked one's as they are.
