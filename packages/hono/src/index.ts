@@ -4,6 +4,7 @@ import {
   type Gate,
   type GateOptions,
   type GatePass,
+  type InFlight,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
   statusAuthorizer,
@@ -51,14 +52,8 @@ export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   rewake(c: Context, resend: () => Promise<Response>): Promise<Response | undefined>
 }
 
-/** A tracked pass, for `countWebSockets` to take over once its request is upgraded. */
-interface SocketHandoff {
-  readonly gate: Gate
-  readonly pass: GatePass
-  upgraded: boolean
-}
-
-const handoffs = new WeakMap<Context, SocketHandoff>()
+/** The in-flight count of each tracked request, for `countWebSockets` to take over on upgrade. */
+const handoffs = new WeakMap<Context, InFlight>()
 
 /** Bytes (UTF-16 units for text) of a frame: only their growth is read, for connectionIdleMs. */
 function frameSize(data: unknown): number {
@@ -75,7 +70,10 @@ class CountedSocket {
   private done: (() => void) | undefined
   private readonly contexts = new WeakSet<WSContext>()
 
-  constructor(private readonly handoff: SocketHandoff) {}
+  constructor(
+    private readonly c: Context,
+    private readonly inFlight: InFlight,
+  ) {}
 
   /** The user's events, counting frames and ending the count on close. */
   wrap<T>(events: WSEvents<T>): WSEvents<T> {
@@ -101,9 +99,9 @@ class CountedSocket {
 
   /** The upgrade succeeded: from now until it closes, the socket is the pass's in-flight count. */
   upgraded(): void {
-    this.handoff.upgraded = true
-    if (this.closed) this.handoff.gate.finished(this.handoff.pass)
-    else this.done = this.handoff.gate.open(this.handoff.pass, this)
+    if (!handoffs.delete(this.c)) return
+    if (this.closed) this.inFlight.finished()
+    else this.done = this.inFlight.open(this)
   }
 
   // Bun hands each event a new WSContext, Deno one per socket: each is counted once.
@@ -135,9 +133,9 @@ export function countWebSockets<T extends UpgradeWebSocket<never, never, never>>
     c: Context,
     events: WSEvents | Promise<WSEvents>,
   ): Promise<WSEvents> => {
-    const handoff = handoffs.get(c)
-    if (handoff === undefined) return events
-    const socket = new CountedSocket(handoff)
+    const inFlight = handoffs.get(c)
+    if (inFlight === undefined) return events
+    const socket = new CountedSocket(c, inFlight)
     sockets.set(c, socket)
     return socket.wrap(await events)
   }
@@ -201,17 +199,15 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   // Counts a tracked request in flight until its body has been sent or its WebSocket closed;
   // a WebSocket upgraded through `countWebSockets` counts itself.
   const passTracked = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
-    const handoff: SocketHandoff = { gate, pass, upgraded: false }
-    handoffs.set(c, handoff)
+    // Taken out of `handoffs` by an upgrade that counts itself.
+    handoffs.set(c, pass.inFlight!)
     try {
       await next()
     } catch (error) {
-      if (!handoff.upgraded) gate.finished(pass)
+      if (handoffs.delete(c)) gate.finished(pass)
       throw error
-    } finally {
-      handoffs.delete(c)
     }
-    if (handoff.upgraded) return
+    if (!handoffs.delete(c)) return
     const counted = countUntilDone(gate, pass, c.res, c.env)
     if (counted === c.res) return
     // Cleared first: the setter would otherwise rebuild the response and copy its headers again.
