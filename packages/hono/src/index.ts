@@ -3,6 +3,7 @@ import {
   type Gate,
   type GateOptions,
   type GatePass,
+  type InFlight,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
 } from "@scale-from-zero/core"
@@ -17,7 +18,8 @@ import {
   type WaitUntil,
   waitForService,
 } from "@scale-from-zero/core/web"
-import type { Context, Handler, MiddlewareHandler } from "hono"
+import type { Context, Handler, MiddlewareHandler, Next } from "hono"
+import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws"
 
 export type {
   GateOptions,
@@ -50,6 +52,121 @@ export type ScaleFromZeroMiddleware = MiddlewareHandler & {
   rewake(c: Context, resend: () => Promise<Response>): Promise<Response | undefined>
 }
 
+/** The in-flight count of each tracked request, for `countWebSockets` to take over on upgrade. */
+const handoffs = new WeakMap<Context, InFlight>()
+
+/** Bytes (UTF-16 units for text) of a frame: only their growth is read, for connectionIdleMs. */
+function frameSize(data: unknown): number {
+  if (typeof data === "string") return data.length
+  if (data instanceof Blob) return data.size
+  return (data as { byteLength?: number } | null)?.byteLength ?? 1
+}
+
+/** One upgraded socket: its frames are its traffic; counted from the upgrade to its close. */
+class CountedSocket {
+  bytesRead = 0
+  bytesWritten = 0
+  private closed = false
+  private done: (() => void) | undefined
+  private readonly contexts = new WeakSet<WSContext>()
+
+  constructor(
+    private readonly c: Context,
+    private readonly inFlight: InFlight,
+  ) {}
+
+  /** The user's events, counting frames and ending the count on close. */
+  wrap<T>(events: WSEvents<T>): WSEvents<T> {
+    const { onOpen, onMessage, onClose } = events
+    return {
+      ...events,
+      onOpen: (event, ws) => {
+        this.countSends(ws)
+        onOpen?.(event, ws)
+      },
+      onMessage: (event, ws) => {
+        this.bytesRead += frameSize(event.data)
+        this.countSends(ws)
+        onMessage?.(event, ws)
+      },
+      onClose: (event, ws) => {
+        this.closed = true
+        this.done?.()
+        onClose?.(event, ws)
+      },
+    }
+  }
+
+  /** The upgrade succeeded: from now until it closes, the socket is the pass's in-flight count. */
+  upgraded(): void {
+    if (!handoffs.delete(this.c)) return
+    if (this.closed) this.inFlight.finished()
+    else this.done = this.inFlight.open(this)
+  }
+
+  // Bun hands each event a new WSContext, Deno one per socket: each is counted once.
+  private countSends(ws: WSContext<unknown>): void {
+    if (this.contexts.has(ws)) return
+    this.contexts.add(ws)
+    const send = ws.send.bind(ws)
+    ws.send = (source, options) => {
+      this.bytesWritten += frameSize(source)
+      send(source, options)
+    }
+  }
+}
+
+/**
+ * Wraps a runtime's Hono `upgradeWebSocket` (from `hono/deno`, `hono/bun`, `hono/cloudflare-workers`
+ * or @hono/node-server) so that a WebSocket to a service counts in flight until it closes, and its
+ * frames are its traffic (`scaleToZero.connectionIdleMs`). Without it, outside Node, the socket
+ * stops counting once the upgrade has been answered, and an idle scale-down may stop the service
+ * under an open WebSocket. Sockets for no service, or without `scaleToZero`, are not touched.
+ */
+export function countWebSockets<T extends UpgradeWebSocket<never, never, never>>(
+  upgradeWebSocket: T,
+): T {
+  const upgrade = upgradeWebSocket as unknown as UpgradeWebSocket<unknown, unknown>
+  const sockets = new WeakMap<Context, CountedSocket>()
+  // The events of a tracked request, wrapped; an untracked one's as they are.
+  const countedEvents = async (
+    c: Context,
+    events: WSEvents | Promise<WSEvents>,
+  ): Promise<WSEvents> => {
+    const inFlight = handoffs.get(c)
+    if (inFlight === undefined) return events
+    const socket = new CountedSocket(c, inFlight)
+    sockets.set(c, socket)
+    return socket.wrap(await events)
+  }
+  function counted(
+    first: Context | ((c: Context) => WSEvents | Promise<WSEvents>),
+    second?: unknown,
+    options?: unknown,
+  ): MiddlewareHandler | Promise<Response> {
+    if (typeof first !== "function") {
+      // upgradeWebSocket(c, events, options): throws when the request cannot be upgraded.
+      return countedEvents(first, second as WSEvents).then(async (events) => {
+        const response = await upgrade(first, events, options)
+        sockets.get(first)?.upgraded()
+        return response
+      })
+    }
+    const middleware = upgrade((c) => countedEvents(c, first(c)), second)
+    return async (c: Context, next: Next) => {
+      // Hono's helper calls next only when it did not upgrade (no `Upgrade: websocket`, refused).
+      let upgraded = true
+      const result = await middleware(c, () => {
+        upgraded = false
+        return next()
+      })
+      if (upgraded) sockets.get(c)?.upgraded()
+      return result
+    }
+  }
+  return counted as unknown as T
+}
+
 /**
  * Cloudflare's documented way to tell its runtime (`navigator.userAgent`): there, I/O opened in
  * one request cannot be closed from another, so no subscription may outlive its request.
@@ -79,14 +196,18 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
       ? { ...options, watchCached: false }
       : options,
   )
-  // Counts a tracked request in flight until its body has been sent or its WebSocket closed.
+  // Counts a tracked request in flight until its body has been sent or its WebSocket closed;
+  // a WebSocket upgraded through `countWebSockets` counts itself.
   const passTracked = async (c: Context, pass: GatePass, next: () => Promise<void>) => {
+    // Taken out of `handoffs` by an upgrade that counts itself.
+    handoffs.set(c, pass.inFlight!)
     try {
       await next()
     } catch (error) {
-      gate.finished(pass)
+      if (handoffs.delete(c)) gate.finished(pass)
       throw error
     }
+    if (!handoffs.delete(c)) return
     const counted = countUntilDone(gate, pass, c.res, c.env)
     if (counted === c.res) return
     // Cleared first: the setter would otherwise rebuild the response and copy its headers again.

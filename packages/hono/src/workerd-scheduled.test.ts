@@ -20,6 +20,7 @@ interface Stats {
   setReplicas: number
   idle: { replicas: number }
   busy: { replicas: number }
+  socket: { replicas: number }
 }
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -103,5 +104,30 @@ if ("module" in loaded) {
     await settle(600)
     expect(await scheduled()).toMatchObject({ outcome: "ok" })
     expect(await stats()).toMatchObject({ setReplicas: 2, busy: { replicas: 0 } })
+  })
+
+  it("holds a WebSocket upgrade while its service wakes, and counts the open socket until it closes (countWebSockets)", async () => {
+    const upgraded = await miniflare!.dispatchFetch("http://gateway/function/socket/ws", {
+      headers: { upgrade: "websocket" },
+    })
+    expect(upgraded.status).toBe(101)
+    expect((await stats()).socket).toMatchObject({ replicas: 1 })
+    const socket = upgraded.webSocket!
+    socket.accept()
+    const echoed = new Promise<string>((resolve) => {
+      socket.addEventListener("message", (event) => resolve(String(event.data)), { once: true })
+    })
+    socket.send("hello")
+    expect(await echoed).toBe("hello")
+    await settle(600) // open and quiet past the 300 ms zero-duration
+    expect(await scheduled()).toMatchObject({ outcome: "ok" })
+    expect((await stats()).socket).toMatchObject({ replicas: 1 })
+
+    const closed = new Promise((resolve) => socket.addEventListener("close", resolve))
+    socket.close(1000, "done")
+    await closed
+    await settle(600)
+    expect(await scheduled()).toMatchObject({ outcome: "ok" })
+    expect((await stats()).socket).toMatchObject({ replicas: 0 })
   })
 }
