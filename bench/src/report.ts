@@ -1,4 +1,4 @@
-import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { BackendLoad, ReleaseLatency, RepeatedColdStarts } from "./cold.js"
 import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
@@ -12,6 +12,7 @@ export interface Results {
   cpus: number
   cpuModel: string
   releaseLatency: ReleaseLatency[]
+  repeatedColdStarts: RepeatedColdStarts[]
   backendLoad: BackendLoad[]
   kubernetesColdStart: KubernetesColdStart[]
   heldMemory: HeldMemory
@@ -138,6 +139,38 @@ to the instant its held request is released. Target: push ≤ 5 ms at p99; polli
 ${table(
   ["policy", "trials", "p50 ms", "p99 ms", "max ms"],
   r.releaseLatency.map((l) => [l.contender, l.trials, l.p50Ms, l.p99Ms, l.maxMs]),
+)}
+
+### Repeated cold starts: polling timed by earlier ones
+
+The trials above are each a service's first cold start. A polling scaler that has seen a
+service start before reads it sparsely early in the wake and densely around the time the earlier
+starts predict, as many reads to that time as plain polling makes. Here each of
+${r.repeatedColdStarts[0]?.services} services (its own start time, 300–3000 ms, drawn once) starts ${r.repeatedColdStarts[0]?.startsEach} times in a row, each
+start within ±10 % or ±20 % of its time, one held request each; figures over every start but
+the first. Reads: getReplicas calls for the service while its request waits.
+
+${table(
+  [
+    "policy",
+    "start jitter",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "reads per cold start",
+    "reads per s",
+    "first start p50 ms",
+  ],
+  r.repeatedColdStarts.map((c) => [
+    c.contender,
+    `±${Math.round(c.jitter * 100)} %`,
+    c.p50Ms,
+    c.p99Ms,
+    c.maxMs,
+    c.readsPerColdStart,
+    c.readsPerSecond,
+    c.firstStartP50Ms,
+  ]),
 )}
 
 ## 3. Backend load while requests are held

@@ -29,11 +29,11 @@ import { checkNamespace, checkTarget, getNamespace, getServiceNameFromPath } fro
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
+import type { StartHistory } from "./start-history.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
 import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 import {
-  createStartHistory,
   prefersHtml,
   renderWaitingPage,
   WAITING_PAGE_HEADER,
@@ -346,7 +346,7 @@ interface SharedState {
   readonly idle: IdleTracker | undefined
   readonly telemetry: Telemetry
   readonly tracker: ReturnType<typeof createStatusTracker>
-  readonly starts: ReturnType<typeof createStartHistory>
+  readonly starts: StartHistory
   readonly emit: ScalingEventListener
   readonly defaultNamespace: string
   wake(name: string, namespace: string): Promise<FunctionScaleResult>
@@ -398,8 +398,6 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
   const emit = options.onEvent ?? (() => {})
   const tracker = createStatusTracker()
   const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
-  // Each service's recent cold starts, for the waiting page's estimate.
-  const starts = createStartHistory()
   let idle: IdleTracker | undefined
   /** A service woken for another or on schedule counts as active: idle rules start now. */
   const touch = (name: string, namespace: string) => {
@@ -407,18 +405,7 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     if (idle !== undefined && status !== undefined) idle.touch(name, namespace, status)
   }
   const graph = createDependencyGraph(options.dependencies, defaultNamespace, () => scaler, touch)
-  const scaler = createFunctionScaler(
-    {
-      ...options,
-      onEvent: (event) => {
-        starts.observe(event)
-        emit(event)
-      },
-    },
-    undefined,
-    telemetry,
-    graph.prerequisites,
-  )
+  const scaler = createFunctionScaler(options, undefined, telemetry, graph.prerequisites)
   let keepWarm: ReturnType<typeof createKeepWarm>
   idle =
     options.scaleToZero &&
@@ -446,7 +433,8 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     idle,
     telemetry,
     tracker,
-    starts,
+    // Each service's recent cold starts: the waiting page's estimate, the scaler's poll schedule.
+    starts: scaler.starts,
     emit,
     defaultNamespace,
     wake,
