@@ -25,7 +25,13 @@ import {
 } from "./idle-scale-down.js"
 import { createKeepWarm, type KeepWarmWindow } from "./keep-warm.js"
 import { LruMap } from "./lru.js"
-import { checkNamespace, checkTarget, getNamespace, getServiceNameFromPath } from "./names.js"
+import {
+  checkNamespace,
+  checkTarget,
+  getNamespace,
+  getServiceNameFromPath,
+  serviceNameStart,
+} from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
@@ -299,14 +305,43 @@ export function coldStartServerTiming(ms: number): string {
   return `cold-start;dur=${ms}`
 }
 
+/** The targets the OpenFaaS resolver gave last, so a service asked for again costs no allocation. */
+const RECENT_TARGETS = 8
+const recentFullNames: string[] = []
+const recentTargets: ServiceTarget[] = []
+let nextRecent = 0
+
+/** The target of `path` when it names a recently resolved service, found without slicing. */
+function recentTarget(path: string): ServiceTarget | undefined {
+  const start = serviceNameStart(path)
+  if (start === -1) return undefined
+  for (let i = 0; i < recentFullNames.length; i++) {
+    const fullName = recentFullNames[i] as string
+    if (!path.startsWith(fullName, start)) continue
+    const end = start + fullName.length
+    const c = path.charCodeAt(end)
+    // The name segment ends there: the path's end, "/", "?" or "#".
+    if (end === path.length || c === 47 || c === 63 || c === 35) return recentTargets[i]
+  }
+  return undefined
+}
+
 /** Reads OpenFaaS gateway paths: `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
 export const resolveOpenFaaSPath: ServiceResolver = (request) => {
+  const recent = recentTarget(request.path)
+  if (recent !== undefined) return recent
   const fullName = getServiceNameFromPath(request.path)
   if (fullName === "") return undefined
   const dot = fullName.lastIndexOf(".")
-  return dot === -1
-    ? { name: fullName }
-    : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) }
+  const target: ServiceTarget = Object.freeze(
+    dot === -1
+      ? { name: fullName }
+      : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) },
+  )
+  recentFullNames[nextRecent] = fullName
+  recentTargets[nextRecent] = target
+  nextRecent = (nextRecent + 1) % RECENT_TARGETS
+  return target
 }
 
 type Refusal = (

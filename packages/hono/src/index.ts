@@ -9,6 +9,7 @@ import {
   statusAuthorizer,
 } from "@scale-from-zero/core"
 import {
+  admitRequest,
   coldStartServerTiming,
   countUntilDone,
   prepareScaleRequest,
@@ -102,7 +103,7 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
-    const verdict = gate.admit(toGateRequest(request))
+    const verdict = admitRequest(gate, request, c.req.path)
     if (verdict.kind === "pass") {
       if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
       return verdict.inFlight ? passTracked(c, verdict, next) : next()
