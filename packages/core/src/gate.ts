@@ -37,7 +37,7 @@ import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
 import type { StartHistory } from "./start-history.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
-import { createTelemetry, type Telemetry } from "./telemetry.js"
+import { createTelemetry, type HoldTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 import {
   prefersHtml,
@@ -66,7 +66,11 @@ export interface ServiceTarget {
   namespace?: string
 }
 
-/** Maps a request to the service it needs, or undefined to let it pass untouched. */
+/**
+ * Maps a request to the service it needs, or undefined to let it pass untouched. The request
+ * (as every GateRequest a gate's callbacks receive) is valid during the call only: the adapters
+ * reuse one view for every request they admit.
+ */
 export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefined
 
 /** Decides something about one request: see `wake` and `keepsAwake`. */
@@ -884,47 +888,59 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   }
 
   /** The hold itself: its answer and, for the telemetry, how it ended. */
+  // One async frame per held request (its own and its telemetry's end in one): each frame a
+  // held request keeps is heap held with it.
   const holdUntilReady = async (
     hold: GateHold,
     signal: AbortSignal,
-  ): Promise<[GatePass | GateReply, HoldOutcome, boolean]> => {
+    observed: HoldTelemetry,
+  ): Promise<GatePass | GateReply> => {
     const { name, namespace, format } = hold
-    if (held >= maxWaiting) {
-      return [shed(format, name, namespace, maxWaiting, "gateway"), "overloaded", false]
-    }
+    const start = Date.now()
+    let answer: GatePass | GateReply
+    let outcome: HoldOutcome = "overloaded"
+    let coldStart = false
     const key = serviceKey(name, namespace)
     const heldNow = heldByService.get(key) ?? 0
-    if (heldNow >= maxWaitingPerService) {
-      return [shed(format, name, namespace, maxWaitingPerService, "service"), "overloaded", false]
-    }
-    held++
-    heldByService.set(key, heldNow + 1)
-    const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
-    try {
-      const start = Date.now()
-      const pageAfter = hold.browser ? page : undefined
-      const waitSignal = own?.signal ?? signal
-      const result =
-        pageAfter === undefined
-          ? await scaler.scale(name, namespace, { signal: waitSignal })
-          : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
-      // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
-      if (result === PAGE_DUE) {
-        return [waitingPage(name, namespace, start, pageAfter!), "waiting-page", true]
+    if (held >= maxWaiting) answer = shed(format, name, namespace, maxWaiting, "gateway")
+    else if (heldNow >= maxWaitingPerService) {
+      answer = shed(format, name, namespace, maxWaitingPerService, "service")
+    } else {
+      held++
+      heldByService.set(key, heldNow + 1)
+      const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
+      try {
+        const pageAfter = hold.browser ? page : undefined
+        const waitSignal = own?.signal ?? signal
+        const result =
+          pageAfter === undefined
+            ? await scaler.scale(name, namespace, { signal: waitSignal })
+            : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
+        // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
+        if (result === PAGE_DUE) {
+          answer = waitingPage(name, namespace, start, pageAfter!)
+          outcome = "waiting-page"
+          coldStart = true
+        } else {
+          if (pageAfter !== undefined) pageShownSince.delete(key)
+          outcome =
+            result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
+              ? "timeout"
+              : result.outcome
+          answer = verdictOf(hold, result, signal)
+          coldStart = result.coldStart
+        }
+      } finally {
+        own?.release()
+        held--
+        const left = (heldByService.get(key) ?? 1) - 1
+        if (left === 0) heldByService.delete(key)
+        else heldByService.set(key, left)
       }
-      if (pageAfter !== undefined) pageShownSince.delete(key)
-      const outcome =
-        result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
-          ? "timeout"
-          : result.outcome
-      return [verdictOf(hold, result, signal), outcome, result.coldStart]
-    } finally {
-      own?.release()
-      held--
-      const left = (heldByService.get(key) ?? 1) - 1
-      if (left === 0) heldByService.delete(key)
-      else heldByService.set(key, left)
     }
+    const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
+    observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
+    return answer
   }
 
   /** What a held request gets once its wait is over. */
@@ -995,15 +1011,11 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
         keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
     },
-    async wait(hold, signal) {
+    wait(hold, signal) {
       const { name, namespace } = hold
       if (!hold.wakes) return withoutWaking(hold)
       const observed = telemetry.hold(name, namespace, known(name, namespace))
-      const start = Date.now()
-      const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))
-      const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
-      observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
-      return answer
+      return observed.within(() => holdUntilReady(hold, signal, observed))
     },
     async rewake(request, signal) {
       const target = resolve(request)
