@@ -359,8 +359,15 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   \`wait\` now returns the one async frame, which ends the telemetry itself; the hold's telemetry
   is a class (methods shared) and its attributes are made only for a meter. Section 5's
   measurement, 10 000 held, three runs each: 3 181–3 201 heap bytes per held request before,
-  2 078–2 123 after (the client's AbortController, about 600 bytes, included). Not yet measured
-  through real HTTP beside a bare app.
+  2 078–2 123 after (the client's AbortController, about 600 bytes, included). Through real
+  HTTP (\`pnpm --filter ./bench held-http 2000\`: 2 000 requests held by Express with
+  scaleFromZero, against the same requests held by a bare Express app whose handler never
+  answers, one process, three rounds): 3 962–4 479 bytes more than the bare app each before,
+  3 079–3 365 after; the Node bridge's close listener no longer goes through \`once\` (a wrapper
+  per held request), a change these rounds cannot tell apart (2 662–3 359). Target ≤ 1 KiB: not
+  reached; what is left is the bridge's AbortController per held request (about 600 bytes: the
+  gate's \`wait\` takes an AbortSignal), the async frames of the bridge and the gate, and the
+  scaler's waiter and its abort listener.
 - **Release burst and warm requests through the Koa OpenFaaS example** (issue #17): a
   \`--cpu-prof\` profile of the gateway releasing 1 000 held requests put Koa's response path first:
   a stream body goes through \`stream.pipeline\`, which makes an AbortController and aborts it

@@ -115,8 +115,9 @@ async function whileConnected<T>(
   const onClose = () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError())
   }
+  // `on`, not `once` (a wrapper per held request): the listener goes when the wait ends.
   if (response.destroyed) onClose()
-  else response.once("close", onClose)
+  else response.on("close", onClose)
   try {
     return await wait(controller.signal)
   } finally {
