@@ -1,7 +1,15 @@
-// One process of the OpenTelemetry warm-path benchmark: `admit-loop.ts none|sdk ITERATIONS`.
-// `gate.admit` of a request for a cached, ready service in a tight loop; prints ns per call.
+// One process of the warm-path benchmarks: `admit-loop.ts none|sdk ITERATIONS [PATH]`.
+// The admit of a request for a cached, ready service in a tight loop; prints ns per call and
+// the heap's growth (run with a new space larger than the loop allocates: no scavenge inside).
 // With `sdk`, the OpenTelemetry SDK (tracer and meter providers, async-hooks context) is
 // registered before the gate is made, as an application instrumented with it does.
+// PATH is what each request goes through: `gate` (gate.admit of one GateRequest), `node` and
+// `web` (the bridges' admitRequest, as Express and Koa, and Hono, call it, with a real
+// IncomingMessage or Request), `node-view` and `web-view` (a toGateRequest view per request,
+// as the adapters did before).
+
+import { IncomingMessage } from "node:http"
+import { Socket } from "node:net"
 import { context, metrics, trace } from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
@@ -10,8 +18,10 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base"
-import { createGate, type GateRequest } from "@scale-from-zero/core"
+import { createGate, type GateRequest, type GateVerdict } from "@scale-from-zero/core"
+import * as node from "@scale-from-zero/core/node"
 import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
+import * as web from "@scale-from-zero/core/web"
 
 class Reader extends MetricReader {
   constructor() {
@@ -21,7 +31,7 @@ class Reader extends MetricReader {
   protected override async onShutdown() {}
 }
 
-const [variant = "none", iterationsArg = "2000000"] = process.argv.slice(2)
+const [variant = "none", iterationsArg = "2000000", path = "gate"] = process.argv.slice(2)
 const iterations = Number(iterationsArg)
 const exporter = new InMemorySpanExporter()
 const reader = new Reader()
@@ -45,12 +55,28 @@ const first = gate.admit(request)
 if (first.kind !== "hold") throw new Error("expected the first request to be held")
 await gate.wait(first, new AbortController().signal)
 
+const incoming = new IncomingMessage(new Socket())
+incoming.method = "GET"
+incoming.url = request.path
+incoming.headers = { host: "localhost", accept: "*/*" }
+const fetchRequest = new Request(`http://localhost${request.path}`)
+const admitOnce: Record<string, () => GateVerdict> = {
+  gate: () => gate.admit(request),
+  node: () => node.admitRequest(gate, incoming),
+  "node-view": () => gate.admit(node.toGateRequest(incoming)),
+  web: () => web.admitRequest(gate, fetchRequest, request.path),
+  "web-view": () => gate.admit(web.toGateRequest(fetchRequest)),
+}
+const admit = admitOnce[path]
+if (admit === undefined) throw new Error(`unknown path ${path}`)
+
 const loop = (n: number) => {
   let passes = 0
-  for (let i = 0; i < n; i++) if (gate.admit(request).kind === "pass") passes++
+  for (let i = 0; i < n; i++) if (admit().kind === "pass") passes++
   if (passes !== n) throw new Error(`only ${passes} of ${n} passed warm`)
 }
 loop(Math.min(iterations, 200_000)) // warm-up: optimised code before the clock starts
+globalThis.gc?.() // an empty new space: the loop's allocations all show in heapUsed
 const heapBefore = process.memoryUsage().heapUsed
 const start = process.hrtime.bigint()
 loop(iterations)
@@ -75,9 +101,11 @@ const spansAfterWarmUp = exporter.getFinishedSpans().filter((s) => s.name.endsWi
 process.stdout.write(
   `${JSON.stringify({
     variant,
+    path,
     iterations,
     nsPerAdmit: nanos / iterations,
     heapGrowthBytes: heapAfter - heapBefore,
+    heapBytesPerAdmit: (heapAfter - heapBefore) / iterations,
     passCount,
     holdSpans: spansAfterWarmUp,
   })}\n`,

@@ -1,4 +1,4 @@
-import type { BackendLoad, ReleaseLatency } from "./cold.js"
+import type { BackendLoad, ReleaseLatency, RepeatedColdStarts } from "./cold.js"
 import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
 import type { InstancesColdStart } from "./instances.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
@@ -13,6 +13,7 @@ export interface Results {
   cpus: number
   cpuModel: string
   releaseLatency: ReleaseLatency[]
+  repeatedColdStarts: RepeatedColdStarts[]
   backendLoad: BackendLoad[]
   instancesColdStart: InstancesColdStart[]
   kubernetesColdStart: KubernetesColdStart[]
@@ -158,6 +159,38 @@ to the instant its held request is released. Target: push ≤ 5 ms at p99; polli
 ${table(
   ["policy", "trials", "p50 ms", "p99 ms", "max ms"],
   r.releaseLatency.map((l) => [l.contender, l.trials, l.p50Ms, l.p99Ms, l.maxMs]),
+)}
+
+### Repeated cold starts: polling timed by earlier ones
+
+The trials above are each a service's first cold start. A polling scaler that has seen a
+service start before reads it sparsely early in the wake and densely around the time the earlier
+starts predict, as many reads to that time as plain polling makes. Here each of
+${r.repeatedColdStarts[0]?.services} services (its own start time, 300–3000 ms, drawn once) starts ${r.repeatedColdStarts[0]?.startsEach} times in a row, each
+start within ±10 % or ±20 % of its time, one held request each; figures over every start but
+the first. Reads: getReplicas calls for the service while its request waits.
+
+${table(
+  [
+    "policy",
+    "start jitter",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "reads per cold start",
+    "reads per s",
+    "first start p50 ms",
+  ],
+  r.repeatedColdStarts.map((c) => [
+    c.contender,
+    `±${Math.round(c.jitter * 100)} %`,
+    c.p50Ms,
+    c.p99Ms,
+    c.maxMs,
+    c.readsPerColdStart,
+    c.readsPerSecond,
+    c.firstStartP50Ms,
+  ]),
 )}
 
 ## 3. Backend load while requests are held
@@ -320,6 +353,47 @@ ${PEER_RUN}## Fixes made from these measurements
 
 Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
 
+- **Polling timed by earlier cold starts** (issue #17): a polling wake read the backend every
+  interval, so a request was released up to one interval (100 ms) after its service turned
+  ready. The scaler now keeps each service's last five cold starts (the same history the waiting
+  page's estimate reads) and, for a service it has seen start, reads every 2 intervals early in
+  the wake, every interval over a guard band, densely through the window the records predict
+  (as many reads to the median start as plain polling), then back to the interval gradually.
+  Repeated cold starts of 40 services, 6 each, one held request each (the table under section 2,
+  measured on its own), old code then new code on a loaded machine, starts after each
+  service's first: starts within ±10 % of the service's time, p50 47.2 → 16.8 ms, p99
+  101.5 → 65.3 ms, reads per cold start 17.8 → 17.1, reads per second 10.3 → 10.2; within
+  ±20 %, p50 51.8 → 21.2 ms, p99 101.4 → 98.2 ms (max 133 ms: a start earlier than the guard
+  band waits for the next sparse read), reads per cold start 15.2 → 14.5, per second 10.4 → 10.8.
+  A service's first cold start polls as before.
+- **Warm path allocation, per adapter** (issue #17): heap growth per warm admit in a tight loop
+  (\`admit-loop.ts none 100000 PATH\`, a 64 MiB new space so no scavenge runs inside the loop):
+  the adapters made a \`toGateRequest\` view per request, and the OpenFaaS resolver sliced the
+  name and made a target object per request. Before → after, bytes per admit: gate alone 40 →
+  16; through the Node bridge (Express, Koa) 72 → 16; through the web bridge (Hono, a real
+  \`Request\`) 96 → 16. The bridges now admit through one reused view (\`admitRequest\`; Hono's
+  already-read \`c.req.path\` serves when it is the URL's path exactly), and the resolver returns
+  the frozen target of a recently seen service without slicing. The 16 bytes left are the
+  clock: \`Date.now()\` (as \`performance.now()\`) returns a heap number in Node 20, and the fresh
+  check needs the time; a timer-driven clock would remove it at the cost of a timer per gate
+  (which Workers cannot keep). Our share of a loaded server's CPU profile (3 rounds of 2 s each,
+  one profile per adapter, loaded machine), before → after: Express 0.92 → 1.16 %, Koa 2.22 →
+  1.51 %, Hono 1.87 → 2.44 %: single profiles, within their noise.
+- **Memory per held request, again** (issue #17): a heap sampling profile of 5 000 held requests
+  put the gate's two nested async frames (\`wait\` around \`holdUntilReady\`) and the hold's
+  telemetry (an object with two closures, and an attribute set made even with no meter) first.
+  \`wait\` now returns the one async frame, which ends the telemetry itself; the hold's telemetry
+  is a class (methods shared) and its attributes are made only for a meter. Section 5's
+  measurement, 10 000 held, three runs each: 3 181–3 201 heap bytes per held request before,
+  2 078–2 123 after (the client's AbortController, about 600 bytes, included). Through real
+  HTTP (\`pnpm --filter ./bench held-http 2000\`: 2 000 requests held by Express with
+  scaleFromZero, against the same requests held by a bare Express app whose handler never
+  answers, one process, three rounds): 3 962–4 479 bytes more than the bare app each before,
+  3 079–3 365 after; the Node bridge's close listener no longer goes through \`once\` (a wrapper
+  per held request), a change these rounds cannot tell apart (2 662–3 359). Target ≤ 1 KiB: not
+  reached; what is left is the bridge's AbortController per held request (about 600 bytes: the
+  gate's \`wait\` takes an AbortSignal), the async frames of the bridge and the gate, and the
+  scaler's waiter and its abort listener.
 - **Release burst and warm requests through the Koa OpenFaaS example** (issue #17): a
   \`--cpu-prof\` profile of the gateway releasing 1 000 held requests put Koa's response path first:
   a stream body goes through \`stream.pipeline\`, which makes an AbortController and aborts it

@@ -1,7 +1,13 @@
 import { writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
-import { CONTENDERS, measureBackendLoad, measureReleaseLatency } from "./cold.js"
+import {
+  CONTENDERS,
+  measureBackendLoad,
+  measureReleaseLatency,
+  measureRepeatedColdStarts,
+  REPEAT_CONTENDERS,
+} from "./cold.js"
 import { measureReleaseBurst, measureWholeGateway } from "./gateway.js"
 import { type InstancesColdStart, measureInstancesColdStart } from "./instances.js"
 import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
@@ -17,6 +23,8 @@ const settings = quick
   ? {
       trials: 20,
       heldCounts: [1, 100, 1000],
+      repeatServices: 10,
+      repeatStarts: 3,
       readyAfterMs: 1000,
       memoryHeld: 2000,
       kubernetesTrials: 5,
@@ -31,6 +39,8 @@ const settings = quick
   : {
       trials: 200,
       heldCounts: [1, 100, 10_000],
+      repeatServices: 40,
+      repeatStarts: 6,
       readyAfterMs: 3000,
       memoryHeld: 10_000,
       kubernetesTrials: 50,
@@ -50,6 +60,22 @@ const releaseLatency = []
 for (const contender of CONTENDERS) {
   releaseLatency.push(await measureReleaseLatency(contender, settings.trials))
   log(`  ${JSON.stringify(releaseLatency.at(-1))}`)
+}
+
+log("repeated cold starts: the poll schedule …")
+const repeatedColdStarts = []
+for (const jitter of [0.1, 0.2]) {
+  for (const contender of REPEAT_CONTENDERS) {
+    repeatedColdStarts.push(
+      await measureRepeatedColdStarts(
+        contender,
+        settings.repeatServices,
+        settings.repeatStarts,
+        jitter,
+      ),
+    )
+    log(`  ${JSON.stringify(repeatedColdStarts.at(-1))}`)
+  }
 }
 
 log("backend load while requests are held …")
@@ -116,6 +142,7 @@ const results = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? "unknown",
   releaseLatency,
+  repeatedColdStarts,
   backendLoad,
   instancesColdStart,
   kubernetesColdStart,

@@ -11,7 +11,7 @@ interface SimulatedService {
   replicas: number
   /** performance.now() when the service turned ready. */
   readyAt: number | undefined
-  readyDelayMs: number
+  readyDelay: () => number
   starting: boolean
 }
 
@@ -23,18 +23,20 @@ export interface SimulatedBackend extends ServiceQuery {
 }
 
 /**
- * A backend whose services turn ready `readyDelayMs` after their first scale-up, with or
- * without push. Each call takes `callLatencyMs` (default 2 ms), like a provider on the same host.
+ * A backend whose services turn ready a delay after each scale-up from zero (a fixed one, or
+ * drawn per start), with or without push; a scale to zero makes them unready again. Each call
+ * takes `callLatencyMs` (default 2 ms), like a provider on the same host.
  */
 export function createSimulatedBackend(
-  delays: Record<string, number>,
+  delays: Record<string, number | (() => number)>,
   options: { push: boolean; callLatencyMs?: number },
 ): SimulatedBackend {
   const callLatencyMs = options.callLatencyMs ?? 2
   const answerLater = () => new Promise((resolve) => setTimeout(resolve, callLatencyMs))
   const services = new Map<string, SimulatedService>()
-  for (const [name, readyDelayMs] of Object.entries(delays)) {
-    services.set(name, { replicas: 0, readyAt: undefined, readyDelayMs, starting: false })
+  for (const [name, delay] of Object.entries(delays)) {
+    const readyDelay = typeof delay === "number" ? () => delay : delay
+    services.set(name, { replicas: 0, readyAt: undefined, readyDelay, starting: false })
   }
   const watchers = new Map<string, Set<(r: ServiceQueryResponse) => void>>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
@@ -70,13 +72,17 @@ export function createSimulatedBackend(
       await answerLater()
       const service = serviceNamed(name)
       service.replicas = count
+      if (count === 0) {
+        service.starting = false
+        service.readyAt = undefined
+      }
       if (count > 0 && !service.starting) {
         service.starting = true
         const timer = setTimeout(() => {
           timers.delete(timer)
           service.readyAt = performance.now()
           for (const onChange of watchers.get(name) ?? []) onChange(status(service))
-        }, service.readyDelayMs)
+        }, service.readyDelay())
         timers.add(timer)
       }
     },

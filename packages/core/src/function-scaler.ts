@@ -21,6 +21,7 @@ import type { ScalingObserver } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type SharedWakes, wakeWithOthers } from "./shared-wake.js"
 import { SingleFlight } from "./single-flight.js"
+import { createStartHistory, pollSchedule, type StartHistory } from "./start-history.js"
 import { createTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQuery, ServiceQueryResponse } from "./types.js"
 
@@ -137,6 +138,8 @@ export type Prerequisites = (
 export interface FunctionScaler {
   readonly config: ResolvedScalingConfig
   readonly cache: FunctionCacher
+  /** Each service's recent cold starts, from this scaler's `scale-up` and `ready` events. */
+  readonly starts: StartHistory
   /** Resolves once the service has a ready replica, scaling it from zero if need be; never rejects. */
   scale(name: string, namespace: string, options?: ScaleOptions): Promise<FunctionScaleResult>
   /** Synchronous: the cached status, fresh or stale, without asking the backend. */
@@ -327,7 +330,12 @@ export function createFunctionScaler(
   const { watch } = serviceQuery
   const keepWatch = config.watchCached ? watch : undefined
   const watchRecheckInterval = Math.max(functionPollInterval * WATCH_RECHECK_FACTOR, 1000)
-  const emit = scalingConfig.onEvent ?? (() => {})
+  const onEvent = scalingConfig.onEvent
+  const starts = createStartHistory()
+  const emit: ScalingEventListener = (event) => {
+    starts.observe(event)
+    onEvent?.(event)
+  }
   const functionCache = cache ?? createFunctionCache(config.cacheExpiry)
   const missing = new LruMap<string, number>(MAX_REMEMBERED_MISSING)
   const wakes = new Map<string, Wake>()
@@ -551,14 +559,26 @@ export function createFunctionScaler(
     throw lastError ?? new Error(`scaling ${name}.${namespace} failed`)
   }
 
+  // Reads timed by the service's recorded cold starts: sparse early, dense when it is due.
   const untilAvailableByPolling = async (wake: Wake) => {
     const { name, namespace, controller } = wake
+    const key = serviceKey(name, namespace)
     for (;;) {
-      await sleep(functionPollInterval, controller.signal)
-      const status = await query(name, namespace, controller.signal)
-      if (status.availableReplicas > 0) return status
-      // Scaled back to zero by someone else while we waited: ask again.
-      if (status.replicas === 0) await scaleUp(wake, status)
+      const scaledUpAt = starts.scaleUpAt(key)
+      const nextDelay =
+        scaledUpAt === undefined
+          ? () => functionPollInterval
+          : pollSchedule(starts.recorded(key), functionPollInterval)
+      for (;;) {
+        await sleep(nextDelay(Date.now() - (scaledUpAt ?? 0)), controller.signal)
+        const status = await query(name, namespace, controller.signal)
+        if (status.availableReplicas > 0) return status
+        // Scaled back to zero by someone else while we waited: ask again, on a new schedule.
+        if (status.replicas === 0) {
+          await scaleUp(wake, status)
+          break
+        }
+      }
     }
   }
 
@@ -783,6 +803,7 @@ export function createFunctionScaler(
   return {
     config,
     cache: functionCache,
+    starts,
     get totalWaiting() {
       return totalWaiting
     },

@@ -25,16 +25,22 @@ import {
 } from "./idle-scale-down.js"
 import { createKeepWarm, type KeepWarmWindow } from "./keep-warm.js"
 import { LruMap } from "./lru.js"
-import { checkNamespace, checkTarget, getNamespace, getServiceNameFromPath } from "./names.js"
+import {
+  checkNamespace,
+  checkTarget,
+  getNamespace,
+  getServiceNameFromPath,
+  serviceNameStart,
+} from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
 import { createScaleOut, type ScaleOut, type ScaleOutOptions } from "./scale-out.js"
+import type { StartHistory } from "./start-history.js"
 import { createStatusTracker, type ServiceStatus } from "./status.js"
-import { createTelemetry, type Telemetry } from "./telemetry.js"
+import { createTelemetry, type HoldTelemetry, type Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 import {
-  createStartHistory,
   prefersHtml,
   renderWaitingPage,
   WAITING_PAGE_HEADER,
@@ -61,7 +67,11 @@ export interface ServiceTarget {
   namespace?: string
 }
 
-/** Maps a request to the service it needs, or undefined to let it pass untouched. */
+/**
+ * Maps a request to the service it needs, or undefined to let it pass untouched. The request
+ * (as every GateRequest a gate's callbacks receive) is valid during the call only: the adapters
+ * reuse one view for every request they admit.
+ */
 export type ServiceResolver = (request: GateRequest) => ServiceTarget | undefined
 
 /** Decides something about one request: see `wake` and `keepsAwake`. */
@@ -315,14 +325,43 @@ export function coldStartServerTiming(ms: number): string {
   return `cold-start;dur=${ms}`
 }
 
+/** The targets the OpenFaaS resolver gave last, so a service asked for again costs no allocation. */
+const RECENT_TARGETS = 8
+const recentFullNames: string[] = []
+const recentTargets: ServiceTarget[] = []
+let nextRecent = 0
+
+/** The target of `path` when it names a recently resolved service, found without slicing. */
+function recentTarget(path: string): ServiceTarget | undefined {
+  const start = serviceNameStart(path)
+  if (start === -1) return undefined
+  for (let i = 0; i < recentFullNames.length; i++) {
+    const fullName = recentFullNames[i] as string
+    if (!path.startsWith(fullName, start)) continue
+    const end = start + fullName.length
+    const c = path.charCodeAt(end)
+    // The name segment ends there: the path's end, "/", "?" or "#".
+    if (end === path.length || c === 47 || c === 63 || c === 35) return recentTargets[i]
+  }
+  return undefined
+}
+
 /** Reads OpenFaaS gateway paths: `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
 export const resolveOpenFaaSPath: ServiceResolver = (request) => {
+  const recent = recentTarget(request.path)
+  if (recent !== undefined) return recent
   const fullName = getServiceNameFromPath(request.path)
   if (fullName === "") return undefined
   const dot = fullName.lastIndexOf(".")
-  return dot === -1
-    ? { name: fullName }
-    : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) }
+  const target: ServiceTarget = Object.freeze(
+    dot === -1
+      ? { name: fullName }
+      : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) },
+  )
+  recentFullNames[nextRecent] = fullName
+  recentTargets[nextRecent] = target
+  nextRecent = (nextRecent + 1) % RECENT_TARGETS
+  return target
 }
 
 type Refusal = (
@@ -363,7 +402,7 @@ interface SharedState {
   readonly scaleOut: ScaleOut | undefined
   readonly telemetry: Telemetry
   readonly tracker: ReturnType<typeof createStatusTracker>
-  readonly starts: ReturnType<typeof createStartHistory>
+  readonly starts: StartHistory
   readonly emit: ScalingEventListener
   readonly defaultNamespace: string
   wake(name: string, namespace: string): Promise<FunctionScaleResult>
@@ -418,8 +457,6 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
   const emit = options.onEvent ?? (() => {})
   const tracker = createStatusTracker()
   const telemetry = createTelemetry([tracker.observer, ...(options.observers ?? [])])
-  // Each service's recent cold starts, for the waiting page's estimate.
-  const starts = createStartHistory()
   let idle: IdleTracker | undefined
   /** A service woken for another or on schedule counts as active: idle rules start now. */
   const touch = (name: string, namespace: string) => {
@@ -427,18 +464,7 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     if (idle !== undefined && status !== undefined) idle.touch(name, namespace, status)
   }
   const graph = createDependencyGraph(options.dependencies, defaultNamespace, () => scaler, touch)
-  const scaler = createFunctionScaler(
-    {
-      ...options,
-      onEvent: (event) => {
-        starts.observe(event)
-        emit(event)
-      },
-    },
-    undefined,
-    telemetry,
-    graph.prerequisites,
-  )
+  const scaler = createFunctionScaler(options, undefined, telemetry, graph.prerequisites)
   let keepWarm: ReturnType<typeof createKeepWarm>
   if (options.countInFlight !== undefined && typeof options.countInFlight !== "boolean") {
     throw invalidOption("countInFlight", "a boolean", options.countInFlight)
@@ -478,7 +504,8 @@ function createShared(options: ScaleFromZeroOptions): SharedState {
     scaleOut,
     telemetry,
     tracker,
-    starts,
+    // Each service's recent cold starts: the waiting page's estimate, the scaler's poll schedule.
+    starts: scaler.starts,
     emit,
     defaultNamespace,
     wake,
@@ -894,47 +921,59 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   }
 
   /** The hold itself: its answer and, for the telemetry, how it ended. */
+  // One async frame per held request (its own and its telemetry's end in one): each frame a
+  // held request keeps is heap held with it.
   const holdUntilReady = async (
     hold: GateHold,
     signal: AbortSignal,
-  ): Promise<[GatePass | GateReply, HoldOutcome, boolean]> => {
+    observed: HoldTelemetry,
+  ): Promise<GatePass | GateReply> => {
     const { name, namespace, format } = hold
-    if (held >= maxWaiting) {
-      return [shed(format, name, namespace, maxWaiting, "gateway"), "overloaded", false]
-    }
+    const start = Date.now()
+    let answer: GatePass | GateReply
+    let outcome: HoldOutcome = "overloaded"
+    let coldStart = false
     const key = serviceKey(name, namespace)
     const heldNow = heldByService.get(key) ?? 0
-    if (heldNow >= maxWaitingPerService) {
-      return [shed(format, name, namespace, maxWaitingPerService, "service"), "overloaded", false]
-    }
-    held++
-    heldByService.set(key, heldNow + 1)
-    const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
-    try {
-      const start = Date.now()
-      const pageAfter = hold.browser ? page : undefined
-      const waitSignal = own?.signal ?? signal
-      const result =
-        pageAfter === undefined
-          ? await scaler.scale(name, namespace, { signal: waitSignal })
-          : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
-      // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
-      if (result === PAGE_DUE) {
-        return [waitingPage(name, namespace, start, pageAfter!), "waiting-page", true]
+    if (held >= maxWaiting) answer = shed(format, name, namespace, maxWaiting, "gateway")
+    else if (heldNow >= maxWaitingPerService) {
+      answer = shed(format, name, namespace, maxWaitingPerService, "service")
+    } else {
+      held++
+      heldByService.set(key, heldNow + 1)
+      const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
+      try {
+        const pageAfter = hold.browser ? page : undefined
+        const waitSignal = own?.signal ?? signal
+        const result =
+          pageAfter === undefined
+            ? await scaler.scale(name, namespace, { signal: waitSignal })
+            : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
+        // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
+        if (result === PAGE_DUE) {
+          answer = waitingPage(name, namespace, start, pageAfter!)
+          outcome = "waiting-page"
+          coldStart = true
+        } else {
+          if (pageAfter !== undefined) pageShownSince.delete(key)
+          outcome =
+            result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
+              ? "timeout"
+              : result.outcome
+          answer = verdictOf(hold, result, signal)
+          coldStart = result.coldStart
+        }
+      } finally {
+        own?.release()
+        held--
+        const left = (heldByService.get(key) ?? 1) - 1
+        if (left === 0) heldByService.delete(key)
+        else heldByService.set(key, left)
       }
-      if (pageAfter !== undefined) pageShownSince.delete(key)
-      const outcome =
-        result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
-          ? "timeout"
-          : result.outcome
-      return [verdictOf(hold, result, signal), outcome, result.coldStart]
-    } finally {
-      own?.release()
-      held--
-      const left = (heldByService.get(key) ?? 1) - 1
-      if (left === 0) heldByService.delete(key)
-      else heldByService.set(key, left)
     }
+    const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
+    observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
+    return answer
   }
 
   /** What a held request gets once its wait is over. */
@@ -1006,16 +1045,12 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
         keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
     },
-    async wait(hold, signal) {
+    wait(hold, signal) {
       const { name, namespace } = hold
       if (!hold.wakes) return withoutWaking(hold)
       scaleOut?.ensureRunning()
       const observed = telemetry.hold(name, namespace, known(name, namespace))
-      const start = Date.now()
-      const [answer, outcome, coldStart] = await observed.within(() => holdUntilReady(hold, signal))
-      const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
-      observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
-      return answer
+      return observed.within(() => holdUntilReady(hold, signal, observed))
     },
     async rewake(request, signal) {
       const target = resolve(request)

@@ -16,6 +16,13 @@ export function getServiceNameFromPath(path: string): string {
   return serviceNameAfter(path, FUNCTION_PREFIX) || serviceNameAfter(path, ASYNC_FUNCTION_PREFIX)
 }
 
+/** Where the service name begins in an OpenFaaS gateway path, or -1 when it names none. */
+export function serviceNameStart(path: string): number {
+  if (path.startsWith(FUNCTION_PREFIX)) return FUNCTION_PREFIX.length
+  if (path.startsWith(ASYNC_FUNCTION_PREFIX)) return ASYNC_FUNCTION_PREFIX.length
+  return -1
+}
+
 function serviceNameAfter(url: string, prefix: string): string {
   if (!url.startsWith(prefix)) return ""
   let end = url.length

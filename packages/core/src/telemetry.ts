@@ -237,6 +237,46 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
     }
   }
 
+  /** One held request's telemetry: its fields are all a hold keeps, its methods shared. */
+  class Hold implements HoldTelemetry {
+    constructor(
+      readonly name: string,
+      readonly namespace: string,
+      readonly known: boolean,
+      private readonly parent: Context,
+      private readonly span: Span,
+      private readonly heldAttributes: Attributes | undefined,
+    ) {}
+
+    within<T>(fn: () => T): T {
+      return context.with(trace.setSpan(this.parent, this.span), fn)
+    }
+
+    end(
+      outcome: HoldOutcome,
+      verdict: RequestVerdict,
+      durationMs: number,
+      coldStart: boolean,
+      knownNow: boolean,
+    ): void {
+      const { span, heldAttributes, name, namespace } = this
+      span.setAttribute(ATTR.outcome, outcome)
+      if (!coldStart) span.setAttribute(ATTR.coldStart, false)
+      if (ERROR_OUTCOMES.has(outcome)) span.setStatus({ code: SpanStatusCode.ERROR })
+      span.end()
+      if (heldAttributes !== undefined) {
+        held.add(-1, heldAttributes)
+        coldStarts.record(durationMs / 1000, {
+          ...serviceAttributes(name, namespace, knownNow),
+          [ATTR.outcome]: outcome,
+        })
+      }
+      for (const observer of observers)
+        observer.holdEnded?.(this, outcome, durationMs, knownNow, coldStart)
+      count(verdict, name, namespace, knownNow)
+    }
+  }
+
   return {
     passed:
       metering || observing
@@ -259,30 +299,10 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
         },
         parent,
       )
-      const heldAttributes = serviceAttributes(name, namespace, known)
-      if (metering) held.add(1, heldAttributes)
-      const hold: HoldTelemetry = {
-        name,
-        namespace,
-        known,
-        within: (fn) => context.with(trace.setSpan(parent, span), fn),
-        end(outcome, verdict, durationMs, coldStart, knownNow) {
-          span.setAttribute(ATTR.outcome, outcome)
-          if (!coldStart) span.setAttribute(ATTR.coldStart, false)
-          if (ERROR_OUTCOMES.has(outcome)) span.setStatus({ code: SpanStatusCode.ERROR })
-          span.end()
-          if (metering) {
-            held.add(-1, heldAttributes)
-            coldStarts.record(durationMs / 1000, {
-              ...serviceAttributes(name, namespace, knownNow),
-              [ATTR.outcome]: outcome,
-            })
-          }
-          for (const observer of observers)
-            observer.holdEnded?.(hold, outcome, durationMs, knownNow, coldStart)
-          count(verdict, name, namespace, knownNow)
-        },
-      }
+      // Kept for the hold's end: made only when there is a meter to give it to.
+      const heldAttributes = metering ? serviceAttributes(name, namespace, known) : undefined
+      if (heldAttributes !== undefined) held.add(1, heldAttributes)
+      const hold = new Hold(name, namespace, known, parent, span, heldAttributes)
       for (const observer of observers) observer.holdStarted?.(hold)
       return hold
     },

@@ -1,7 +1,4 @@
-import type { ScalingEvent } from "./events.js"
-import { serviceKey } from "./function-cache.js"
 import type { HeaderReader } from "./gate.js"
-import { LruMap } from "./lru.js"
 
 /** True for a browser navigation: a GET or HEAD whose Accept names text/html (curl and fetch send `*\/*`). */
 export function prefersHtml(method: string, headers: HeaderReader): boolean {
@@ -53,40 +50,6 @@ export interface WaitingPageInfo {
 
 /** Marks the gate's waiting page, so the page's script tells it from the service's own 503. */
 export const WAITING_PAGE_HEADER = "x-scale-from-zero"
-
-/**
- * Keeps the last few cold starts of each service, for the waiting page's estimate: a cold start
- * is timed from the gate's scale-up to the service's readiness, as the gate's events tell them.
- */
-export function createStartHistory(maxServices = 1000, perService = 5) {
-  const durations = new LruMap<string, number[]>(maxServices)
-  const scaleUps = new LruMap<string, number>(maxServices)
-  return {
-    observe(event: ScalingEvent): void {
-      const key = serviceKey(event.service, event.namespace)
-      if (event.type === "scale-up") scaleUps.set(key, Date.now())
-      if (event.type !== "ready") return
-      const since = scaleUps.peek(key)
-      if (since === undefined) return
-      scaleUps.delete(key)
-      const list = durations.peek(key) ?? []
-      list.push(Date.now() - since)
-      if (list.length > perService) list.shift()
-      durations.set(key, list)
-    },
-    /** When the gate asked for the service's scale-up still under way, if it did. */
-    scaleUpAt(key: string): number | undefined {
-      return scaleUps.peek(key)
-    },
-    /** The median of the recorded cold starts, or undefined before the first. */
-    typical(key: string): number | undefined {
-      const list = durations.peek(key)
-      if (list === undefined || list.length === 0) return undefined
-      const sorted = [...list].sort((a, b) => a - b)
-      return sorted[Math.floor((sorted.length - 1) / 2)]
-    },
-  }
-}
 
 // Polls with HEAD (the gate holds it until the service is ready or `afterMs` passes), and
 // reloads once the answer is not the waiting page; updates the elapsed time and estimate.

@@ -8,6 +8,7 @@ import {
 } from "@scale-from-zero/core"
 import {
   acceptPass,
+  admitRequest,
   answerStatusRequest,
   gateUpgrade,
   prepareScaleRequest,
@@ -71,7 +72,7 @@ export interface ScaleFromZeroMiddleware {
 export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
   const middleware = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
-    const verdict = gate.admit(toGateRequest(request, request.originalUrl))
+    const verdict = admitRequest(gate, request, request.originalUrl)
     if (verdict.kind === "pass") {
       acceptPass(gate, verdict, response)
       return next()

@@ -8,6 +8,7 @@ import {
   type StatusHandlerOptions,
 } from "@scale-from-zero/core"
 import {
+  admitRequest,
   answerStatusRequest,
   coldStartServerTiming,
   countUntilDone,
@@ -223,7 +224,7 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   }
   const middleware: MiddlewareHandler = (c, next) => {
     const request = c.req.raw
-    const verdict = gate.admit(toGateRequest(request))
+    const verdict = admitRequest(gate, request, c.req.path)
     if (verdict.kind === "pass") {
       if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
       return verdict.inFlight ? passTracked(c, verdict, next) : next()

@@ -8,6 +8,7 @@ import {
 } from "@scale-from-zero/core"
 import {
   acceptPass,
+  admitRequest,
   answerStatusRequest,
   gateUpgrade,
   prepareScaleRequest,
@@ -102,7 +103,7 @@ function respond(context: KoaContext, reply: GateReply): undefined {
 export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
   const middleware = (context: KoaContext, next: Next) => {
-    const verdict = gate.admit(toGateRequest(context.req, context.originalUrl))
+    const verdict = admitRequest(gate, context.req, context.originalUrl)
     if (verdict.kind === "pass") {
       acceptPass(gate, verdict, context.res)
       return next()

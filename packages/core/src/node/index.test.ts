@@ -8,9 +8,12 @@ import {
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import type { Gate, GateHold, GatePass, GateReply } from "../gate.js"
+import { createGate } from "../gate.js"
 import { MAX_SCALE_REQUEST_BYTES, scaleRefusalReply } from "../horizontal-scaling.js"
+import { createMemoryServiceQuery } from "../testing/index.js"
 import {
   acceptPass,
+  admitRequest,
   ClientClosedError,
   readScaleRequest,
   reportFinished,
@@ -118,6 +121,36 @@ describe("toGateRequest", () => {
     })
   })
 })
+
+describe("admitRequest", () => {
+  it("shows the gate's callbacks the request admitted, even one admitting another meanwhile", async () => {
+    const serviceQuery = createMemoryServiceQuery({ services: { echo: { replicas: 1 } } })
+    const seen: string[] = []
+    const inner = createGate({ serviceQuery })
+    const outer = createGate({
+      serviceQuery,
+      resolve: (request) => {
+        seen.push(`${request.path} ${request.headers.get("X-Who")}`)
+        if (request.path === "/outer") {
+          seen.push(`inner: ${admitRequest(inner, nodeRequest("/inner", "b")).kind}`)
+          seen.push(`${request.path} ${request.headers.get("X-Who")}`)
+        }
+        return undefined
+      },
+    })
+    expect(admitRequest(outer, nodeRequest("/outer", "a")).kind).toBe("pass")
+    expect(admitRequest(outer, nodeRequest("/again", "c"), "/function/none").kind).toBe("pass")
+    expect(seen).toEqual(["/outer a", "inner: pass", "/outer a", "/function/none c"])
+    outer.close()
+    inner.close()
+    serviceQuery.close()
+  })
+})
+
+/** The parts of an IncomingMessage the gate reads. */
+function nodeRequest(url: string, who: string): IncomingMessage {
+  return { method: "GET", url, headers: { "x-who": who } } as unknown as IncomingMessage
+}
 
 describe("waitForService", () => {
   it("passes the gate's outcome on and removes its close listener", async () => {

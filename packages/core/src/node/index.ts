@@ -8,6 +8,7 @@ import {
   type GatePass,
   type GateReply,
   type GateRequest,
+  type GateVerdict,
   type HeaderReader,
   type Traffic,
 } from "../gate.js"
@@ -25,18 +26,28 @@ import {
 // The status page is served by every adapter: its request handling lives here, once.
 export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
 
+type NodeRequestHead = Pick<IncomingMessage, "method" | "headers">
+const NO_REQUEST: NodeRequestHead = { method: "GET", headers: {} }
+
 /**
  * The gate's view of a Node request: reads Node's lower-cased header object in place,
  * so admitting a request copies no header.
  */
 class NodeGateRequest implements GateRequest, HeaderReader {
-  readonly method: string
+  method: string
   readonly headers: HeaderReader = this
   constructor(
-    private readonly request: IncomingMessage,
-    readonly path: string,
+    private request: NodeRequestHead,
+    public path: string,
   ) {
     this.method = request.method ?? "GET"
+  }
+
+  /** Points this view at another request: `admitRequest` reuses one view for all. */
+  point(request: NodeRequestHead, path: string): void {
+    this.request = request
+    this.method = request.method ?? "GET"
+    this.path = path
   }
 
   get(name: string): string | undefined {
@@ -48,6 +59,32 @@ class NodeGateRequest implements GateRequest, HeaderReader {
 /** The request as `gate.admit` takes it; `path` defaults to `request.url` (pass Express's `originalUrl`). */
 export function toGateRequest(request: IncomingMessage, path = request.url ?? "/"): GateRequest {
   return new NodeGateRequest(request, path)
+}
+
+// `gate.admit` is synchronous and keeps no request past its call: one view serves every admit.
+const admitting = new NodeGateRequest(NO_REQUEST, "/")
+let admittingNow = false
+
+/**
+ * `gate.admit(toGateRequest(request, path))` without making a view per request: the warm path
+ * allocates nothing. The GateRequest the gate's callbacks (resolve, wake, keepsAwake, hints)
+ * receive is valid during their call only.
+ */
+export function admitRequest(
+  gate: Gate,
+  request: IncomingMessage,
+  path = request.url ?? "/",
+): GateVerdict {
+  // A callback admitting another request meanwhile gets a view of its own.
+  if (admittingNow) return gate.admit(toGateRequest(request, path))
+  admittingNow = true
+  admitting.point(request, path)
+  try {
+    return gate.admit(admitting)
+  } finally {
+    admitting.point(NO_REQUEST, "/")
+    admittingNow = false
+  }
 }
 
 /** Why a held request's wait ended early: the client closed its connection. */
@@ -81,8 +118,9 @@ async function whileConnected<T>(
   const onClose = () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError())
   }
+  // `on`, not `once` (a wrapper per held request): the listener goes when the wait ends.
   if (response.destroyed) onClose()
-  else response.once("close", onClose)
+  else response.on("close", onClose)
   try {
     return await wait(controller.signal)
   } finally {
@@ -301,7 +339,7 @@ export function gateUpgrade(
     handler(request, socket as Socket, head)
   }
   return (request, socket, head) => {
-    const verdict = gate.admit(toGateRequest(request, path(request)))
+    const verdict = admitRequest(gate, request, path(request))
     if (verdict.kind === "pass") return handOn(verdict, request, socket, head)
     if (verdict.kind === "reply") return writeSocketReply(socket, verdict)
     holdUpgrade(gate, verdict, socket).then((outcome) => {

@@ -9,6 +9,7 @@ import {
   type GatePass,
   type GateReply,
   type GateRequest,
+  type GateVerdict,
   type Traffic,
 } from "../gate.js"
 
@@ -29,10 +30,23 @@ export interface WaitUntil {
   waitUntil(promise: Promise<unknown>): void
 }
 
+/** Where the path begins in an absolute URL, or -1 when it has none. */
+function pathStart(url: string): number {
+  return url.indexOf("/", url.indexOf("//") + 2)
+}
+
 /** Path and query as sent, read off the absolute URL without parsing it. */
 function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2)
+  const start = pathStart(url)
   return start === -1 ? "/" : url.slice(start)
+}
+
+type WebRequestHead = Pick<Request, "method" | "headers">
+const NO_REQUEST: WebRequestHead = {
+  method: "GET",
+  get headers() {
+    return new Headers()
+  },
 }
 
 /**
@@ -40,11 +54,19 @@ function pathOf(url: string): string {
  * first access, so a warm pass never touches them.
  */
 class WebGateRequest implements GateRequest {
-  readonly method: string
-  readonly path: string
-  constructor(private readonly request: Request) {
+  method: string
+  constructor(
+    private request: WebRequestHead,
+    public path: string,
+  ) {
     this.method = request.method
-    this.path = pathOf(request.url)
+  }
+
+  /** Points this view at another request: `admitRequest` reuses one view for all. */
+  point(request: WebRequestHead, path: string): void {
+    this.request = request
+    this.method = request.method
+    this.path = path
   }
 
   get headers(): Headers {
@@ -54,7 +76,39 @@ class WebGateRequest implements GateRequest {
 
 /** The request as `gate.admit` takes it. */
 export function toGateRequest(request: Request): GateRequest {
-  return new WebGateRequest(request)
+  return new WebGateRequest(request, pathOf(request.url))
+}
+
+// `gate.admit` is synchronous and keeps no request past its call: one view serves every admit.
+const admitting = new WebGateRequest(NO_REQUEST, "/")
+let admittingNow = false
+
+/**
+ * `gate.admit(toGateRequest(request))` without making a view per request. `knownPath` is the
+ * URL's path a framework has already read off it (Hono's `c.req.path`): used when the URL's
+ * path and query are exactly it, so no string is sliced. The GateRequest the gate's callbacks
+ * (resolve, wake, keepsAwake, hints) receive is valid during their call only.
+ */
+export function admitRequest(gate: Gate, request: Request, knownPath?: string): GateVerdict {
+  const url = request.url
+  const start = pathStart(url)
+  const path =
+    knownPath !== undefined &&
+    start !== -1 &&
+    url.length - start === knownPath.length &&
+    url.startsWith(knownPath, start)
+      ? knownPath
+      : pathOf(url)
+  // A callback admitting another request meanwhile gets a view of its own.
+  if (admittingNow) return gate.admit(new WebGateRequest(request, path))
+  admittingNow = true
+  admitting.point(request, path)
+  try {
+    return gate.admit(admitting)
+  } finally {
+    admitting.point(NO_REQUEST, "/")
+    admittingNow = false
+  }
 }
 
 export function toResponse(reply: GateReply): Response {
