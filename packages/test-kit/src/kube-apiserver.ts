@@ -26,6 +26,7 @@ import {
   RbacAuthorizationV1Api,
   type V1PolicyRule,
 } from "@kubernetes/client-node"
+import { collectJsonAnswer } from "./json-answer.js"
 
 const run = promisify(execFile)
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
@@ -374,20 +375,7 @@ export async function kubeRequest(
         },
         timeout: timeoutMs,
       },
-      (response) => {
-        let text = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => {
-          text += chunk
-        })
-        response.on("end", () => {
-          let parsed: unknown = text
-          try {
-            parsed = text ? JSON.parse(text) : undefined
-          } catch {}
-          done({ status: response.statusCode ?? 0, body: parsed })
-        })
-      },
+      (response) => collectJsonAnswer(response, done),
     )
     request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)))
     request.on("error", fail)

@@ -7,6 +7,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { collectJsonAnswer } from "./json-answer.js"
 
 export const PODMAN_SOCKET =
   process.env.SFZ_PODMAN_SOCKET ?? "/run/scale-from-zero-podman/podman.sock"
@@ -31,20 +32,7 @@ export function api(
         headers: payload ? { "content-type": "application/json" } : {},
         timeout: 30_000,
       },
-      (response) => {
-        let text = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => {
-          text += chunk
-        })
-        response.on("end", () => {
-          let parsed: unknown = text
-          try {
-            parsed = text ? JSON.parse(text) : undefined
-          } catch {}
-          resolve({ status: response.statusCode ?? 0, body: parsed })
-        })
-      },
+      (response) => collectJsonAnswer(response, resolve),
     )
     request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)))
     request.on("error", reject)
