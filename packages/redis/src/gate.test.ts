@@ -1,8 +1,6 @@
 import {
   createGate,
   type Gate,
-  type GatePass,
-  type GateRequest,
   type ScalingEvent,
   ZERO_DURATION_LABEL,
   ZERO_SCALE_LABEL,
@@ -10,26 +8,12 @@ import {
 import { createMemoryServiceQuery, type MemoryServiceQuery } from "@scale-from-zero/core/testing"
 import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { afterEach, describe, expect, it } from "vitest"
+import { pass } from "../test/gate-request.js"
 import { createRedisSharedActivity, type RedisSharedActivity } from "./index.js"
 
 const NS = "openfaas-fn"
 // Idle after 500 ms, checked every 10 ms: room for timers running late on a loaded machine.
 const IDLE_AFTER_MS = 500
-const request: GateRequest = {
-  method: "GET",
-  path: "/function/svc",
-  headers: new Headers({ accept: "application/json" }),
-}
-
-/** What an adapter does: admit, and wait when told to hold. */
-async function pass(gate: Gate): Promise<GatePass> {
-  const verdict = gate.admit(request)
-  const admitted =
-    verdict.kind === "hold" ? await gate.wait(verdict, new AbortController().signal) : verdict
-  expect(admitted.kind).toBe("pass")
-  return admitted as GatePass
-}
-
 const skipReason = await requireRedis()
 
 describe.skipIf(skipReason !== undefined)("two gates sharing activity in Redis", () => {

@@ -1,30 +1,11 @@
-import {
-  createGate,
-  type Gate,
-  type GatePass,
-  type GateRequest,
-  type ScalingEvent,
-} from "@scale-from-zero/core"
+import { createGate, type Gate, type ScalingEvent } from "@scale-from-zero/core"
 import { createMemoryServiceQuery, type MemoryServiceQuery } from "@scale-from-zero/core/testing"
 import { REDIS_URL, requireRedis, uniquePrefix } from "@scale-from-zero/test-kit/redis-server"
 import { afterEach, describe, expect, it } from "vitest"
+import { pass } from "../test/gate-request.js"
 import { createRedisSharedActivity, type RedisSharedActivity } from "./index.js"
 
 const NS = "openfaas-fn"
-const request: GateRequest = {
-  method: "GET",
-  path: "/function/svc",
-  headers: new Headers({ accept: "application/json" }),
-}
-
-async function pass(gate: Gate): Promise<GatePass> {
-  const verdict = gate.admit(request)
-  const admitted =
-    verdict.kind === "hold" ? await gate.wait(verdict, new AbortController().signal) : verdict
-  expect(admitted.kind).toBe("pass")
-  return admitted as GatePass
-}
-
 const skipReason = await requireRedis()
 
 describe.skipIf(skipReason !== undefined)("scale-out across gates sharing Redis", () => {
