@@ -52,7 +52,7 @@ function express5App({ options, routes }: ContractBackend) {
   for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(SCALE_PATH_PREFIX, horizontalScaling(), scaleEcho)
   app.use(echo)
-  return { listener: app, gate: middleware.gate }
+  return { listener: app, middleware }
 }
 
 function express4App({ options, routes }: ContractBackend) {
@@ -62,7 +62,7 @@ function express4App({ options, routes }: ContractBackend) {
   for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(SCALE_PATH_PREFIX, horizontalScaling(), scaleEcho)
   app.use(echo)
-  return { listener: app, gate: middleware.gate }
+  return { listener: app, middleware }
 }
 
 runAdapterContract("Express 5", { start: (scenario) => serveContractApp(scenario, express5App) })

@@ -14,7 +14,7 @@ runTelemetryContract("Express", {
         app.use((_request, response) => {
           response.json({ ok: true })
         })
-        return { listener: app, gate: middleware.gate }
+        return { listener: app, middleware }
       },
       wrap,
     ),

@@ -17,6 +17,7 @@ runAdapterContract("Hono on @hono/node-server", {
       stats: async () => contract.stats(),
       scaleExternally: contract.scaleExternally,
       sleep: contract.sleep,
+      closeMiddleware: contract.closeMiddleware,
       async close() {
         contract.close()
         if ("closeAllConnections" in server) server.closeAllConnections()

@@ -18,6 +18,8 @@ export interface ContractApp {
   scaleExternally(service: string, replicas: number): Promise<void>
   /** `gate.sleep` of the main middleware's gate, for a service in the default namespace. */
   sleep(service: string, drainMs: number): Promise<boolean>
+  /** The middleware's own `close()`. */
+  closeMiddleware(): void
   close(): void
 }
 
@@ -49,6 +51,7 @@ export function createContractApp(scenario: ContractScenario): ContractApp {
     stats: () => backend.stats(middleware.gate),
     scaleExternally: backend.scaleExternally,
     sleep: (service, drainMs) => middleware.gate.sleep(service, undefined, { drainMs }),
+    closeMiddleware: () => middleware.close(),
     close: () => backend.close(middleware.gate),
   }
 }

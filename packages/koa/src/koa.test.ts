@@ -59,7 +59,7 @@ function koa3App({ options, routes }: ContractBackend) {
   for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(scaleRoute)
   app.use(echo)
-  return { listener: app.callback(), gate: middleware.gate }
+  return { listener: app.callback(), middleware }
 }
 
 function koa2App({ options, routes }: ContractBackend) {
@@ -70,7 +70,7 @@ function koa2App({ options, routes }: ContractBackend) {
   for (const policy of routes) app.use(scaleFromZero({ gate: middleware.gate, ...policy }))
   app.use(scaleRoute)
   app.use(echo)
-  return { listener: app.callback(), gate: middleware.gate }
+  return { listener: app.callback(), middleware }
 }
 
 runAdapterContract("Koa 3", { start: (scenario) => serveContractApp(scenario, koa3App) })

@@ -14,7 +14,7 @@ runTelemetryContract("Koa", {
         app.use((context) => {
           context.body = { ok: true }
         })
-        return { listener: app.callback(), gate: middleware.gate }
+        return { listener: app.callback(), middleware }
       },
       wrap,
     ),

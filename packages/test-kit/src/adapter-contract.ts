@@ -28,6 +28,8 @@ export interface RunningApp {
   scaleExternally?(service: string, replicas: number): Promise<void>
   /** `gate.sleep(service, default namespace, { drainMs })`; the cases that use it run on Node only. */
   sleep?(service: string, drainMs: number): Promise<boolean>
+  /** The adapter middleware's own `close()`; the cases that use it run on Node only. */
+  closeMiddleware?(): void
   /** Stops the server and closes the gate and the backend. */
   close(): Promise<void>
 }
@@ -57,6 +59,7 @@ export const CONTRACT_CASES = [
   "sleep-drain",
   "route-policies",
   "prewarm",
+  "shutdown",
 ] as const
 
 export type ContractCase = (typeof CONTRACT_CASES)[number]
@@ -703,6 +706,30 @@ export function runAdapterContract(adapterName: string, harness: AdapterHarness)
         expect(warm.headers["server-timing"]).toBeUndefined()
         // A second hint while it is ready starts nothing.
         await http.get("/login").expect(200)
+        expect((await app.stats()).setReplicas).toBe(1)
+      },
+    )
+
+    contractCase(
+      "shutdown",
+      "close() answers held requests 503 and leaves the backend to its owner",
+      async () => {
+        const { app, http } = await start({ services: { echo: { startupDelayMs: 800 } } })
+        const held = http.get(`${SERVICE}/x`).then((response) => response)
+        await until("the request held", async () => (await app.stats()).totalWaiting === 1)
+        // The scale-up has been asked for: close() must not undo it.
+        expect((await app.stats()).setReplicas).toBe(1)
+
+        app.closeMiddleware!()
+        const response = await held
+        expect(response.status).toBe(503)
+        expect(response.headers["retry-after"]).toBe("1")
+        expect(response.text).toBe("the gateway is shutting down")
+        // The backend is still open (closing it is the caller's: it may be shared): the
+        // service it was starting turns ready, and nothing scaled it back down.
+        await until("echo ready at the backend", async () => {
+          return (await app.stats()).availableReplicas.echo === 1
+        })
         expect((await app.stats()).setReplicas).toBe(1)
       },
     )

@@ -38,11 +38,15 @@ export async function echoNodeRequest(request: IncomingMessage, path: string): P
  */
 export async function serveContractApp(
   scenario: ContractScenario,
-  build: (backend: ContractBackend) => { listener: RequestListener; gate: Gate },
+  build: (backend: ContractBackend) => {
+    listener: RequestListener
+    middleware: ContractMiddleware
+  },
   wrap: (listener: RequestListener) => RequestListener = (listener) => listener,
 ): Promise<RunningApp> {
   const backend = createContractBackend(scenario)
-  const { listener, gate } = build(backend)
+  const { listener, middleware } = build(backend)
+  const { gate } = middleware
   const server = createServer(wrap(listener))
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
@@ -51,11 +55,18 @@ export async function serveContractApp(
     stats: async () => backend.stats(gate),
     scaleExternally: backend.scaleExternally,
     sleep: (service, drainMs) => gate.sleep(service, undefined, { drainMs }),
+    closeMiddleware: () => middleware.close(),
     close: async () => {
       backend.close(gate)
       await closeServer(server)
     },
   }
+}
+
+/** What every adapter's `scaleFromZero(...)` has: its gate, and `close()`. */
+export interface ContractMiddleware {
+  gate: Gate
+  close(): void
 }
 
 async function closeServer(server: Server): Promise<void> {

@@ -56,6 +56,8 @@ export interface ContractStats {
   readyDurations: number[]
   /** Every setReplicas call and ready event, in order. */
   log: ContractLogEntry[]
+  /** The backend's available replicas of each scenario service in the default namespace. */
+  availableReplicas: Record<string, number>
 }
 
 export interface ContractBackend {
@@ -133,6 +135,14 @@ export function createContractBackend(scenario: ContractScenario): ContractBacke
       activeWatches: serviceQuery.activeWatches,
       readyDurations: [...readyDurations],
       log: [...log],
+      availableReplicas: Object.fromEntries(
+        Object.keys(scenario.services)
+          .filter((service) => !service.includes("."))
+          .map((service) => [
+            service,
+            memory.status(service, "openfaas-fn")?.availableReplicas ?? 0,
+          ]),
+      ),
     }),
     scaleExternally: (service, replicas) =>
       serviceQuery.setReplicas(service, "openfaas-fn", replicas),
