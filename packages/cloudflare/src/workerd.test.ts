@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto"
-import { fileURLToPath } from "node:url"
 import type { SharedActivity } from "@scale-from-zero/core"
 import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
 import {
@@ -7,51 +6,35 @@ import {
   startFaasProviderSimulator,
 } from "@scale-from-zero/test-kit/faas-provider-simulator"
 import { runSharedActivityContract } from "@scale-from-zero/test-kit/shared-activity-contract"
-import { build } from "esbuild"
+import {
+  bundleWorker,
+  startWorkerd,
+  WORKER_COMPATIBILITY,
+  workerdSkipReason,
+} from "@scale-from-zero/test-kit/workerd"
+import type { Miniflare } from "miniflare"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 // Real Durable Objects in workerd, through miniflare: three gateway Workers (three isolates)
 // share one coordinating object per service, against the faas-provider simulator on 127.0.0.1.
-// Locally a machine without workerd skips this file; under CI it must run, so it fails instead.
-const workerd = await import("miniflare").then(
-  (module) => ({ Miniflare: module.Miniflare, error: undefined }),
-  (error: unknown) => ({ Miniflare: undefined, error }),
-)
-const mustRun = process.env.CI === "true"
 const NS = "openfaas-fn"
 /** The test worker's functionPollInterval and the coordinator's statusCacheMs. */
 const POLL_MS = 25
 const GATEWAYS = ["a", "b", "c"] as const
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function bundle(): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL("../test/worker.ts", import.meta.url))],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    conditions: ["source", "workerd", "worker"],
-    write: false,
-    logLevel: "silent",
-  })
-  return result.outputFiles[0]!.text
-}
-
-describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (miniflare)", () => {
+describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () => {
   let simulator: FaasProviderSimulator
-  let mf: InstanceType<NonNullable<typeof workerd.Miniflare>>
+  let mf: Miniflare
 
   beforeAll(async () => {
-    if (workerd.Miniflare === undefined) throw workerd.error
     simulator = await startFaasProviderSimulator({ startupDelayMs: 500 })
-    const script = await bundle()
+    const script = await bundleWorker("../test/worker.ts", import.meta.url)
     const worker = (name: string, mode: "shared" | "direct") => ({
       name,
       modules: true,
       script,
-      compatibilityDate: "2026-04-01",
-      compatibilityFlags: ["enable_request_signal"],
+      ...WORKER_COMPATIBILITY,
       bindings: { MODE: mode, PROVIDER_URL: simulator.url },
       // Worker "a" defines the coordinator class; every Worker binds the same objects.
       durableObjects: {
@@ -59,11 +42,9 @@ describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (minifl
           name === "a" ? "TestCoordinator" : { className: "TestCoordinator", scriptName: "a" },
       },
     })
-    mf = new workerd.Miniflare({
-      cf: false,
+    mf = await startWorkerd({
       workers: [...GATEWAYS.map((name) => worker(name, "shared")), worker("solo", "direct")],
     })
-    await mf.ready
   }, 60_000)
 
   afterAll(async () => {

@@ -1,21 +1,16 @@
 import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { fileURLToPath } from "node:url"
-import { build } from "esbuild"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import {
+  bundleWorker,
+  startWorkerd,
+  WORKER_COMPATIBILITY,
+  workerdSkipReason,
+} from "@scale-from-zero/test-kit/workerd"
+import type { Miniflare } from "miniflare"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 // Idle scale-down on Workers: workerd drops a timer with the request that started it, so the
 // README's scheduled handler (a Cron Trigger) runs the idle check. Driven here through miniflare.
-const loaded = await import("miniflare").then(
-  (module) => ({ module }),
-  (error: unknown) => ({ error }),
-)
-const ci = process.env.CI === "true"
-
-it.runIf(ci || "module" in loaded)("workerd is available", () => {
-  expect("error" in loaded ? String(loaded.error) : "").toBe("")
-})
-
 interface Stats {
   setReplicas: number
   idle: { replicas: number }
@@ -25,9 +20,8 @@ interface Stats {
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-if ("module" in loaded) {
-  const { Miniflare } = loaded.module
-  let miniflare: InstanceType<typeof Miniflare> | undefined
+describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () => {
+  let miniflare: Miniflare | undefined
   // The upstream answers /function/idle at once and keeps /function/busy open until released.
   const held: ServerResponse[] = []
   const upstream = createServer((request, response) => {
@@ -42,25 +36,12 @@ if ("module" in loaded) {
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve))
-    const bundle = await build({
-      entryPoints: [fileURLToPath(new URL("../test/idle-worker.ts", import.meta.url))],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["source", "workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      target: "es2022",
-    })
-    miniflare = new Miniflare({
+    miniflare = await startWorkerd({
       modules: true,
-      script: bundle.outputFiles[0]?.text ?? "",
-      compatibilityDate: "2026-04-01",
-      compatibilityFlags: ["enable_request_signal"],
+      script: await bundleWorker("../test/idle-worker.ts", import.meta.url),
+      ...WORKER_COMPATIBILITY,
       bindings: { UPSTREAM: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
-      cf: false,
     })
-    await miniflare.ready
   }, 30_000)
 
   afterAll(async () => {
@@ -130,4 +111,4 @@ if ("module" in loaded) {
     expect(await scheduled()).toMatchObject({ outcome: "ok" })
     expect((await stats()).socket).toMatchObject({ replicas: 0 })
   })
-}
+})

@@ -1,45 +1,25 @@
-import { fileURLToPath } from "node:url"
 import { runAdapterContract } from "@scale-from-zero/test-kit/adapter-contract"
 import type { ContractStats } from "@scale-from-zero/test-kit/adapter-scenario"
-import { build } from "esbuild"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import {
+  bundleWorker,
+  startWorkerd,
+  WORKER_COMPATIBILITY,
+  workerdSkipReason,
+} from "@scale-from-zero/test-kit/workerd"
+import type { Miniflare } from "miniflare"
+import { afterAll, beforeAll, describe, expect } from "vitest"
 
 // The same Hono contract app, bundled and run inside workerd (Cloudflare's runtime) by miniflare.
-// Under CI a missing workerd fails here instead of skipping the runtime.
-const loaded = await import("miniflare").then(
-  (module) => ({ module }),
-  (error: unknown) => ({ error }),
-)
-const ci = process.env.CI === "true"
-
-it.runIf(ci || "module" in loaded)("workerd is available", () => {
-  expect("error" in loaded ? String(loaded.error) : "").toBe("")
-})
-
-if ("module" in loaded) {
-  const { Miniflare } = loaded.module
-  let miniflare: InstanceType<typeof Miniflare> | undefined
+describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () => {
+  let miniflare: Miniflare | undefined
   let url = ""
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [fileURLToPath(new URL("../test/contract-worker.ts", import.meta.url))],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["source", "workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      target: "es2022",
-    })
-    miniflare = new Miniflare({
+    miniflare = await startWorkerd({
       modules: true,
-      script: bundle.outputFiles[0]?.text ?? "",
-      compatibilityDate: "2026-04-01",
-      compatibilityFlags: ["enable_request_signal"],
+      script: await bundleWorker("../test/contract-worker.ts", import.meta.url),
+      ...WORKER_COMPATIBILITY,
       host: "127.0.0.1",
-      // Never fetch Cloudflare's request metadata from the network.
-      cf: false,
       port: 0,
     })
     url = (await miniflare.ready).origin
@@ -83,4 +63,4 @@ if ("module" in loaded) {
       }
     },
   })
-}
+})

@@ -1,62 +1,40 @@
-import { fileURLToPath } from "node:url"
 import {
   type FaasProviderSimulator,
   startFaasProviderSimulator,
 } from "@scale-from-zero/test-kit/faas-provider-simulator"
-import { build } from "esbuild"
+import {
+  bundleWorker,
+  startWorkerd,
+  WORKER_COMPATIBILITY,
+  workerdSkipReason,
+} from "@scale-from-zero/test-kit/workerd"
+import type { Miniflare } from "miniflare"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 /**
  * The provider inside workerd (through miniflare), behind the Hono adapter, against the
  * simulator on 127.0.0.1.
- * Locally a machine without workerd skips this file; under CI it must run, so it fails instead.
  */
-const workerd = await import("miniflare").then(
-  (module) => ({ Miniflare: module.Miniflare, error: undefined }),
-  (error: unknown) => ({ Miniflare: undefined, error }),
-)
-const mustRun = process.env.CI === "true"
-
-/** Bundles a Worker entry with the workspace packages from source, as wrangler would. */
-async function bundle(entry: string): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    conditions: ["source", "workerd", "worker"],
-    write: false,
-    logLevel: "silent",
-  })
-  return result.outputFiles[0]!.text
-}
-
-describe.skipIf(workerd.Miniflare === undefined && !mustRun)("in workerd (miniflare)", () => {
+describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () => {
   const credentials = { user: "admin", password: "edge-secret" }
   let simulator: FaasProviderSimulator
-  let worker: InstanceType<NonNullable<typeof workerd.Miniflare>>
+  let worker: Miniflare
 
   beforeAll(async () => {
-    if (workerd.Miniflare === undefined) throw workerd.error
     simulator = await startFaasProviderSimulator({ basicAuth: credentials, startupDelayMs: 200 })
     simulator.addFunction("figlet", "openfaas-fn")
     simulator.addFunction("env", "team-a")
     simulator.addFunction("locked", "openfaas-fn")
-    worker = new workerd.Miniflare({
+    worker = await startWorkerd({
       modules: true,
-      script: await bundle("../test/hono-edge-worker.ts"),
-      compatibilityDate: "2026-04-01",
-      compatibilityFlags: ["enable_request_signal"],
-      // Never fetch Cloudflare's request metadata from the network.
-      cf: false,
+      script: await bundleWorker("../test/hono-edge-worker.ts", import.meta.url),
+      ...WORKER_COMPATIBILITY,
       bindings: {
         PROVIDER_URL: simulator.url,
         PROVIDER_USER: credentials.user,
         PROVIDER_PASSWORD: credentials.password,
       },
     })
-    await worker.ready
   })
 
   afterAll(async () => {
