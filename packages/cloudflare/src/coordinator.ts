@@ -7,6 +7,8 @@ export interface DurableObjectStateLike {
   readonly storage: {
     get<T>(key: string): Promise<T | undefined>
     put<T>(key: string, value: T): Promise<void>
+    delete(key: string): Promise<boolean>
+    list<T>(options: { prefix: string }): Promise<Map<string, T>>
   }
 }
 
@@ -28,6 +30,8 @@ export const DEFAULT_STATUS_CACHE_MS = 100
 
 const LAST_ACTIVE = "lastActive"
 const CLAIM_UNTIL = "scaleDownClaimUntil"
+/** The registry object's entries: RECORDED + JSON [namespace, name] → when last recorded. */
+const RECORDED = "recorded:"
 
 function carry(error: unknown): CarriedError {
   const { code, message, status } = (error ?? {}) as {
@@ -113,6 +117,24 @@ export function createCoordinator<Env>(
         case "setReplicas":
           await this.#scale(call.name, call.namespace, call.count)
           return {}
+        case "register":
+          await storage.put(`${RECORDED}${JSON.stringify([call.namespace, call.name])}`, call.at)
+          return {}
+        case "unregister":
+          await storage.delete(`${RECORDED}${JSON.stringify([call.namespace, call.name])}`)
+          return {}
+        case "recorded": {
+          const services: Array<{ name: string; namespace: string }> = []
+          for (const [key, at] of await storage.list<number>({ prefix: RECORDED })) {
+            if (at < call.since) {
+              await storage.delete(key) // gone quiet long ago: not worth a status read
+              continue
+            }
+            const [namespace, name] = JSON.parse(key.slice(RECORDED.length)) as [string, string]
+            services.push({ name, namespace })
+          }
+          return { services }
+        }
       }
     }
 

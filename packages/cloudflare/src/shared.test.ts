@@ -27,6 +27,9 @@ function inProcessNamespace(fetchOverride?: () => Promise<Response>): DurableObj
           const storage = {
             get: async <T>(k: string) => data.get(k) as T | undefined,
             put: async <T>(k: string, v: T) => void data.set(k, v),
+            delete: async (k: string) => data.delete(k),
+            list: async <T>({ prefix }: { prefix: string }) =>
+              new Map([...data].filter(([k]) => k.startsWith(prefix)) as [string, T][]),
           }
           object = new Coordinator({ storage }, {})
           objects.set(key, object)

@@ -27,9 +27,16 @@ export interface DurableObjectSharedOptions {
   objectNamePrefix?: string
   /** Longest wait for the object's answer to one call, in milliseconds. Default 10 000. */
   timeoutMs?: number
+  /**
+   * How long a service stays on the list of services to check for idleness after its last
+   * record, in milliseconds (`createDurableObjectSharedActivity`). Keep it longer than your
+   * longest idle time. Default 24 hours.
+   */
+  activityTtlMs?: number
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000
+export const DEFAULT_ACTIVITY_TTL_MS = 24 * 60 * 60_000
 
 /**
  * The object itself failed (no answer in time, or not the coordinator's JSON), as opposed to the
@@ -43,6 +50,11 @@ type Caller = (
   call: CoordinatorCall,
   signal?: AbortSignal,
 ) => Promise<CoordinatorAnswer & { ok: true }>
+
+/** The object that lists the services recorded; apart from every service's (theirs are JSON arrays). */
+const REGISTRY_OBJECT = "recorded-services"
+const REGISTRY_OPS = new Set<CoordinatorCall["op"]>(["register", "unregister", "recorded"])
+
 
 function createCaller(options: DurableObjectSharedOptions): Caller {
   const { namespace } = options
@@ -62,10 +74,12 @@ function createCaller(options: DurableObjectSharedOptions): Caller {
   return async (call, signal) => {
     if (signal?.aborted) throw signal.reason
     // One object per service; JSON keeps ("a.b", "c") and ("a", "b.c") apart.
-    const stub = namespace.get(
-      namespace.idFromName(`${prefix}${JSON.stringify([call.namespace, call.name])}`) as never,
-    )
-    const what = `${call.op}(${call.name}.${call.namespace})`
+    const object =
+      REGISTRY_OPS.has(call.op) || !("name" in call)
+        ? REGISTRY_OBJECT
+        : JSON.stringify([call.namespace, call.name])
+    const stub = namespace.get(namespace.idFromName(`${prefix}${object}`) as never)
+    const what = "name" in call ? `${call.op}(${call.name}.${call.namespace})` : call.op
     const bound = deadline(
       timeoutMs,
       signal,
@@ -96,7 +110,7 @@ function createCaller(options: DurableObjectSharedOptions): Caller {
     }
     if (answer.ok) return answer
     const { error } = answer
-    if (error.code === ERROR_CODES.serviceNotFound) {
+    if (error.code === ERROR_CODES.serviceNotFound && "name" in call) {
       throw new ServiceNotFoundError(call.name, call.namespace)
     }
     throw new BackendError(
@@ -115,15 +129,32 @@ export function createDurableObjectSharedActivity(
   options: DurableObjectSharedOptions,
 ): SharedActivity {
   const call = createCaller(options)
+  const activityTtlMs = numberOption(
+    "activityTtlMs",
+    options.activityTtlMs,
+    DEFAULT_ACTIVITY_TTL_MS,
+    "positive",
+  )
   return {
     async record(name, namespace, at) {
-      await call({ op: "record", name, namespace, at })
+      await Promise.all([
+        call({ op: "record", name, namespace, at }),
+        call({ op: "register", name, namespace, at: Date.now() }),
+      ])
     },
     async lastActive(name, namespace) {
       return (await call({ op: "lastActive", name, namespace })).at
     },
     async claimScaleDown(name, namespace, ttlMs) {
-      return (await call({ op: "claimScaleDown", name, namespace, ttlMs })).claimed === true
+      const claimed = (await call({ op: "claimScaleDown", name, namespace, ttlMs })).claimed
+      if (claimed !== true) return false
+      // Left listed (the object failing here), it costs whoever adopts it one status read.
+      await call({ op: "unregister", name, namespace }).catch(() => {})
+      return true
+    },
+    async recordedServices() {
+      const since = Date.now() - activityTtlMs
+      return (await call({ op: "recorded", since })).services ?? []
     },
   }
 }

@@ -80,6 +80,8 @@ describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () =>
       lastActive: async (...args) =>
         ((await call("lastActive", args)) as number | null) ?? undefined,
       claimScaleDown: async (...args) => (await call("claimScaleDown", args)) as boolean,
+      recordedServices: async () =>
+        (await call("recordedServices", [])) as Array<{ name: string; namespace: string }>,
     }
   }
 
@@ -172,5 +174,28 @@ describe.skipIf(workerdSkipReason !== undefined)("in workerd (miniflare)", () =>
     expect(woken.status).toBe(200)
     await woken.arrayBuffer()
     expect(backendCalls("restarted").scales).toBe(1)
+  })
+
+  it("scales down a service only an evicted isolate served, from another isolate's scheduled check", async () => {
+    const labels = { [ZERO_SCALE_LABEL]: "true", [ZERO_DURATION_LABEL]: "500ms" }
+    simulator.addFunction("orphan", NS, { labels })
+    // Isolate "a" serves it once and is never asked again (as if evicted).
+    const response = await send("a", "/function/orphan/x")
+    expect(response.status).toBe(200)
+    await response.arrayBuffer()
+    expect(backendCalls("orphan").scales).toBe(1)
+
+    const check = async () =>
+      (await (await gatewayWorker("b")).scheduled({ cron: "* * * * *" })).outcome
+    // "b" never served it; used under 500 ms ago, it stays up.
+    expect(await check()).toBe("ok")
+    expect(simulator.status("orphan", NS)).toEqual({ replicas: 1, availableReplicas: 1 })
+    await settle(800)
+    expect(await check()).toBe("ok")
+    expect(backendCalls("orphan").scales).toBe(2)
+    expect(simulator.status("orphan", NS)).toEqual({ replicas: 0, availableReplicas: 0 })
+    // Scaled down: off the list, nothing more to do.
+    expect(await check()).toBe("ok")
+    expect(backendCalls("orphan").scales).toBe(2)
   })
 })

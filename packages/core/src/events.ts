@@ -3,7 +3,13 @@ export type ScalingEvent =
   | { type: "scale-up"; service: string; namespace: string; replicas: number }
   | { type: "ready"; service: string; namespace: string; durationMs: number; waiting: number }
   | { type: "timeout"; service: string; namespace: string; timeoutMs: number }
-  | { type: "error"; service: string; namespace: string; error: Error }
+  | {
+      type: "error"
+      /** Empty, with `namespace`, for an error about no one service (a shared store's list). */
+      service: string
+      namespace: string
+      error: Error
+    }
   | {
       type: "shed"
       service: string

@@ -376,6 +376,65 @@ describe("idle scale-to-zero", () => {
     expect(serviceQuery.calls.setReplicas).toBe(1)
   })
 
+  describe("with shared activity, a service only another instance served (it restarted, an evicted isolate)", () => {
+    const slowLabels = { ...labels, [ZERO_DURATION_LABEL]: "300ms" }
+    /** Gate `a` serves s once and is gone; returns what the next instance needs. */
+    const servedByAnotherInstance = async () => {
+      const serviceQuery = createMemoryServiceQuery({
+        services: { s: { replicas: 1, labels: slowLabels } },
+      })
+      backends.push(serviceQuery)
+      timersBefore = activeTimers()
+      const shared = createMemorySharedActivity()
+      // Hourly checks, as on Workers where timers die: a's request itself tells the others.
+      const a = createGate({ serviceQuery, scaleToZero: { checkIntervalMs: 3_600_000, shared } })
+      gates.push(a)
+      a.finished((await handle(a, get("/function/s"))) as GatePass)
+      let recorded = 0
+      await until(() => {
+        void shared.recordedServices!().then((list) => {
+          recorded = list.length
+        })
+        return recorded === 1
+      })
+      a.close()
+      const events: ScalingEvent[] = []
+      const next = (checkIntervalMs: number) => {
+        const gate = createGate({
+          serviceQuery,
+          onEvent: (e) => events.push(e),
+          scaleToZero: { checkIntervalMs, shared },
+        })
+        gates.push(gate)
+        return gate
+      }
+      return { serviceQuery, shared, events, next }
+    }
+
+    it("checkIdle scales it down once idle since the others' last use, and once only", async () => {
+      const { serviceQuery, shared, events, next } = await servedByAnotherInstance()
+      const b = next(3_600_000)
+      await b.checkIdle()
+      expect(serviceQuery.status("s", NS)?.replicas).toBe(1) // used under 300 ms ago
+      await settle(400)
+      await b.checkIdle()
+      expect(serviceQuery.status("s", NS)?.replicas).toBe(0)
+      expect(events.filter((e) => e.type === "scale-down")).toHaveLength(1)
+      expect(await shared.recordedServices!()).toEqual([])
+      await b.checkIdle()
+      expect(serviceQuery.calls.setReplicas).toBe(1)
+      expect(events.filter((e) => e.type === "error")).toEqual([])
+    })
+
+    it("a new instance's own timer does it, before it serves any request", async () => {
+      const { serviceQuery, events, next } = await servedByAnotherInstance()
+      next(10)
+      await until(() => serviceQuery.status("s", NS)?.replicas === 0)
+      expect(events.filter((e) => e.type === "scale-down")).toHaveLength(1)
+      expect(serviceQuery.calls.setReplicas).toBe(1)
+    })
+  })
+
   describe("checkIdle (a scheduled check, for runtimes whose timers die with the request)", () => {
     // An hour between timer checks: only checkIdle can scale anything down in these tests.
     const hourly = { scaleToZero: { checkIntervalMs: 3_600_000 } }

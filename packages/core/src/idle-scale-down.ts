@@ -1,6 +1,7 @@
 import { asError } from "./abortable.js"
 import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "./constants.js"
 import { parseDuration } from "./duration.js"
+import { ERROR_CODES, hasErrorCode } from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
 import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
@@ -167,6 +168,10 @@ export function createIdleTracker(
   const activities = new Map<string, TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined
   let timerInterval = Number.POSITIVE_INFINITY
+  const recordedServices =
+    scaleToZero !== undefined && typeof shared?.recordedServices === "function"
+      ? shared.recordedServices.bind(shared)
+      : undefined
 
   const optedIn = (response: ServiceQueryResponse) =>
     scaleToZero !== undefined &&
@@ -241,44 +246,90 @@ export function createIdleTracker(
     }
   }
 
+  /** Tells the other instances the service was active at `latest`, unless they know already. */
+  const share = (service: TrackedService, sharedActivity: SharedActivity, latest: number) => {
+    if (latest <= service.lastShared) return
+    const { name, namespace } = service
+    const previous = service.lastShared
+    service.lastShared = latest
+    sharedActivity.record(name, namespace, latest).catch((error: unknown) => {
+      // Not shared after all: send it again next time.
+      if (service.lastShared === latest) service.lastShared = previous
+      reportError(name, namespace)(error)
+    })
+  }
+
+  /** Checks one service; adds the scale-down it decides on, if any, to `decisions`. */
+  const checkService = (
+    key: string,
+    service: TrackedService,
+    now: number,
+    decisions: Promise<unknown>[],
+  ) => {
+    if (!service.scalesDown) return
+    const { name, namespace } = service
+    if (keepsUp?.(name, namespace, now)) service.lastActive = now
+    if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
+    // Requests in flight are activity now; tell the others at most once per check.
+    if (shared !== undefined) share(service, shared, service.inFlight > 0 ? now : service.lastActive)
+    if (service.deciding || !isIdle(service, now)) return
+    if (shared === undefined) {
+      activities.delete(key)
+      decisions.push(scaleDown(service, now))
+      return
+    }
+    service.deciding = true
+    decisions.push(
+      decideWithOthers(key, service, shared)
+        .catch(reportError(name, namespace))
+        .finally(() => {
+          service.deciding = false
+        }),
+    )
+  }
+
+  /**
+   * Takes on the services other instances recorded and this one does not track (it never
+   * served them, or it started since), and checks each like its own: idle since the others'
+   * last record, it is scaled down here.
+   */
+  const adoptRecorded = async (
+    list: NonNullable<SharedActivity["recordedServices"]>,
+  ): Promise<void> => {
+    const decisions: Promise<unknown>[] = []
+    const adopt = async ({ name, namespace }: { name: string; namespace: string }) => {
+      const key = serviceKey(name, namespace)
+      if (activities.has(key)) return
+      let status: ServiceQueryResponse
+      try {
+        status = await scaler.read(name, namespace)
+      } catch (error) {
+        // A service deleted since it was recorded has nothing to scale down.
+        if (!hasErrorCode(error, ERROR_CODES.serviceNotFound)) reportError(name, namespace)(error)
+        return
+      }
+      if (status.replicas === 0 || activities.has(key)) return
+      const service = activityOf(name, namespace, status)
+      if (service === undefined) return
+      // Active when the others last said so (decideWithOthers reads it), not since now.
+      service.lastActive = 0
+      checkService(key, service, Date.now(), decisions)
+    }
+    try {
+      await Promise.all((await list()).map(adopt))
+    } catch (error) {
+      emit({ type: "error", service: "", namespace: "", error: asError(error) })
+    }
+    await Promise.all(decisions)
+  }
+
   /** Returns what it started, for check() to await; the timer ignores it (errors are reported). */
   const check = () => {
     const now = Date.now()
     const decisions: Promise<unknown>[] = []
-    for (const [key, service] of activities) {
-      if (!service.scalesDown) continue
-      const { name, namespace } = service
-      if (keepsUp?.(name, namespace, now)) service.lastActive = now
-      if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
-      if (shared !== undefined) {
-        // Requests in flight are activity now; tell the others at most once per check.
-        const latest = service.inFlight > 0 ? now : service.lastActive
-        if (latest > service.lastShared) {
-          const previous = service.lastShared
-          service.lastShared = latest
-          shared.record(name, namespace, latest).catch((error: unknown) => {
-            // Not shared after all: send it again on the next check.
-            if (service.lastShared === latest) service.lastShared = previous
-            reportError(name, namespace)(error)
-          })
-        }
-      }
-      if (service.deciding || !isIdle(service, now)) continue
-      if (shared === undefined) {
-        activities.delete(key)
-        decisions.push(scaleDown(service, now))
-        continue
-      }
-      service.deciding = true
-      decisions.push(
-        decideWithOthers(key, service, shared)
-          .catch(reportError(name, namespace))
-          .finally(() => {
-            service.deciding = false
-          }),
-      )
-    }
-    if (activities.size === 0) stopTimer()
+    for (const [key, service] of activities) checkService(key, service, now, decisions)
+    if (recordedServices !== undefined) decisions.push(adoptRecorded(recordedServices))
+    else if (activities.size === 0) stopTimer()
     return decisions
   }
 
@@ -355,10 +406,27 @@ export function createIdleTracker(
     return activity
   }
 
+  if (recordedServices !== undefined) {
+    // Checks from the start, for the services the others recorded, before this instance
+    // serves anything. Workers allow no timer outside a request: the scheduled handler checks.
+    try {
+      ensureTimer(defaultIdleAfter)
+    } catch {}
+  }
+
   return {
     track(name, namespace, response) {
       const activity = activityOf(name, namespace, response)
-      if (activity !== undefined) activity.inFlight++
+      if (activity === undefined) return undefined
+      activity.inFlight++
+      // Also told from the request, at most once per check interval: where timers die with
+      // their request (Workers), an isolate may be gone before its next check.
+      if (shared !== undefined && activity.scalesDown) {
+        const now = Date.now()
+        if (now - activity.lastShared >= (checkIntervalMs ?? checkIntervalFor(activity.idleAfterMs))) {
+          share(activity, shared, now)
+        }
+      }
       return activity
     },
     touch(name, namespace, response) {

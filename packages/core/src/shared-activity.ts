@@ -13,18 +13,27 @@ export interface SharedActivity {
    * among all instances until the claim expires.
    */
   claimScaleDown(name: string, namespace: string, ttlMs: number): Promise<boolean>
+  /**
+   * The services any instance recorded activity for, less those claimed for a scale-down since
+   * their last record. With it, an instance also scales down idle services that only other
+   * instances served: a gateway restarted since, a fresh Worker isolate. Without it, each
+   * instance checks only the services it served itself.
+   */
+  recordedServices?(): Promise<Array<{ name: string; namespace: string }>>
 }
 
 /** SharedActivity for gateways in one process (and for tests of the protocol). */
 export function createMemorySharedActivity(): SharedActivity {
   const lastActive = new Map<string, number>()
   const claims = new Map<string, number>()
+  const recorded = new Map<string, { name: string; namespace: string }>()
   // Unambiguous for any characters: ("a/b", "ns") and ("b", "ns/a") stay apart.
   const key = (name: string, namespace: string) => JSON.stringify([namespace, name])
   return {
     async record(name, namespace, at) {
       const k = key(name, namespace)
       lastActive.set(k, Math.max(at, lastActive.get(k) ?? 0))
+      recorded.set(k, { name, namespace })
     },
     async lastActive(name, namespace) {
       return lastActive.get(key(name, namespace))
@@ -34,7 +43,11 @@ export function createMemorySharedActivity(): SharedActivity {
       const now = Date.now()
       if ((claims.get(k) ?? 0) > now) return false
       claims.set(k, now + ttlMs)
+      recorded.delete(k)
       return true
+    },
+    async recordedServices() {
+      return [...recorded.values()].map((service) => ({ ...service }))
     },
   }
 }

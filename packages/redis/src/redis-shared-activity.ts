@@ -115,6 +115,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 0
 `
 
+// The services recorded, by when (this instance's clock) they were last recorded: adds one and
+// keeps the set itself as long as its newest record.
+const REGISTER_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`
+
+// Forgets the services last recorded before ARGV[1], then lists the others.
+const RECORDED_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`
+
+const UNREGISTER_SCRIPT = `return redis.call('ZREM', KEYS[1], ARGV[1])`
+
 // Takes the claim when free, or keeps it when this instance holds it: 1, else 0.
 const CLAIM_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
@@ -275,6 +291,9 @@ export function createRedisSharedActivity(
   const serviceKeyOf = (kind: string, name: string, namespace: string) =>
     `${keyPrefix}${kind}:${encodeKeyPart(namespace)}:${encodeKeyPart(name)}`
   const claimKey = (name: string, namespace: string) => serviceKeyOf("scale-down", name, namespace)
+  const recordedKey = `${keyPrefix}recorded`
+  // One member per service; JSON keeps ("a.b", "c") and ("a", "b.c") apart.
+  const recordedMember = (name: string, namespace: string) => JSON.stringify([namespace, name])
   const readyChannel = (name: string, namespace: string) => serviceKeyOf("ready", name, namespace)
 
   /** The subscriber connection, opened by the first `onReady`; one per instance. */
@@ -327,15 +346,38 @@ export function createRedisSharedActivity(
       if (!Number.isFinite(at) || at < 0) {
         throw new RangeError(`record: \`at\` must be an epoch time in milliseconds, got ${at}`)
       }
+      const ttl = Math.ceil(activityTtlMs)
       await call(`record(${name}.${namespace})`, () =>
-        client.eval(
-          RECORD_MAX_SCRIPT,
-          1,
-          activityKey(name, namespace),
-          String(at),
-          Math.ceil(activityTtlMs),
-        ),
+        // Two keys, two calls: in a Redis Cluster they may live on different nodes.
+        Promise.all([
+          client.eval(RECORD_MAX_SCRIPT, 1, activityKey(name, namespace), String(at), ttl),
+          client.eval(
+            REGISTER_SCRIPT,
+            1,
+            recordedKey,
+            Date.now(),
+            recordedMember(name, namespace),
+            ttl,
+          ),
+        ]),
       )
+    },
+
+    async recordedServices() {
+      const members = await call("recordedServices()", () =>
+        client.eval(RECORDED_SCRIPT, 1, recordedKey, Date.now() - activityTtlMs),
+      )
+      if (!Array.isArray(members)) return []
+      return members.flatMap((member) => {
+        try {
+          const [namespace, name] = JSON.parse(String(member)) as unknown[]
+          return typeof name === "string" && typeof namespace === "string"
+            ? [{ name, namespace }]
+            : []
+        } catch {
+          return [] // not written by this package
+        }
+      })
     },
 
     async lastActive(name, namespace) {
@@ -356,10 +398,17 @@ export function createRedisSharedActivity(
 
     async claimScaleDown(name, namespace, ttlMs) {
       requirePositive("claimScaleDown: ttlMs", ttlMs)
-      const reply = await call(`claimScaleDown(${name}.${namespace})`, () =>
+      const operation = `claimScaleDown(${name}.${namespace})`
+      const reply = await call(operation, () =>
         client.set(claimKey(name, namespace), instanceToken, "PX", Math.ceil(ttlMs), "NX"),
       )
-      return reply === "OK"
+      if (reply !== "OK") return false
+      // Scaled down from now: no instance needs to adopt it until it is recorded again. Left
+      // listed (Redis failing here), it costs whoever adopts it one status read showing zero.
+      await call(operation, () =>
+        client.eval(UNREGISTER_SCRIPT, 1, recordedKey, recordedMember(name, namespace)),
+      ).catch(() => {})
+      return true
     },
 
     async publishConcurrency(name, namespace, count, ttlMs) {

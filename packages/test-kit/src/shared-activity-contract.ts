@@ -24,8 +24,9 @@
  * What the implementation must do (each a test below): report nothing for a service nobody
  * recorded; keep the latest time any instance recorded, also under concurrent records; keep
  * services apart by name and by namespace, whatever characters their names hold; grant a
- * scale-down claim to exactly one caller across instances, also among concurrent claims; and
- * grant it again once the claim's ttl has passed.
+ * scale-down claim to exactly one caller across instances, also among concurrent claims;
+ * grant it again once the claim's ttl has passed; and list the services any instance recorded,
+ * less those claimed since (`recordedServices`, which every implementation here has).
  */
 import type { SharedActivity } from "@scale-from-zero/core"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -168,6 +169,28 @@ export function runSharedActivityContract(
       }
     })
 
+    it("lists the services any instance recorded, less those claimed for a scale-down since", async () => {
+      const list = async (instance: SharedActivity) => {
+        expect(typeof instance.recordedServices).toBe("function")
+        return (await instance.recordedServices!()).sort(byService)
+      }
+      expect(await list(a)).toEqual([])
+      const odd = ODD_NAMES.map((name) => ({ name, namespace: "ns:odd/{x}" }))
+      const svc = { name: "svc", namespace: NAMESPACE }
+      const other = { name: "other", namespace: NAMESPACE }
+      await a.record(svc.name, svc.namespace, 1_000)
+      await b.record(other.name, other.namespace, 2_000)
+      await Promise.all(odd.map(({ name, namespace }) => b.record(name, namespace, 3_000)))
+      expect(await list(a)).toEqual([svc, other, ...odd].sort(byService))
+
+      expect(await b.claimScaleDown(svc.name, svc.namespace, LONG_TTL_MS)).toBe(true)
+      expect(await list(a)).toEqual([other, ...odd].sort(byService))
+      // A refused claim takes nothing off the list.
+      expect(await a.claimScaleDown(svc.name, svc.namespace, LONG_TTL_MS)).toBe(false)
+      await a.record(svc.name, svc.namespace, 4_000) // used again: listed again
+      expect(await list(b)).toEqual([svc, other, ...odd].sort(byService))
+    })
+
     it("keeps names with any characters apart, each its own service", async () => {
       const namespaces = [NAMESPACE, "ns:odd/{x}"]
       const services = namespaces.flatMap((namespace) =>
@@ -188,6 +211,15 @@ export function runSharedActivityContract(
       }
     })
   })
+}
+
+function byService(
+  x: { name: string; namespace: string },
+  y: { name: string; namespace: string },
+): number {
+  const a = JSON.stringify([x.namespace, x.name])
+  const b = JSON.stringify([y.namespace, y.name])
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 function sleep(ms: number): Promise<void> {
