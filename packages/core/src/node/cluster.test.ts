@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
+import cluster, { type Worker } from "node:cluster"
 import { once } from "node:events"
 import { createServer, request, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -308,5 +309,85 @@ describe("createClusterShared in the primary", () => {
       one.close()
       two.close()
     }
+  })
+
+  it("answers a worker's bad messages without crashing, and releases a worker's claims when it exits", async () => {
+    const shared = createClusterShared()
+    const replies: Record<string, unknown>[] = []
+    const worker = {
+      id: 9_999,
+      isConnected: () => true,
+      send: (message: Record<string, unknown>) => {
+        replies.push(message)
+        return true
+      },
+    } as unknown as Worker
+    const sfz = "scale-from-zero/cluster@1"
+    const from = "fake"
+    try {
+      for (const garbage of [
+        null,
+        42,
+        "x",
+        {},
+        { sfz },
+        { sfz, from: 1 },
+        { sfz: "other", from },
+      ]) {
+        cluster.emit("message", worker, garbage)
+      }
+      cluster.emit("message", worker, { sfz, from, id: 1, op: "claimWake", name: 7 })
+      cluster.emit("message", worker, {
+        sfz,
+        from,
+        id: 2,
+        op: "nonsense",
+        name: "a",
+        namespace: NS,
+      })
+      cluster.emit("message", worker, {
+        sfz,
+        from,
+        id: 3,
+        op: "record",
+        name: "a",
+        namespace: NS,
+        at: "soon",
+      })
+      cluster.emit("message", worker, {
+        sfz,
+        from,
+        op: "readDone",
+        name: "a",
+        namespace: NS,
+        status: "?",
+      })
+      cluster.emit("message", worker, {
+        sfz,
+        from,
+        id: 4,
+        op: "claimWake",
+        name: "w",
+        namespace: NS,
+      })
+      await until(() => replies.length === 4, 1_000)
+      expect(replies.map((r) => [r.id, r.ok])).toEqual([
+        [1, false],
+        [2, false],
+        [3, false],
+        [4, true],
+      ])
+      expect(replies[3]!.value).toBe(true)
+      // The worker holds the wake; once it exits, another instance may claim it at once.
+      expect(await shared.sharedWakes.claimWake("w", NS)).toBe(false)
+      cluster.emit("exit", worker, 1, null)
+      expect(await shared.sharedWakes.claimWake("w", NS)).toBe(true)
+    } finally {
+      shared.close()
+    }
+    // Closed: the primary stops answering.
+    cluster.emit("message", worker, { sfz, from, id: 5, op: "claimWake", name: "z", namespace: NS })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(replies.length).toBe(4)
   })
 })
