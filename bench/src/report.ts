@@ -289,7 +289,8 @@ warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the f
 \`examples/koa-openfaas-gateway\` as it ships (scaleFromZero and its proxy) beside the same Koa
 app with the same proxy and no scaleFromZero ("bare proxy"), in front of the faas-provider
 simulator, which answers the function itself (in the benchmark's own process, one core: it
-bounds the two-worker figure). Warm requests by autocannon, 20 connections, rounds interleaved;
+bounds the two-worker figure). "2 workers" is the example's own worker mode (\`GATEWAY_WORKERS=2\`:
+node:cluster workers acting as one gateway through core's \`createClusterShared\`). Warm requests by autocannon, 20 connections, rounds interleaved;
 medians, with the lowest and highest round. Gateway CPU is every process of it, read from /proc.
 The Go OpenFaaS gateway's figures come from the peer harness (\`../shared/peers/openfaas-gateway\`),
 which cannot be part of this benchmark: see "Beside the Go gateway" below.
