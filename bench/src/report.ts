@@ -54,6 +54,36 @@ Read the ratios within one run: the same figure moves by tens of percent between
 After the fix the release burst's last answer is 1.2–1.5× Go's and its CPU 2.2–3.0× Go's
 (targets: 1× and 2×, not reached); warm CPU per request 1.07–1.46× Go's per round (target 1.25×).
 
+#### One worker per core (\`GATEWAY_WORKERS\`)
+
+The example with \`GATEWAY_WORKERS=1\` and \`=2\` (its node:cluster workers acting as one gateway
+through core's \`createClusterShared\`) beside the Go gateway: \`compare.mjs --only=d --rounds=6
+--duration=4\`, four runs on 2026-11-30 between 10:31 and 10:39 UTC in the order 2, 1, 1, 2
+workers, with a local edit of the harness (not in this repository) that passes \`GATEWAY_WORKERS\`
+to the example and counts its workers' CPU with its primary's (the gateway pid's children, from
+/proc). Other sessions loaded the machine throughout (load average 7–11 on the 2 cores), which
+takes cores from both gateways: compare within a run. Medians of 6 interleaved rounds; the ratios
+are the median of the per-round ratios, with their range.
+
+| run | ours req/s | Go req/s | ours ÷ Go req/s | ours CPU ms / 1 000 req | Go CPU ms / 1 000 req | ours ÷ Go CPU per request | provider alone, req/s |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| 1 worker, A | 3052 | 3961 | 0.85 (0.33–1.21) | 90.1 | 105.8 | 0.88 (0.67–1.32) | 9959 |
+| 1 worker, B | 4211 | 3372 | 1.13 (0.46–1.33) | 83.1 | 105.5 | 0.79 (0.69–1.36) | 7188 |
+| 2 workers, A | 7196 | 4572 | 1.31 (0.86–1.64) | 82.9 | 98.9 | 0.85 (0.76–1.15) | 11544 |
+| 2 workers, B | 3699 | 3597 | 1.01 (0.87–1.10) | 95.4 | 102.9 | 0.95 (0.89–1.60) | 8993 |
+
+With two workers the example's warm throughput was 1.01× and 1.31× Go's (median of rounds; the
+lowest rounds 0.86–0.87×); with one process 0.85× and 1.13×. Its CPU per request was below Go's
+in every run's median (0.79–0.95×), up to 1.60× in single loaded rounds. Not yet measured on a
+quiet machine, where Go keeps both cores.
+
+\`pnpm bench\`'s own section 6, run alone at 10:40 UTC under the same load (6 rounds of 4 s; its
+"gateway, 2 workers" now runs the example's worker mode): bare proxy 9118 req/s (7990–9794),
+59.8 ms CPU per 1 000 (58.1–63.5); gateway 7968 (4988–9650), 63.7 (61.6–72.9); gateway with 2
+workers 7876 (4441–9564), 72.7 (70.8–131.4). There the simulator answering the function runs in
+the benchmark's own process on one core and bounds the throughput, so the second worker adds
+none; its CPU per request is 14 % above one process's (not profiled yet).
+
 `
 
 export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
@@ -289,7 +319,8 @@ warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the f
 \`examples/koa-openfaas-gateway\` as it ships (scaleFromZero and its proxy) beside the same Koa
 app with the same proxy and no scaleFromZero ("bare proxy"), in front of the faas-provider
 simulator, which answers the function itself (in the benchmark's own process, one core: it
-bounds the two-worker figure). Warm requests by autocannon, 20 connections, rounds interleaved;
+bounds the two-worker figure). "2 workers" is the example's own worker mode (\`GATEWAY_WORKERS=2\`:
+node:cluster workers acting as one gateway through core's \`createClusterShared\`). Warm requests by autocannon, 20 connections, rounds interleaved;
 medians, with the lowest and highest round. Gateway CPU is every process of it, read from /proc.
 The Go OpenFaaS gateway's figures come from the peer harness (\`../shared/peers/openfaas-gateway\`),
 which cannot be part of this benchmark: see "Beside the Go gateway" below.

@@ -1,4 +1,5 @@
 import type { ScalingEventListener } from "@scale-from-zero/core"
+import type { ClusterShared } from "@scale-from-zero/core/node"
 import { scaleFromZero } from "@scale-from-zero/koa"
 import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
 import Koa from "koa"
@@ -10,14 +11,20 @@ const FUNCTION_PATH = /^\/(?:async-)?function\//
 /**
  * The gateway: requests for `/function/NAME/…` (and `/async-function/…`) are held while NAME
  * scales up from zero through the OpenFaaS provider API, then forwarded to the provider.
+ * In a node:cluster worker, `shared` makes the workers act as one gateway.
  */
-export function createGateway(config: GatewayConfig, onEvent?: ScalingEventListener) {
-  const serviceQuery = createOpenFaaSServiceQuery({
+export function createGateway(
+  config: GatewayConfig,
+  onEvent?: ScalingEventListener,
+  shared?: ClusterShared,
+) {
+  const provider = createOpenFaaSServiceQuery({
     url: config.providerUrl,
     ...(config.basicAuth && { basicAuth: config.basicAuth }),
   })
   const scaling = scaleFromZero({
-    serviceQuery,
+    serviceQuery: shared ? shared.shareReads(provider) : provider,
+    ...(shared && { sharedWakes: shared.sharedWakes }),
     defaultNamespace: config.functionNamespace,
     timeout: config.upstreamTimeoutMs,
     ...(onEvent && { onEvent }),

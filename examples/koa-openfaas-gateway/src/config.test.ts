@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { readGatewayConfig } from "./config.js"
@@ -26,7 +26,20 @@ describe("readGatewayConfig", () => {
       functionNamespace: "openfaas-fn",
       port: 8080,
       upstreamTimeoutMs: 60_000,
+      workers: 1,
     })
+  })
+
+  it("reads GATEWAY_WORKERS: a whole number of workers, or auto for one per core", () => {
+    expect(readGatewayConfig({ GATEWAY_WORKERS: "" }).workers).toBe(1)
+    expect(readGatewayConfig({ GATEWAY_WORKERS: "1" }).workers).toBe(1)
+    expect(readGatewayConfig({ GATEWAY_WORKERS: "3" }).workers).toBe(3)
+    expect(readGatewayConfig({ GATEWAY_WORKERS: "auto" }).workers).toBe(availableParallelism())
+    for (const bad of ["0", "-1", "2.5", "1e3", "two", " 2", "1025", "AUTO"]) {
+      expect(() => readGatewayConfig({ GATEWAY_WORKERS: bad }), bad).toThrow(
+        `GATEWAY_WORKERS must be a whole number from 1 to 1024, or auto, got ${JSON.stringify(bad)}`,
+      )
+    }
   })
 
   it("reads the provider URL from functions_provider_url, else OPENFAAS_URL", () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { parseDuration } from "@scale-from-zero/core"
 import type { OpenFaaSBasicAuth } from "@scale-from-zero/openfaas"
@@ -13,6 +14,8 @@ export interface GatewayConfig {
   port: number
   /** How long a request may wait for its function to scale up and then answer, in ms. */
   upstreamTimeoutMs: number
+  /** Processes serving the port: 1, or that many node:cluster workers acting as one gateway. */
+  workers: number
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>
@@ -29,6 +32,7 @@ const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000
  * | `function_namespace` | `openfaas-fn` | namespace of `/function/NAME` |
  * | `upstream_timeout` | `60s` | seconds (`65`) or a duration (`1m5s`, `500ms`) |
  * | `PORT` | `8080` | where the gateway listens |
+ * | `GATEWAY_WORKERS` | `1` | node:cluster workers sharing the port; `auto`: one per core |
  */
 export function readGatewayConfig(
   env: Environment,
@@ -41,6 +45,7 @@ export function readGatewayConfig(
     functionNamespace: env.function_namespace || "openfaas-fn",
     port: readPort(env.PORT),
     upstreamTimeoutMs: readDuration("upstream_timeout", env.upstream_timeout),
+    workers: readWorkers(env.GATEWAY_WORKERS),
   }
 }
 
@@ -77,6 +82,21 @@ function readPort(raw: string | undefined): number {
     throw new Error(`PORT must be a TCP port number, got ${JSON.stringify(raw)}`)
   }
   return port
+}
+
+const MAX_WORKERS = 1_024
+
+/** A whole number of workers, or `auto`: one per core this process may run on. */
+function readWorkers(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 1
+  if (raw === "auto") return availableParallelism()
+  const workers = Number(raw)
+  if (!/^\d+$/.test(raw) || workers < 1 || workers > MAX_WORKERS) {
+    throw new Error(
+      `GATEWAY_WORKERS must be a whole number from 1 to ${MAX_WORKERS}, or auto, got ${JSON.stringify(raw)}`,
+    )
+  }
+  return workers
 }
 
 /** The gateway's rule: whole seconds (`65`), or a Go duration (`1m5s`, `500ms`). */

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import type { Server } from "node:http"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { request, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -120,8 +120,80 @@ describe("the Koa gateway in front of the faas-provider simulator", () => {
   })
 })
 
+/** Runs what `npm start` runs, without npm in between so signals reach the gateway. */
+function startMain(env: Record<string, string>) {
+  const root = fileURLToPath(new URL("..", import.meta.url))
+  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/main.ts"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      PORT: "0",
+      functions_provider_url: simulator.url,
+      basic_auth: "true",
+      secret_mount_path: secrets,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  const started = new Promise<{ port: number; line: string }>((resolve, reject) => {
+    let output = ""
+    const timer = setTimeout(() => reject(new Error(`no start within 15s: ${output}`)), 15_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /gateway on :(\d+).*/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        child.stdout?.off("data", onData)
+        resolve({ port: Number(match[1]), line: match[0] })
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`exited with ${code}: ${output}`))
+    })
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+  return { child, started, exited }
+}
+
+/** One request on a connection of its own, so that the cluster hands it to the next worker. */
+function fresh(url: string): Promise<{ status: number; coldStart: boolean }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, { agent: false })
+    outgoing.once("error", reject)
+    outgoing.once("response", (incoming) => {
+      incoming.resume()
+      incoming.once("end", () =>
+        resolve({
+          status: incoming.statusCode ?? 0,
+          coldStart: String(incoming.headers["server-timing"]).includes("cold-start"),
+        }),
+      )
+    })
+    outgoing.end()
+  })
+}
+
+/** Bytes a process has written (sockets included): a worker that serves requests writes. */
+const bytesWritten = (pid: number) =>
+  Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1])
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 describe("npm start", () => {
   let child: ChildProcess | undefined
+  let workerPids: number[] = []
 
   afterEach(async () => {
     if (child && child.exitCode === null) {
@@ -129,51 +201,60 @@ describe("npm start", () => {
       child.kill("SIGKILL")
       await exited
     }
+    for (const pid of workerPids.splice(0)) if (isAlive(pid)) process.kill(pid, "SIGKILL")
   })
 
   it("starts from the environment, scales a function from zero, and stops on SIGTERM", async () => {
-    const root = fileURLToPath(new URL("..", import.meta.url))
-    // What `npm start` runs, without npm in between so the signal reaches the gateway.
-    child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/main.ts"], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        PORT: "0",
-        functions_provider_url: simulator.url,
-        basic_auth: "true",
-        secret_mount_path: secrets,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    const started = child
-    const port = await new Promise<number>((resolve, reject) => {
-      let output = ""
-      const timer = setTimeout(() => reject(new Error(`no start within 15s: ${output}`)), 15_000)
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /gateway on 127\.0\.0\.1:(\d+)|gateway on :(\d+)/.exec(output)
-        if (match) {
-          clearTimeout(timer)
-          started.stdout?.off("data", onData)
-          resolve(Number(match[1] ?? match[2]))
-        }
-      }
-      started.stdout?.on("data", onData)
-      started.stderr?.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-      })
-      started.once("exit", (code) => {
-        clearTimeout(timer)
-        reject(new Error(`exited with ${code}: ${output}`))
-      })
-    })
+    const main = startMain({})
+    child = main.child
+    const { port } = await main.started
     const response = await fetch(`http://127.0.0.1:${port}/function/figlet`)
     expect(response.status).toBe(200)
     expect(await response.text()).toBe("hello from figlet.openfaas-fn (/function/figlet)")
     expect(simulator.counters).toMatchObject({ scale: 1, unauthorized: 0 })
 
-    const exit = new Promise<number | null>((resolve) => started.once("exit", resolve))
-    started.kill("SIGTERM")
-    expect(await exit).toBe(0)
+    main.child.kill("SIGTERM")
+    expect(await main.exited).toBe(0)
+  })
+
+  it("with GATEWAY_WORKERS=2, two workers act as one gateway, and SIGTERM stops them all", async () => {
+    const main = startMain({ GATEWAY_WORKERS: "2" })
+    child = main.child
+    const { port, line } = await main.started
+    workerPids = /\(2 workers: (\d+), (\d+)\)/.exec(line)?.slice(1).map(Number) ?? []
+    expect(workerPids).toHaveLength(2)
+    const url = `http://127.0.0.1:${port}/function/figlet`
+
+    // Cold requests over both workers: held, then released together after one scale call.
+    const cold = await Promise.all(Array.from({ length: 6 }, () => fresh(url)))
+    expect(cold).toEqual(cold.map(() => ({ status: 200, coldStart: true })))
+    expect(simulator.counters).toMatchObject({ scale: 1, unauthorized: 0 })
+
+    // Warm requests: each worker serves its share.
+    const before = workerPids.map(bytesWritten)
+    const warm = await Promise.all(Array.from({ length: 40 }, () => fresh(url)))
+    expect(warm.every((answer) => answer.status === 200 && !answer.coldStart)).toBe(true)
+    const written = workerPids.map((pid, i) => bytesWritten(pid) - (before[i] ?? 0))
+    for (const bytes of written) expect(bytes).toBeGreaterThan(10 * 100) // ≥ 10 answers each
+    expect(simulator.counters.scale).toBe(1)
+
+    main.child.kill("SIGTERM")
+    expect(await main.exited).toBe(0)
+    expect(workerPids.filter(isAlive)).toEqual([])
+  })
+
+  it("stops with code 1 when its workers cannot listen", async () => {
+    // The port is taken: every worker fails to listen.
+    const blocker = (await import("node:net")).createServer().listen(0, "127.0.0.1")
+    await new Promise((resolve) => blocker.once("listening", resolve))
+    try {
+      const taken = (blocker.address() as AddressInfo).port
+      const main = startMain({ GATEWAY_WORKERS: "2", PORT: String(taken) })
+      child = main.child
+      main.started.catch(() => {})
+      expect(await main.exited).toBe(1)
+    } finally {
+      blocker.close()
+    }
   })
 })

@@ -1,26 +1,25 @@
-import type { AddressInfo } from "node:net"
 import { createGateway } from "./app.js"
 import { readGatewayConfig } from "./config.js"
+import { serve } from "./serve.js"
 
 const config = readGatewayConfig(process.env)
-const { app, gate } = createGateway(config, (event) => {
+
+serve(
+  config,
+  (shared) => {
+    const { app, gate } = createGateway(config, logEvent, shared)
+    return { app, close: () => gate.close() }
+  },
+  ({ port, pids }) => {
+    const auth = config.basicAuth ? ` as ${config.basicAuth.user}` : " without credentials"
+    const workers = config.workers > 1 ? ` (${pids.length} workers: ${pids.join(", ")})` : ""
+    console.log(`gateway on :${port} → ${config.providerUrl}${auth}${workers}`)
+  },
+)
+
+function logEvent(event: object) {
   console.log(JSON.stringify({ time: new Date().toISOString(), ...event }, errorToJson))
-})
-
-const server = app.listen(config.port, () => {
-  const { port } = server.address() as AddressInfo
-  const auth = config.basicAuth ? ` as ${config.basicAuth.user}` : " without credentials"
-  console.log(`gateway on :${port} → ${config.providerUrl}${auth}`)
-})
-
-const shutdown = () => {
-  gate.close()
-  server.close(() => process.exit(0))
-  // Held keep-alive connections must not keep a stopping gateway alive.
-  setTimeout(() => process.exit(0), 5_000).unref()
 }
-process.once("SIGTERM", shutdown)
-process.once("SIGINT", shutdown)
 
 function errorToJson(_key: string, value: unknown) {
   return value instanceof Error ? { name: value.name, message: value.message } : value

@@ -12,6 +12,8 @@ export const ERROR_CODES = Object.freeze({
   dependency: "ERR_DEPENDENCY",
   asleep: "ERR_SERVICE_ASLEEP",
   shuttingDown: "ERR_SHUTTING_DOWN",
+  /** The primary of a `node:cluster` gave no answer, or the channel to it closed (`/node`). */
+  cluster: "ERR_CLUSTER",
 } as const)
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]

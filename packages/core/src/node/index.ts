@@ -370,3 +370,8 @@ async function holdUpgrade(
 }
 
 export { MAX_HELD_UPGRADE_BYTES } from "../held-socket.js"
+export {
+  type ClusterShared,
+  type ClusterSharedOptions,
+  createClusterShared,
+} from "./cluster.js"
