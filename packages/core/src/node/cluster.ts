@@ -288,6 +288,10 @@ function createClient(post: Post, settings: Settings): Client {
     },
     claimScaleDown: async (name, namespace, ttlMs) =>
       (await request("claimScaleDown", { ...target(name, namespace), ttlMs })) === true,
+    async recordedServices() {
+      const list = await request("recordedServices", {})
+      return Array.isArray(list) ? (list as Array<{ name: string; namespace: string }>) : []
+    },
   }
 
   const shareReads = (serviceQuery: ServiceQuery): ServiceQuery => {
@@ -530,6 +534,10 @@ function createHost(settings: Settings): Host {
       controller?.get(sub as number)?.abort()
       controller?.delete(sub as number)
       return
+    }
+    if (op === "recordedServices") {
+      if (typeof message.id !== "number") throw clusterError(`${op}: no request id`)
+      return reply(answer(peer, message.id, await activity.recordedServices!()))
     }
     if (typeof name !== "string" || typeof namespace !== "string") {
       throw clusterError(`${String(op)}: name and namespace must be strings`)
