@@ -49,7 +49,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
     for (const answer of pending.splice(0)) answer()
   }
   const release = variant === "bare" ? releaseBare : () => backend.makeReady("svc")
-  let close = () => backend.close()
+  let closeGate = () => {}
   let server: Server
   switch (framework) {
     case "express": {
@@ -63,7 +63,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
       if (variant === "gate") {
         const gate = scaleFromZero(options)
         app.use(gate)
-        close = () => (gate.close(), backend.close())
+        closeGate = () => gate.close()
         app.use((_req, res) => res.end("ok"))
       } else {
         app.use((_req, res: ServerResponse) => pending.push(() => res.end("ok")))
@@ -82,7 +82,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
       if (variant === "gate") {
         const gate = scaleFromZero(options)
         app.use(gate)
-        close = () => (gate.close(), backend.close())
+        closeGate = () => gate.close()
         app.use((ctx) => {
           ctx.body = "ok"
         })
@@ -112,7 +112,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
       if (variant === "gate") {
         const gate = scaleFromZero(options)
         app.use(gate)
-        close = () => (gate.close(), backend.close())
+        closeGate = () => gate.close()
         app.get("*", (c) => c.text("ok"))
       } else {
         app.get(
@@ -127,6 +127,10 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
       })
       break
     }
+  }
+  const close = () => {
+    closeGate()
+    backend.close()
   }
   return { server, arrived: () => arrived, release, close }
 }
