@@ -1,4 +1,4 @@
-import { asError, deadline, sleep } from "./abortable.js"
+import { asError, deadline, sleep, type WaitSignal } from "./abortable.js"
 import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
 import {
   BackendError,
@@ -114,7 +114,7 @@ export interface FunctionScaleResult {
 
 export interface ScaleOptions {
   /** Ends this caller's wait at once (the `aborted` outcome); the wake goes on for the others. */
-  signal?: AbortSignal
+  signal?: WaitSignal
 }
 
 export interface ScaleDownOptions {
@@ -726,7 +726,7 @@ export function createFunctionScaler(
     constructor(
       readonly wake: Wake,
       readonly start: number,
-      readonly signal: AbortSignal | undefined,
+      readonly signal: WaitSignal | undefined,
       readonly resolve: (result: FunctionScaleResult) => void,
     ) {}
 
@@ -772,7 +772,7 @@ export function createFunctionScaler(
     name: string,
     namespace: string,
     start: number,
-    signal: AbortSignal | undefined,
+    signal: WaitSignal | undefined,
   ): Promise<FunctionScaleResult> => {
     const key = serviceKey(name, namespace)
     let wake = wakes.get(key)

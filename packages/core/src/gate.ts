@@ -1,4 +1,4 @@
-import { asError } from "./abortable.js"
+import { asError, type WaitSignal } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { createDependencyGraph, type Dependencies } from "./dependencies.js"
 import {
@@ -271,7 +271,7 @@ export interface Gate {
   /** Synchronous; allocates nothing for a request that passes warm. */
   admit(request: GateRequest): GateVerdict
   /** Holds until the service is ready, the timeout, or the signal; never rejects. */
-  wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
+  wait(hold: GateHold, signal: WaitSignal): Promise<GatePass | GateReply>
   /**
    * A second chance for a passed request whose upstream refused it (connection refused, or a
    * 502/503 answer) before any byte reached the client: forgets the service's cached status and
@@ -279,7 +279,7 @@ export interface Gate {
    * On a pass, send the request once more; never rewake it twice. Undefined when the request
    * is for no service. Never rejects.
    */
-  rewake(request: GateRequest, signal: AbortSignal): Promise<GatePass | GateReply | undefined>
+  rewake(request: GateRequest, signal: WaitSignal): Promise<GatePass | GateReply | undefined>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
   /** One entry per service the backend has reported to this gate, by namespace and name. */
@@ -368,7 +368,7 @@ type Refusal = (
   name: string,
   namespace: string,
   error: Error | undefined,
-  signal: AbortSignal,
+  signal: WaitSignal,
   format: RefusalFormat,
 ) => GateReply
 
@@ -795,7 +795,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const scaleForBrowser = (
     name: string,
     namespace: string,
-    signal: AbortSignal,
+    signal: WaitSignal,
     afterMs: number,
   ): Promise<FunctionScaleResult | typeof PAGE_DUE> =>
     new Promise((resolve) => {
@@ -900,7 +900,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   }
 
   /** A signal for one hold that also ends at this middleware's own timeout or close. */
-  const ownHoldSignal = (name: string, namespace: string, signal: AbortSignal) => {
+  const ownHoldSignal = (name: string, namespace: string, signal: WaitSignal) => {
     const controller = new AbortController()
     const onAbort = () => controller.abort(signal.reason)
     const timer = setTimeout(() => {
@@ -925,7 +925,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   // held request keeps is heap held with it.
   const holdUntilReady = async (
     hold: GateHold,
-    signal: AbortSignal,
+    signal: WaitSignal,
     observed: HoldTelemetry,
   ): Promise<GatePass | GateReply> => {
     const { name, namespace, format } = hold
@@ -980,7 +980,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const verdictOf = (
     hold: GateHold,
     result: FunctionScaleResult,
-    signal: AbortSignal,
+    signal: WaitSignal,
   ): GatePass | GateReply => {
     const { name, namespace } = hold
     if (result.outcome !== "ready") {
