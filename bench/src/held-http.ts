@@ -1,6 +1,6 @@
 // Heap per request held through real HTTP: scaleFromZero on Express, Koa and Hono (on Node),
 // each beside a bare app of its own framework holding the same requests (its handler answers
-// only when released), and what is left once they are all answered.
+// only when released), and what is left once they are all answered and their clients gone.
 // `held-http.ts N [express,koa,hono] [rounds]`, run with --expose-gc.
 import { Agent, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -21,9 +21,9 @@ const collect = async () => {
   }
 }
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const until = async (done: () => boolean, what: string) => {
+const until = async (done: () => boolean | Promise<boolean>, what: string) => {
   const deadline = Date.now() + 60_000
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await pause(5)
   }
@@ -141,10 +141,17 @@ function listen(open: (ready: () => void) => Server): Promise<Server> {
   })
 }
 
+/** Open connections, as the server counts them. */
+function connections(server: Server): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  )
+}
+
 interface Pass {
   /** Heap bytes per request while held. */
   heldBytesEach: number
-  /** Heap bytes per request left once every request was answered. */
+  /** Heap bytes per request left once every request was answered and its connection closed. */
   leftBytesEach: number
 }
 
@@ -174,11 +181,12 @@ async function holdAndRelease(framework: Framework, variant: Variant, count: num
   if (answered !== 0) throw new Error(`${answered} answered before the release`)
   app.release()
   await until(() => answered === count + 1, "every answer")
+  // The clients hang up: whatever the answered requests kept must go with their connections.
+  agent.destroy()
+  await until(async () => (await connections(app.server)) === 0, "every connection to close")
   await pause(50)
   await collect()
   const after = process.memoryUsage().heapUsed
-  agent.destroy()
-  app.server.closeAllConnections()
   await new Promise((resolve) => app.server.close(resolve))
   app.close()
   await collect()
