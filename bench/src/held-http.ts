@@ -1,17 +1,15 @@
 // Heap per request held through real HTTP: scaleFromZero on Express, Koa and Hono (on Node),
 // each beside a bare app of its own framework holding the same requests (its handler answers
 // only when released), and what is left once they are all answered and their clients gone.
-// `held-http.ts N [express,koa,hono] [rounds]`, run with --expose-gc.
+// Run alone: `held-http.ts N [express,koa,hono] [rounds]`, with --expose-gc; `pnpm bench` runs
+// it as part of section 5.
 import { Agent, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { pathToFileURL } from "node:url"
 import type { GateOptions } from "@scale-from-zero/core"
 import { createSimulatedBackend, type SimulatedBackend } from "./simulated-backend.js"
 
-const held = Number(process.argv[2] ?? 2000)
-const frameworks = (process.argv[3] ?? "express,koa,hono").split(",") as Framework[]
-const rounds = Number(process.argv[4] ?? 3)
-
-type Framework = "express" | "koa" | "hono"
+export type Framework = "express" | "koa" | "hono"
 type Variant = "bare" | "gate"
 
 const collect = async () => {
@@ -36,10 +34,12 @@ interface App {
   arrived(): number
   /** Answers every held request: the bare app's own, or the service turning ready. */
   release(): void
+  /** Back to holding: the gate scales its service to zero (`gate.sleep`). */
+  reset(): Promise<void>
   close(): void
 }
 
-async function startApp(framework: Framework, variant: Variant): Promise<App> {
+async function startApp(framework: Framework, variant: Variant, held: number): Promise<App> {
   let arrived = 0
   const backend: SimulatedBackend = createSimulatedBackend({ svc: 3_600_000 }, { push: true })
   const options: GateOptions = { serviceQuery: backend, timeout: 600_000, maxWaiting: held + 10 }
@@ -50,6 +50,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
   }
   const release = variant === "bare" ? releaseBare : () => backend.makeReady("svc")
   let closeGate = () => {}
+  let reset = async () => {}
   let server: Server
   switch (framework) {
     case "express": {
@@ -64,6 +65,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
         const gate = scaleFromZero(options)
         app.use(gate)
         closeGate = () => gate.close()
+        reset = async () => void (await gate.gate.sleep("svc"))
         app.use((_req, res) => res.end("ok"))
       } else {
         app.use((_req, res: ServerResponse) => pending.push(() => res.end("ok")))
@@ -83,6 +85,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
         const gate = scaleFromZero(options)
         app.use(gate)
         closeGate = () => gate.close()
+        reset = async () => void (await gate.gate.sleep("svc"))
         app.use((ctx) => {
           ctx.body = "ok"
         })
@@ -113,6 +116,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
         const gate = scaleFromZero(options)
         app.use(gate)
         closeGate = () => gate.close()
+        reset = async () => void (await gate.gate.sleep("svc"))
         app.get("*", (c) => c.text("ok"))
       } else {
         app.get(
@@ -132,7 +136,7 @@ async function startApp(framework: Framework, variant: Variant): Promise<App> {
     closeGate()
     backend.close()
   }
-  return { server, arrived: () => arrived, release, close }
+  return { server, arrived: () => arrived, release, reset, close }
 }
 
 function listen(open: (ready: () => void) => Server): Promise<Server> {
@@ -148,73 +152,117 @@ function connections(server: Server): Promise<number> {
   )
 }
 
-interface Pass {
-  /** Heap bytes per request while held. */
+/** One app's figures: two passes of `count` held, released and answered, clients gone. */
+interface AppFigures {
+  /** Heap bytes per request while held (second pass: nothing left to compile). */
   heldBytesEach: number
-  /** Heap bytes per request left once every request was answered and its connection closed. */
-  leftBytesEach: number
+  /** Heap bytes per request left after each pass, from before the first: a leak grows. */
+  leftBytesEach: [number, number]
 }
 
-/** `count` requests held by one app, then released and answered. */
-async function holdAndRelease(framework: Framework, variant: Variant, count: number) {
-  const app = await startApp(framework, variant)
+/** `count` requests held by one app, then released and answered, twice. */
+async function holdAndRelease(
+  framework: Framework,
+  variant: Variant,
+  count: number,
+): Promise<AppFigures> {
+  const app = await startApp(framework, variant, count)
   const { port } = app.server.address() as AddressInfo
-  const agent = new Agent({ keepAlive: true, maxSockets: count + 10 })
-  let answered = 0
-  const send = () =>
-    httpRequest({ port, host: "127.0.0.1", path: "/function/svc/x", agent }, (response) => {
-      response.resume()
-      response.on("end", () => answered++)
-    })
-      .on("error", () => {})
-      .end()
-  send() // the first: warms the code paths, held with the others
-  await until(() => app.arrived() >= 1, "the first request")
-  await pause(20)
-  await collect()
-  const before = process.memoryUsage().heapUsed
-  for (let i = 0; i < count; i++) send()
-  await until(() => app.arrived() >= count + 1, "every request to arrive")
-  await pause(50)
-  await collect()
-  const heldHeap = process.memoryUsage().heapUsed
-  if (answered !== 0) throw new Error(`${answered} answered before the release`)
-  app.release()
-  await until(() => answered === count + 1, "every answer")
-  // The clients hang up: whatever the answered requests kept must go with their connections.
-  agent.destroy()
-  await until(async () => (await connections(app.server)) === 0, "every connection to close")
-  await pause(50)
-  await collect()
-  const after = process.memoryUsage().heapUsed
+  let baseline = 0
+  let heldBytesEach = 0
+  const left: number[] = []
+  for (let pass = 0; pass < 2; pass++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: count + 10 })
+    let answered = 0
+    const arrivedBefore = app.arrived()
+    const send = () =>
+      httpRequest({ port, host: "127.0.0.1", path: "/function/svc/x", agent }, (response) => {
+        response.resume()
+        response.on("end", () => answered++)
+      })
+        .on("error", () => {})
+        .end()
+    send() // the first: starts the wake, held with the others
+    await until(() => app.arrived() > arrivedBefore, "the first request")
+    await pause(20)
+    await collect()
+    const before = process.memoryUsage().heapUsed
+    if (pass === 0) baseline = before
+    for (let i = 0; i < count; i++) send()
+    await until(() => app.arrived() >= arrivedBefore + count + 1, "every request to arrive")
+    await pause(50)
+    await collect()
+    heldBytesEach = (process.memoryUsage().heapUsed - before) / count
+    if (answered !== 0) throw new Error(`${answered} answered before the release`)
+    app.release()
+    await until(() => answered === count + 1, "every answer")
+    // The clients hang up: whatever the answered requests kept must go with their connections.
+    agent.destroy()
+    await until(async () => (await connections(app.server)) === 0, "every connection to close")
+    await app.reset()
+    await pause(50)
+    await collect()
+    left.push((process.memoryUsage().heapUsed - baseline) / count)
+  }
   await new Promise((resolve) => app.server.close(resolve))
   app.close()
   await collect()
-  return { heldBytesEach: (heldHeap - before) / count, leftBytesEach: (after - before) / count }
+  return { heldBytesEach, leftBytesEach: [left[0] ?? 0, left[1] ?? 0] }
 }
 
-if (globalThis.gc === undefined) throw new Error("run with node --expose-gc")
-// A round not reported first: every code path compiled before any is measured.
-for (const framework of frameworks) {
-  await holdAndRelease(framework, "bare", 200)
-  await holdAndRelease(framework, "gate", 200)
+/** One framework's round: its bare app, then scaleFromZero, same requests. */
+export interface HeldHttpRound {
+  framework: Framework
+  held: number
+  bareBytesEach: number
+  gateBytesEach: number
+  /** What scaleFromZero adds per held request: the target is ≤ 1 KiB. */
+  addedBytesEach: number
+  /** Left per request after each pass, bare app and scaleFromZero: growth would be a leak. */
+  bareLeftBytesEach: [number, number]
+  gateLeftBytesEach: [number, number]
 }
-for (let round = 0; round < rounds; round++) {
+
+/** Rounds of every framework in turn, after one unreported round that compiles every path. */
+export async function measureHeldHttp(
+  held: number,
+  rounds: number,
+  frameworks: readonly Framework[] = ["express", "koa", "hono"],
+  log: (row: HeldHttpRound) => void = () => {},
+): Promise<HeldHttpRound[]> {
+  if (globalThis.gc === undefined) throw new Error("run with node --expose-gc")
+  // As many as measured: the hot paths are optimised before, not during, the first round.
   for (const framework of frameworks) {
-    const bare: Pass = await holdAndRelease(framework, "bare", held)
-    const gate: Pass = await holdAndRelease(framework, "gate", held)
-    const r = Math.round
-    process.stdout.write(
-      `${JSON.stringify({
+    await holdAndRelease(framework, "bare", held)
+    await holdAndRelease(framework, "gate", held)
+  }
+  const rows: HeldHttpRound[] = []
+  const r = Math.round
+  for (let round = 0; round < rounds; round++) {
+    for (const framework of frameworks) {
+      const bare = await holdAndRelease(framework, "bare", held)
+      const gate = await holdAndRelease(framework, "gate", held)
+      const row: HeldHttpRound = {
         framework,
         held,
         bareBytesEach: r(bare.heldBytesEach),
         gateBytesEach: r(gate.heldBytesEach),
         addedBytesEach: r(gate.heldBytesEach - bare.heldBytesEach),
-        bareLeftBytesEach: r(bare.leftBytesEach),
-        gateLeftBytesEach: r(gate.leftBytesEach),
-        addedLeftBytesEach: r(gate.leftBytesEach - bare.leftBytesEach),
-      })}\n`,
-    )
+        bareLeftBytesEach: [r(bare.leftBytesEach[0]), r(bare.leftBytesEach[1])],
+        gateLeftBytesEach: [r(gate.leftBytesEach[0]), r(gate.leftBytesEach[1])],
+      }
+      rows.push(row)
+      log(row)
+    }
   }
+  return rows
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const held = Number(process.argv[2] ?? 2000)
+  const frameworks = (process.argv[3] ?? "express,koa,hono").split(",") as Framework[]
+  const rounds = Number(process.argv[4] ?? 3)
+  await measureHeldHttp(held, rounds, frameworks, (row) =>
+    process.stdout.write(`${JSON.stringify(row)}\n`),
+  )
 }

@@ -16,6 +16,14 @@ export interface HeldNodeResponse {
   off(event: "close", listener: () => void): unknown
 }
 
+/** The held request each watched response belongs to, for the one listener they share. */
+const heldBy = new WeakMap<HeldNodeResponse, HeldResponse>()
+
+/** The `close` listener of every held response (`this`): no closure per held request. */
+function onHeldClose(this: HeldNodeResponse): void {
+  if (!this.writableFinished) heldBy.get(this)?.abort()
+}
+
 /**
  * A held request's cancellation, read off its Node response: aborted once the response closes
  * before it was sent (the client hung up). It listens to the response only while the gate
@@ -25,9 +33,6 @@ export interface HeldNodeResponse {
 export class HeldResponse implements WaitSignal {
   private listeners: AbortListener | AbortListener[] | undefined
   private closedReason: ClientClosedError | undefined
-  private readonly onClose = () => {
-    if (!this.response.writableFinished) this.abort()
-  }
 
   constructor(private readonly response: HeldNodeResponse) {}
 
@@ -46,7 +51,7 @@ export class HeldResponse implements WaitSignal {
     const { listeners } = this
     if (listeners === undefined) {
       this.listeners = listener
-      this.response.on("close", this.onClose)
+      this.watch()
     } else if (Array.isArray(listeners)) {
       if (!listeners.includes(listener)) listeners.push(listener)
     } else if (listeners !== listener) {
@@ -56,25 +61,36 @@ export class HeldResponse implements WaitSignal {
 
   removeEventListener(_type: "abort", listener: AbortListener): void {
     const { listeners } = this
+    if (listeners === undefined) return
     if (listeners === listener) this.listeners = undefined
     else if (Array.isArray(listeners)) {
       const at = listeners.indexOf(listener)
       if (at !== -1) listeners.splice(at, 1)
       if (listeners.length === 0) this.listeners = undefined
     }
-    if (this.listeners === undefined) this.response.off("close", this.onClose)
+    if (this.listeners === undefined) this.unwatch()
   }
 
   /** Every listener is called once, as an AbortSignal's added with `once`. */
-  private abort(): void {
+  abort(): void {
     this.closedReason ??= new ClientClosedError()
     const { listeners } = this
     this.listeners = undefined
-    this.response.off("close", this.onClose)
+    this.unwatch()
     if (listeners === undefined) return
     for (const listener of Array.isArray(listeners) ? listeners : [listeners]) {
       if (typeof listener === "function") listener()
       else listener.handleEvent()
     }
+  }
+
+  private watch(): void {
+    heldBy.set(this.response, this)
+    this.response.on("close", onHeldClose)
+  }
+
+  private unwatch(): void {
+    this.response.off("close", onHeldClose)
+    if (heldBy.get(this.response) === this) heldBy.delete(this.response)
   }
 }
