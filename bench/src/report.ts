@@ -409,6 +409,28 @@ ${PEER_RUN}## Fixes made from these measurements
 
 Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
 
+- **Memory per held request, third pass** (issue #17): heap snapshots of 2 000 requests held
+  through Express, diffed against a bare Express app holding the same requests, put the Node
+  bridge's AbortController first (an EventTarget with two maps and their tables, and a Listener
+  with a closure for the scaler's waiter: about 600 bytes), then the async frames (the bridge's
+  \`whileConnected\`, the gate's \`holdUntilReady\`: each a generator with its registers, a promise,
+  and the await's reaction and closures), then the scaler's promise and resolve closure per
+  waiter. The bridges now hand the gate a \`WaitSignal\` read off the Node response (one object;
+  every held response shares one \`close\` listener, attached only while the gate listens), and a
+  held request is one object in the gate that the scaler settles directly: no async frame and no
+  promise of their own. On @hono/node-server the web bridge does the same instead of reading
+  \`request.signal\` (which makes an AbortController), and keeps no keep-alive timer (workerd's).
+  Built packages, \`held-http.ts 2000 express,koa,hono 3\` (one unreported round first; each app
+  holds, releases and answers its requests twice), bytes added per held request over a bare app
+  of the same framework, per round, before → after: Express 2 828–2 925 → 567–678, Koa
+  2 701–2 969 → 812–830 (Koa's includes the \`next\` it binds for one more middleware), Hono on
+  Node 2 904–3 030 → 637–685. Heap left per request once all were answered and their clients
+  gone (pass 1, pass 2): bare apps 181–334, scaleFromZero 123–305 (171–374 before), not growing
+  from one pass to the next. Section 5's gate alone, 10 000 held, three runs: 2 085–2 099 heap
+  bytes each before (an AbortController per request) → 1 528–1 536 with an AbortController,
+  593–607 with a cancellation as light as the bridges'. Run from source through tsx (as \`pnpm
+  bench\` does), a closure per held response cost about 300 bytes more than built, tsx's
+  keepNames giving it a \`name\` property: the shared listener removed that difference too.
 - **Polling timed by earlier cold starts** (issue #17): a polling wake read the backend every
   interval, so a request was released up to one interval (100 ms) after its service turned
   ready. The scaler now keeps each service's last five cold starts (the same history the waiting
