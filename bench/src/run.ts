@@ -9,6 +9,7 @@ import {
   REPEAT_CONTENDERS,
 } from "./cold.js"
 import { measureReleaseBurst, measureWholeGateway } from "./gateway.js"
+import { measureHeldHttp } from "./held-http.js"
 import { type InstancesColdStart, measureInstancesColdStart } from "./instances.js"
 import { measureOnKubeApiServer, measureOnSimulator } from "./kubernetes.js"
 import { measureHeldMemory } from "./memory.js"
@@ -27,6 +28,8 @@ const settings = quick
       repeatStarts: 3,
       readyAfterMs: 1000,
       memoryHeld: 2000,
+      heldHttp: 1000,
+      heldHttpRounds: 1,
       kubernetesTrials: 5,
       warmSeconds: 1,
       warmRounds: 1,
@@ -43,6 +46,8 @@ const settings = quick
       repeatStarts: 6,
       readyAfterMs: 3000,
       memoryHeld: 10_000,
+      heldHttp: 2000,
+      heldHttpRounds: 3,
       kubernetesTrials: 50,
       warmSeconds: 2,
       warmRounds: 11,
@@ -110,6 +115,13 @@ if (onServer !== undefined) {
 log("memory per held request …")
 const heldMemory = await measureHeldMemory(settings.memoryHeld)
 log(`  ${JSON.stringify(heldMemory)}`)
+log("memory per request held through real HTTP, beside a bare app …")
+const heldHttp = await measureHeldHttp(
+  settings.heldHttp,
+  settings.heldHttpRounds,
+  undefined,
+  (row) => log(`  ${JSON.stringify(row)}`),
+)
 
 log("warm overhead per adapter (autocannon in a separate process) …")
 const warmOverhead = await measureWarmOverhead({
@@ -147,6 +159,7 @@ const results = {
   instancesColdStart,
   kubernetesColdStart,
   heldMemory,
+  heldHttp,
   warmOverhead,
   telemetryWarmPath,
   wholeGateway,

@@ -19,6 +19,8 @@ export interface SimulatedBackend extends ServiceQuery {
   readonly calls: { getReplicas: number; setReplicas: number }
   /** performance.now() at which the service turned ready, once it has. */
   readyAt(name: string): number | undefined
+  /** Makes a service that is starting ready now, as its delay running out would. */
+  makeReady(name: string): void
   close(): void
 }
 
@@ -59,9 +61,18 @@ export function createSimulatedBackend(
     return service
   }
 
+  const turnReady = (name: string, service: SimulatedService) => {
+    service.readyAt = performance.now()
+    for (const onChange of watchers.get(name) ?? []) onChange(status(service))
+  }
+
   const backend: SimulatedBackend = {
     calls,
     readyAt: (name) => services.get(name)?.readyAt,
+    makeReady(name) {
+      const service = serviceNamed(name)
+      if (service.starting && service.readyAt === undefined) turnReady(name, service)
+    },
     async getReplicas(name) {
       calls.getReplicas++
       await answerLater()
@@ -80,8 +91,7 @@ export function createSimulatedBackend(
         service.starting = true
         const timer = setTimeout(() => {
           timers.delete(timer)
-          service.readyAt = performance.now()
-          for (const onChange of watchers.get(name) ?? []) onChange(status(service))
+          if (service.readyAt === undefined) turnReady(name, service)
         }, service.readyDelay())
         timers.add(timer)
       }

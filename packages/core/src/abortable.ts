@@ -17,6 +17,21 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
+/** A listener for a wait's "abort": a function, or an object that handles it (no closure needed). */
+export type AbortListener = (() => void) | { handleEvent(): void }
+
+/**
+ * What a wait reads of its cancellation. An AbortSignal is one; so is a runtime bridge's lighter
+ * one (the Node bridge reads the response it holds instead of making an AbortController per held
+ * request). Listeners are added for "abort" only, and always removed.
+ */
+export interface WaitSignal {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener(type: "abort", listener: AbortListener, options?: { once?: boolean }): void
+  removeEventListener(type: "abort", listener: AbortListener): void
+}
+
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }

@@ -1,4 +1,4 @@
-import { asError, deadline, sleep } from "./abortable.js"
+import { asError, deadline, sleep, type WaitSignal } from "./abortable.js"
 import { DEFAULT_MAX_REPLICAS, DEFAULT_MIN_REPLICAS, DEFAULT_SCALING_FACTOR } from "./constants.js"
 import {
   BackendError,
@@ -114,7 +114,7 @@ export interface FunctionScaleResult {
 
 export interface ScaleOptions {
   /** Ends this caller's wait at once (the `aborted` outcome); the wake goes on for the others. */
-  signal?: AbortSignal
+  signal?: WaitSignal
 }
 
 export interface ScaleDownOptions {
@@ -165,6 +165,30 @@ export interface FunctionScaler {
   scaleDown(name: string, namespace: string, options?: ScaleDownOptions): Promise<boolean>
   /** Ends every wait (as aborted) and stops every wake. */
   close(): void
+}
+
+/** Told how a wait ended: a promise's resolve, or the gate's own held request (no closure). */
+type ScaleDone = ((result: FunctionScaleResult) => void) | ScaleSettled
+
+export interface ScaleSettled {
+  scaleSettled(result: FunctionScaleResult): void
+}
+
+/**
+ * `scaler[scaleThen](name, namespace, signal, done)`: `scale` calling `done.scaleSettled` once
+ * instead of settling a promise, so a held request's wait costs no promise and no frame here.
+ * Internal: the gate's held requests use it; the key is not exported from the package.
+ */
+export const scaleThen: unique symbol = Symbol("scaleThen")
+
+/** What the gate's scaler (from createFunctionScaler) has beside the public face. */
+export interface HeldScaling {
+  [scaleThen](
+    name: string,
+    namespace: string,
+    signal: WaitSignal | undefined,
+    done: ScaleSettled,
+  ): void
 }
 
 export const DEFAULT_MAX_POLL_COUNT = 1000
@@ -726,8 +750,8 @@ export function createFunctionScaler(
     constructor(
       readonly wake: Wake,
       readonly start: number,
-      readonly signal: AbortSignal | undefined,
-      readonly resolve: (result: FunctionScaleResult) => void,
+      readonly signal: WaitSignal | undefined,
+      readonly done: ScaleDone,
     ) {}
 
     handleEvent() {
@@ -737,7 +761,9 @@ export function createFunctionScaler(
     settle(result: FunctionScaleResult) {
       this.signal?.removeEventListener("abort", this)
       totalWaiting--
-      this.resolve(result)
+      const { done } = this
+      if (typeof done === "function") done(result)
+      else done.scaleSettled(result)
     }
   }
 
@@ -772,8 +798,9 @@ export function createFunctionScaler(
     name: string,
     namespace: string,
     start: number,
-    signal: AbortSignal | undefined,
-  ): Promise<FunctionScaleResult> => {
+    signal: WaitSignal | undefined,
+    done: ScaleDone,
+  ): void => {
     const key = serviceKey(name, namespace)
     let wake = wakes.get(key)
     const isNew = wake === undefined
@@ -789,18 +816,34 @@ export function createFunctionScaler(
       }
       wakes.set(key, wake)
     }
-    const joined = wake
-    return new Promise<FunctionScaleResult>((resolve) => {
-      const waiter = new Waiter(joined, start, signal, resolve)
-      joined.waiters.add(waiter)
-      totalWaiting++
-      signal?.addEventListener("abort", waiter, { once: true })
-      armDeadline(joined)
-      if (isNew) void run(joined)
-    })
+    const waiter = new Waiter(wake, start, signal, done)
+    wake.waiters.add(waiter)
+    totalWaiting++
+    signal?.addEventListener("abort", waiter, { once: true })
+    armDeadline(wake)
+    if (isNew) void run(wake)
   }
 
-  return {
+  /** How `scale` ends without a wait (warm, invalid, known missing, aborted), else undefined. */
+  const endsAtOnce = (
+    name: string,
+    namespace: string,
+    start: number,
+    signal: WaitSignal | undefined,
+  ): FunctionScaleResult | undefined => {
+    // Checked here too, not only by the gate: no caller's name reaches the backend unchecked.
+    const invalid = checkTarget(name, namespace)
+    if (invalid !== undefined) return invalidName(invalid, start)
+    const cached = functionCache.get(name, namespace)
+    if (cached.hit && cached.response !== undefined && cached.response.availableReplicas > 0) {
+      return WARM
+    }
+    if (isKnownMissing(name, namespace)) return notFound(name, namespace, start)
+    if (signal?.aborted) return unavailable("aborted", asError(signal.reason), start)
+    return undefined
+  }
+
+  const scaler: FunctionScaler & HeldScaling = {
     config,
     cache: functionCache,
     starts,
@@ -837,19 +880,16 @@ export function createFunctionScaler(
     read,
     scale(name, namespace, options = {}) {
       const start = Date.now()
-      // Checked here too, not only by the gate: no caller's name reaches the backend unchecked.
-      const invalid = checkTarget(name, namespace)
-      if (invalid !== undefined) return Promise.resolve(invalidName(invalid, start))
       const { signal } = options
-      const cached = functionCache.get(name, namespace)
-      if (cached.hit && cached.response !== undefined && cached.response.availableReplicas > 0) {
-        return Promise.resolve(WARM)
-      }
-      if (isKnownMissing(name, namespace)) return Promise.resolve(notFound(name, namespace, start))
-      if (signal?.aborted) {
-        return Promise.resolve(unavailable("aborted", asError(signal.reason), start))
-      }
-      return join(name, namespace, start, signal)
+      const atOnce = endsAtOnce(name, namespace, start, signal)
+      if (atOnce !== undefined) return Promise.resolve(atOnce)
+      return new Promise((resolve) => join(name, namespace, start, signal, resolve))
+    },
+    [scaleThen](name, namespace, signal, done) {
+      const start = Date.now()
+      const atOnce = endsAtOnce(name, namespace, start, signal)
+      if (atOnce === undefined) join(name, namespace, start, signal, done)
+      else done.scaleSettled(atOnce)
     },
     scaleDown(name, namespace, options = {}) {
       const invalid = checkTarget(name, namespace)
@@ -897,4 +937,5 @@ export function createFunctionScaler(
       }
     },
   }
+  return scaler
 }

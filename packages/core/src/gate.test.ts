@@ -232,6 +232,37 @@ describe("wait", () => {
   })
 })
 
+describe("wait with a throwing observer", () => {
+  it("rejects only the wait whose observer threw: the wake's others are answered, counts freed", async () => {
+    let throws = 1
+    const { gate } = setup(
+      { services: { a: {}, b: {} }, startupDelayMs: 20 },
+      {
+        maxWaiting: 2,
+        observers: [
+          {
+            holdEnded() {
+              if (throws-- > 0) throw new Error("observer failed")
+            },
+          },
+        ],
+      },
+    )
+    const outcomes = await Promise.allSettled([
+      handle(gate, get("/function/a")),
+      handle(gate, get("/function/a")),
+    ])
+    expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"])
+    // Both holds were uncounted: two more fit under maxWaiting.
+    const next = await Promise.all([
+      handle(gate, get("/function/b")),
+      handle(gate, get("/function/b")),
+    ])
+    expect(next.map((verdict) => verdict.kind)).toEqual(["pass", "pass"])
+    expect(gate.scaler.totalWaiting).toBe(0)
+  })
+})
+
 describe("default namespace", () => {
   it("is the backend's when the option names none, and the option's when it does", async () => {
     const backend = { services: { web: {} }, defaultNamespace: "default" }

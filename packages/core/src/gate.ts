@@ -1,4 +1,4 @@
-import { asError } from "./abortable.js"
+import { asError, type WaitSignal } from "./abortable.js"
 import { DEFAULT_NAMESPACE } from "./constants.js"
 import { createDependencyGraph, type Dependencies } from "./dependencies.js"
 import {
@@ -14,8 +14,11 @@ import {
   createFunctionScaler,
   type FunctionScaleResult,
   type FunctionScaler,
+  type HeldScaling,
   type ScaleOutcome,
+  type ScaleSettled,
   type ScalingConfig,
+  scaleThen,
 } from "./function-scaler.js"
 import {
   createIdleTracker,
@@ -271,7 +274,7 @@ export interface Gate {
   /** Synchronous; allocates nothing for a request that passes warm. */
   admit(request: GateRequest): GateVerdict
   /** Holds until the service is ready, the timeout, or the signal; never rejects. */
-  wait(hold: GateHold, signal: AbortSignal): Promise<GatePass | GateReply>
+  wait(hold: GateHold, signal: WaitSignal): Promise<GatePass | GateReply>
   /**
    * A second chance for a passed request whose upstream refused it (connection refused, or a
    * 502/503 answer) before any byte reached the client: forgets the service's cached status and
@@ -279,7 +282,7 @@ export interface Gate {
    * On a pass, send the request once more; never rewake it twice. Undefined when the request
    * is for no service. Never rejects.
    */
-  rewake(request: GateRequest, signal: AbortSignal): Promise<GatePass | GateReply | undefined>
+  rewake(request: GateRequest, signal: WaitSignal): Promise<GatePass | GateReply | undefined>
   /** Reports that a passed request's response ended; a no-op for a pass without `inFlight`. */
   finished(pass: GatePass): void
   /** One entry per service the backend has reported to this gate, by namespace and name. */
@@ -368,7 +371,7 @@ type Refusal = (
   name: string,
   namespace: string,
   error: Error | undefined,
-  signal: AbortSignal,
+  signal: WaitSignal,
   format: RefusalFormat,
 ) => GateReply
 
@@ -638,6 +641,8 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const keepsAwake = functionOption("keepsAwake", policy.keepsAwake)
   const hints = prewarmOption(policy.prewarm, defaultNamespace)
   const { cache } = scaler
+  // Made by createShared's createFunctionScaler, which settles a held request directly.
+  const heldScaler = scaler as FunctionScaler & HeldScaling
   const { cacheExpiry: expiry, maxStaleMs } = scaler.config
   const sharedTimeout = scaler.config.timeout
   const timeout = owner
@@ -795,7 +800,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const scaleForBrowser = (
     name: string,
     namespace: string,
-    signal: AbortSignal,
+    signal: WaitSignal,
     afterMs: number,
   ): Promise<FunctionScaleResult | typeof PAGE_DUE> =>
     new Promise((resolve) => {
@@ -900,7 +905,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   }
 
   /** A signal for one hold that also ends at this middleware's own timeout or close. */
-  const ownHoldSignal = (name: string, namespace: string, signal: AbortSignal) => {
+  const ownHoldSignal = (name: string, namespace: string, signal: WaitSignal) => {
     const controller = new AbortController()
     const onAbort = () => controller.abort(signal.reason)
     const timer = setTimeout(() => {
@@ -920,67 +925,118 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
     }
   }
 
-  /** The hold itself: its answer and, for the telemetry, how it ended. */
-  // One async frame per held request (its own and its telemetry's end in one): each frame a
-  // held request keeps is heap held with it.
-  const holdUntilReady = async (
-    hold: GateHold,
-    signal: AbortSignal,
+  /** Ends a hold's telemetry with its answer, and returns the answer. */
+  const ended = (
     observed: HoldTelemetry,
-  ): Promise<GatePass | GateReply> => {
-    const { name, namespace, format } = hold
-    const start = Date.now()
-    let answer: GatePass | GateReply
-    let outcome: HoldOutcome = "overloaded"
-    let coldStart = false
-    const key = serviceKey(name, namespace)
-    const heldNow = heldByService.get(key) ?? 0
-    if (held >= maxWaiting) answer = shed(format, name, namespace, maxWaiting, "gateway")
-    else if (heldNow >= maxWaitingPerService) {
-      answer = shed(format, name, namespace, maxWaitingPerService, "service")
-    } else {
+    hold: GateHold,
+    answer: GatePass | GateReply,
+    outcome: HoldOutcome,
+    durationMs: number,
+    coldStart: boolean,
+  ) => {
+    const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
+    observed.end(outcome, verdict, durationMs, coldStart, known(hold.name, hold.namespace))
+    return answer
+  }
+
+  /**
+   * One held request, from its count to its answer. The scaler settles it directly
+   * (`scaleThen`): all a held request keeps here is this object and its promise, no async frame.
+   */
+  class HeldWait implements ScaleSettled {
+    constructor(
+      private readonly hold: GateHold,
+      private readonly signal: WaitSignal,
+      private readonly observed: HoldTelemetry,
+      private readonly own: ReturnType<typeof ownHoldSignal> | undefined,
+      private readonly resolve: (answer: GatePass | GateReply | Promise<never>) => void,
+    ) {}
+
+    scaleSettled(result: FunctionScaleResult): void {
+      this.settle(result, result.durationMs)
+    }
+
+    /** Answers the request; a throwing observer rejects its wait, never the scaler's others. */
+    settle(result: FunctionScaleResult | typeof PAGE_DUE, durationMs: number): void {
+      try {
+        this.resolve(this.answer(result, durationMs))
+      } catch (error) {
+        this.resolve(Promise.reject(error))
+      }
+    }
+
+    /** Uncounts the hold: its own signal released, the gate's and the service's counts down. */
+    release(): void {
+      const { name, namespace } = this.hold
+      this.own?.release()
+      held--
+      const key = serviceKey(name, namespace)
+      const left = (heldByService.get(key) ?? 1) - 1
+      if (left === 0) heldByService.delete(key)
+      else heldByService.set(key, left)
+    }
+
+    private answer(
+      result: FunctionScaleResult | typeof PAGE_DUE,
+      durationMs: number,
+    ): GatePass | GateReply {
+      this.release()
+      const { hold, observed } = this
+      const { name, namespace } = hold
+      // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
+      if (result === PAGE_DUE) {
+        const reply = waitingPage(name, namespace, Date.now() - durationMs, page!)
+        return ended(observed, hold, reply, "waiting-page", durationMs, true)
+      }
+      if (hold.browser && page !== undefined) {
+        pageShownSince.delete(serviceKey(name, namespace))
+      }
+      const outcome =
+        result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
+          ? "timeout"
+          : result.outcome
+      const answer = verdictOf(hold, result, this.signal)
+      return ended(observed, hold, answer, outcome, durationMs, result.coldStart)
+    }
+  }
+
+  /** The hold itself: shed past the limits, else counted and settled by the scaler. */
+  const holdUntilReady = (hold: GateHold, signal: WaitSignal, observed: HoldTelemetry) =>
+    new Promise<GatePass | GateReply>((resolve) => {
+      const { name, namespace, format } = hold
+      const key = serviceKey(name, namespace)
+      const heldNow = heldByService.get(key) ?? 0
+      if (held >= maxWaiting || heldNow >= maxWaitingPerService) {
+        const answer =
+          held >= maxWaiting
+            ? shed(format, name, namespace, maxWaiting, "gateway")
+            : shed(format, name, namespace, maxWaitingPerService, "service")
+        resolve(ended(observed, hold, answer, "overloaded", 0, false))
+        return
+      }
       held++
       heldByService.set(key, heldNow + 1)
       const own = ownSignals ? ownHoldSignal(name, namespace, signal) : undefined
+      const waiting = new HeldWait(hold, signal, observed, own, resolve)
+      const waitSignal = own?.signal ?? signal
       try {
-        const pageAfter = hold.browser ? page : undefined
-        const waitSignal = own?.signal ?? signal
-        const result =
-          pageAfter === undefined
-            ? await scaler.scale(name, namespace, { signal: waitSignal })
-            : await scaleForBrowser(name, namespace, waitSignal, pageAfter.afterMs)
-        // Only scaleForBrowser answers PAGE_DUE, and it runs only with the page's settings.
-        if (result === PAGE_DUE) {
-          answer = waitingPage(name, namespace, start, pageAfter!)
-          outcome = "waiting-page"
-          coldStart = true
-        } else {
-          if (pageAfter !== undefined) pageShownSince.delete(key)
-          outcome =
-            result.outcome === "aborted" && hasErrorCode(result.error, ERROR_CODES.scaleTimeout)
-              ? "timeout"
-              : result.outcome
-          answer = verdictOf(hold, result, signal)
-          coldStart = result.coldStart
-        }
-      } finally {
-        own?.release()
-        held--
-        const left = (heldByService.get(key) ?? 1) - 1
-        if (left === 0) heldByService.delete(key)
-        else heldByService.set(key, left)
+        if (hold.browser && page !== undefined) {
+          const start = Date.now()
+          void scaleForBrowser(name, namespace, waitSignal, page.afterMs).then((result) =>
+            waiting.settle(result, Date.now() - start),
+          )
+        } else heldScaler[scaleThen](name, namespace, waitSignal, waiting)
+      } catch (error) {
+        waiting.release()
+        throw error
       }
-    }
-    const verdict = answer.kind === "pass" ? "held" : (String(answer.status) as RequestVerdict)
-    observed.end(outcome, verdict, Date.now() - start, coldStart, known(name, namespace))
-    return answer
-  }
+    })
 
   /** What a held request gets once its wait is over. */
   const verdictOf = (
     hold: GateHold,
     result: FunctionScaleResult,
-    signal: AbortSignal,
+    signal: WaitSignal,
   ): GatePass | GateReply => {
     const { name, namespace } = hold
     if (result.outcome !== "ready") {

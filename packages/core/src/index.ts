@@ -2,6 +2,7 @@
  * `@scale-from-zero/core`: what a gateway author uses. The framework bridges are in
  * `/node` and `/web`, the backend kit in `/provider`, the in-memory backend in `/testing`.
  */
+export type { AbortListener, WaitSignal } from "./abortable.js"
 export { createCachedFunctionQuery, type FunctionQuery } from "./cached-function-query.js"
 export {
   DEFAULT_MAX_REPLICAS,

@@ -7,6 +7,7 @@ import {
 } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it, vi } from "vitest"
+import type { WaitSignal } from "../abortable.js"
 import type { Gate, GateHold, GatePass, GateReply } from "../gate.js"
 import { createGate } from "../gate.js"
 import { MAX_SCALE_REQUEST_BYTES, scaleRefusalReply } from "../horizontal-scaling.js"
@@ -80,13 +81,19 @@ const CLOSED: GateReply = { kind: "reply", status: 499, headers: {}, body: "clie
 /** A gate whose wait ends when the test says, or with 499 when the signal aborts. */
 function fakeGate() {
   let release: (outcome: GatePass | GateReply) => void = () => {}
-  const signals: AbortSignal[] = []
+  const signals: WaitSignal[] = []
   const gate = {
-    wait: (_hold: GateHold, signal: AbortSignal) =>
+    // As the real gate: its abort listener is removed however the wait ends.
+    wait: (_hold: GateHold, signal: WaitSignal) =>
       new Promise<GatePass | GateReply>((resolve) => {
         signals.push(signal)
-        release = resolve
-        signal.addEventListener("abort", () => resolve(CLOSED), { once: true })
+        const settle = (outcome: GatePass | GateReply) => {
+          signal.removeEventListener("abort", onAbort)
+          resolve(outcome)
+        }
+        const onAbort = () => settle(CLOSED)
+        release = settle
+        signal.addEventListener("abort", onAbort, { once: true })
       }),
     finished: vi.fn(),
     open: (pass: GatePass) => () => gate.finished(pass),
@@ -193,6 +200,52 @@ describe("waitForService", () => {
     await vi.waitFor(() => expect(ended).toBeDefined())
     expect(signals[0]?.reason).toBeInstanceOf(ClientClosedError)
     expect(ended).toEqual({ outcome: CLOSED, listeners: 0 })
+  })
+})
+
+describe("waitForService with the real gate", () => {
+  /** Holds each request through a real gate; records the response's close listeners. */
+  async function heldThroughGate(startupDelayMs: number) {
+    const serviceQuery = createMemoryServiceQuery({ services: { echo: { startupDelayMs } } })
+    const gate = createGate({ serviceQuery })
+    const listeners: number[] = []
+    const outcomes: (GatePass | GateReply)[] = []
+    const url = await serve((request, response) => {
+      const verdict = admitRequest(gate, request)
+      if (verdict.kind !== "hold") throw new Error(`expected a hold, got ${verdict.kind}`)
+      listeners.push(response.listenerCount("close"))
+      waitForService(gate, verdict, response).then((outcome) => {
+        outcomes.push(outcome)
+        listeners.push(response.listenerCount("close"))
+        if (outcome.kind === "reply") writeReply(response, outcome)
+        else response.end("passed")
+      })
+      listeners.push(response.listenerCount("close"))
+    })
+    return { gate, listeners, outcomes, url }
+  }
+
+  it("listens to the response only while held, and passes once the service is ready", async () => {
+    const { gate, listeners, url } = await heldThroughGate(50)
+    const { status, body } = await send(`${url}/function/echo/x`).answer
+    expect({ status, body }).toEqual({ status: 200, body: "passed" })
+    const [before, during, after] = listeners
+    expect(during).toBe((before ?? 0) + 1)
+    expect(after).toBe(before)
+    gate.close()
+  })
+
+  it("ends the wait at once when the client hangs up, its listener gone with it", async () => {
+    const { gate, listeners, outcomes, url } = await heldThroughGate(60_000)
+    const { request, answer } = send(`${url}/function/echo/x`)
+    answer.catch(() => {})
+    await vi.waitFor(() => expect(gate.scaler.totalWaiting).toBe(1))
+    request.destroy()
+    await vi.waitFor(() => expect(outcomes).toHaveLength(1))
+    expect(gate.scaler.totalWaiting).toBe(0)
+    expect(outcomes[0]).toMatchObject({ kind: "reply", status: 499 })
+    expect(listeners[2]).toBe(listeners[0])
+    gate.close()
   })
 })
 

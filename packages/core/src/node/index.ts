@@ -13,6 +13,7 @@ import {
   type Traffic,
 } from "../gate.js"
 
+import { ClientClosedError, HeldResponse } from "../held-response.js"
 import { watchHeldSocket } from "../held-socket.js"
 import {
   type HorizontalScalingResult,
@@ -87,45 +88,21 @@ export function admitRequest(
   }
 }
 
-/** Why a held request's wait ended early: the client closed its connection. */
-export class ClientClosedError extends Error {
-  override readonly name = "ClientClosedError"
-  constructor() {
-    super("client closed the connection before the response was sent")
-  }
-}
+export { ClientClosedError }
 
 /**
  * Holds the request until its service is ready (or the gate answers otherwise), ending the
  * wait at once if the client closes its connection first. The request body is not read:
  * it stays in the socket for whatever handles the request next.
- * Adds one `close` listener to `response` and removes it when the wait ends.
+ * Adds one `close` listener to `response` while the gate waits, and removes it when the wait ends.
  */
 export function waitForService(
   gate: Gate,
   hold: GateHold,
   response: ServerResponse,
 ): Promise<GatePass | GateReply> {
-  return whileConnected(response, (signal) => gate.wait(hold, signal))
-}
-
-/** Runs `wait` with a signal that aborts when the client closes its connection first. */
-async function whileConnected<T>(
-  response: ServerResponse,
-  wait: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController()
-  const onClose = () => {
-    if (!response.writableFinished) controller.abort(new ClientClosedError())
-  }
-  // `on`, not `once` (a wrapper per held request): the listener goes when the wait ends.
-  if (response.destroyed) onClose()
-  else response.on("close", onClose)
-  try {
-    return await wait(controller.signal)
-  } finally {
-    response.off("close", onClose)
-  }
+  // The response is the wait's signal: no AbortController, no frame of its own per held request.
+  return gate.wait(hold, new HeldResponse(response))
 }
 
 const rewoken = new WeakSet<IncomingMessage>()
@@ -146,7 +123,7 @@ export function rewakeService(
     return Promise.resolve(undefined)
   }
   rewoken.add(request)
-  return whileConnected(response, (signal) => gate.rewake(toGateRequest(request, path), signal))
+  return gate.rewake(toGateRequest(request, path), new HeldResponse(response))
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   type Traffic,
 } from "../gate.js"
 
+import { type HeldNodeResponse, HeldResponse } from "../held-response.js"
 import { type HeldSocket, watchHeldSocket } from "../held-socket.js"
 import {
   readScaleRequest,
@@ -117,28 +118,43 @@ export function toResponse(reply: GateReply): Response {
 
 /**
  * Holds the request until its service is ready or the gate answers otherwise; the wait ends at
- * once when `request.signal` aborts (the client left).
+ * once when the client leaves: `request.signal` aborts, or on @hono/node-server (`env`, the
+ * runtime's bindings) its Node response closes first (a held WebSocket upgrade: its socket).
  *
  * workerd cancels a request it sees waiting on nothing of its own as hung, and a held request
  * waits on a wake that another request's timers may drive: the hold keeps a timer of its own.
  * A request answered while its service still wakes (the waiting page) may be the one whose
  * timers drive the wake: with `context` (the Workers ExecutionContext), it stays alive through
- * `waitUntil` until the wake is over, bounded by the timeout. `env` is the runtime's bindings:
- * on @hono/node-server, a held WebSocket upgrade ends its wait when its socket closes.
+ * `waitUntil` until the wake is over, bounded by the timeout.
  */
-export async function waitForService(
+export function waitForService(
   gate: Gate,
   hold: GateHold,
   request: Request,
   context?: WaitUntil,
   env?: unknown,
 ): Promise<GatePass | GateReply> {
+  const outgoing = (env as NodeBindings | undefined)?.outgoing
+  // On Node the response is the wait's signal: `request.signal` would make an AbortController,
+  // and neither a keep-alive timer (for workerd) nor a frame of its own is needed.
+  if (typeof outgoing?.off === "function") {
+    return gate.wait(hold, new HeldResponse(outgoing as HeldNodeResponse))
+  }
+  return waitElsewhere(gate, hold, request, context, env)
+}
+
+async function waitElsewhere(
+  gate: Gate,
+  hold: GateHold,
+  request: Request,
+  context: WaitUntil | undefined,
+  env: unknown,
+): Promise<GatePass | GateReply> {
   const { scaler } = gate
   const keepAlive = setTimeout(() => {}, scaler.config.timeout + 1000)
   // @hono/node-server gives an upgrade request a signal that never aborts: watch its socket.
-  const socket = (env as NodeBindings | undefined)?.outgoing
-    ? undefined
-    : (env as NodeBindings | undefined)?.incoming?.socket
+  const node = env as NodeBindings | undefined
+  const socket = node?.outgoing ? undefined : node?.incoming?.socket
   const upgrade = socket?.on === undefined ? undefined : new AbortController()
   const release =
     upgrade && watchHeldSocket(socket as HeldSocket, () => upgrade.abort(new Error("client left")))
@@ -195,7 +211,7 @@ interface Closable {
 /** @hono/node-server's bindings (`c.env`): the Node request and, unless upgraded, its response. */
 interface NodeBindings {
   incoming?: { socket?: Closable & Traffic & Partial<HeldSocket> }
-  outgoing?: Closable & { socket?: (Closable & Traffic) | null }
+  outgoing?: Closable & Partial<HeldNodeResponse> & { socket?: (Closable & Traffic) | null }
 }
 
 /** Counters for a body streamed through the web bridge: its bytes are its traffic. */
