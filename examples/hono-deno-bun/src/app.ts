@@ -32,10 +32,14 @@ export function createGateway({ providerUrl, basicAuth }: GatewaySettings) {
   // Once the function is ready: forward to the provider, body unread until now, through Hono's
   // proxy helper: it drops hop-by-hop headers and hands a compressed answer on decoded, labelled
   // as such (a bare `fetch` would pass Bun's decoded body on as still gzip-encoded). The client's
-  // signal goes with the request: a client that leaves aborts it.
+  // signal goes with the request: a client that leaves aborts it (and is answered nothing).
   app.all("/function/*", (c) => {
     const { pathname, search } = new URL(c.req.url)
-    return proxy(`${providerUrl}${pathname}${search}`, c.req.raw)
+    return proxy(`${providerUrl}${pathname}${search}`, c.req.raw).catch((error: Error) =>
+      c.req.raw.signal.aborted
+        ? new Response(null, { status: 499 })
+        : c.text(`cannot reach the provider: ${error.message}`, 502),
+    )
   })
   return { app, gate: scaling.gate }
 }

@@ -102,6 +102,25 @@ for (const runtime of ["deno", "bun"] as const) {
       await invalid.body?.cancel()
     })
 
+    it("answers 502 when the provider cannot be reached for a ready function", async () => {
+      const provider = await startFaasProviderSimulator()
+      provider.addFunction("lost", "openfaas-fn", { replicas: 1 })
+      const second = await startRuntimeServer(binary!, commands[runtime], {
+        cwd: folder,
+        env: { PORT: "0", OPENFAAS_URL: provider.url },
+      })
+      try {
+        expect((await fetch(`${second.url}/function/lost`)).status).toBe(200)
+        await provider.close() // the function is still cached as ready
+        const response = await fetch(`${second.url}/function/lost`)
+        expect(response.status).toBe(502)
+        expect(await response.text()).toContain("cannot reach the provider")
+        expect(second.stderr()).toBe("")
+      } finally {
+        await second.stop()
+      }
+    })
+
     it("prints no runtime warning", () => {
       expect(gateway.stderr()).toBe("")
     })
