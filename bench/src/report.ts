@@ -407,8 +407,9 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   released request, about 1.2 KB of it in scale-from-zero's code. Three things measured and
   left as they are: (1) the waiters are released in one synchronous pass: ready → first upstream
   I/O takes 18–27 ms for 1 000 once the process is warm (the gate, the adapter, Koa and the
-  proxy's dispatch for each); the gateway's core stays busy for the whole burst anyway, so
-  splitting the pass would bring the first answer earlier, not the last; (2) the connection
+  proxy's dispatch for each); the gateway's main thread is busy for most of the burst anyway
+  (65–95 % of its samples), so splitting the pass would bring the first answer earlier, not the
+  last; (2) the connection
   bound: releasing 1 000 through undici with at most 64 / 128 / 256 / 1 024 / unbounded
   connections cost 115 / 111 / 143 / 153 / 164 ms of main-thread CPU (medians of 6 interleaved
   rounds): kept at 128; (3) what a released request pays that a warm one does not: its resume
