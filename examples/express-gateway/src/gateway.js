@@ -1,7 +1,6 @@
 // An Express gateway in front of local services that run only while they are used:
 // a request for /function/NAME/... starts NAME if it is not running, is held until NAME
 // answers its health check, then is proxied to it; NAME is stopped again once idle.
-import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
 import {
   DEPENDS_ON_LABEL,
@@ -13,7 +12,9 @@ import {
 import { scaleFromZero } from "@scale-from-zero/express"
 import { createProcessServiceQuery } from "@scale-from-zero/process"
 import express from "express"
-import { createProxyMiddleware } from "http-proxy-middleware"
+import { proxyTo, upstreamAgent } from "./proxy.js"
+
+export { upstreamAgent }
 
 /** The sample services shipped in ../services, each a plain Node HTTP server on $PORT. */
 export const SAMPLE_SERVICES = ["hello", "echo"]
@@ -57,7 +58,7 @@ export function createGateway(options = {}) {
       if (line !== undefined) log(line)
     },
   })
-  const agent = new Agent({ keepAlive: true })
+  const agent = upstreamAgent()
   const { app, gate } = createGatewayApp({
     services,
     agent,
@@ -88,7 +89,7 @@ export function createGateway(options = {}) {
  * backend (see examples/two-gateways).
  * @param {object} options
  * @param {import("@scale-from-zero/process").ProcessServiceQuery} options.services
- * @param {import("node:http").Agent} options.agent keep-alive connections to the replicas
+ * @param {import("undici").Dispatcher} options.agent keep-alive connections to the replicas (`upstreamAgent()`)
  * @param {Omit<import("@scale-from-zero/core").ScaleFromZeroOptions, "serviceQuery">} options.scaling
  * @param {(line: string) => void} options.log
  * @param {Record<string, string>} [options.proxyHeaders] headers added to proxied requests
@@ -119,18 +120,14 @@ export function createGatewayApp({ services, agent, scaling: scalingOptions, log
 
   // Mounted under /function/NAME, so the replica sees the rest of the path: /function/hello/x?y=1 → /x?y=1.
   // The body is not read here: it streams through to the replica, and the answer streams back.
-  const proxy = createProxyMiddleware({
-    router: (req) => req.replica,
+  const proxy = proxyTo({
     agent,
-    xfwd: true,
+    target: (req) => req.replica,
     ...(proxyHeaders && { headers: proxyHeaders }),
-    on: {
-      error: (error, req, res) => {
-        log(`${getServiceName(req.originalUrl)}: proxying failed: ${error.message}`)
-        if (typeof res.writeHead !== "function") return res.destroy()
-        if (res.headersSent) return res.destroy()
-        res.writeHead(502, { "content-type": "text/plain" }).end(`bad gateway: ${error.message}\n`)
-      },
+    onError: (error, req, res) => {
+      log(`${getServiceName(req.originalUrl)}: proxying failed: ${error.message}`)
+      if (res.headersSent) return res.destroy()
+      res.writeHead(502, { "content-type": "text/plain" }).end(`bad gateway: ${error.message}\n`)
     },
   })
 

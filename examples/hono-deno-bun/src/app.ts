@@ -3,6 +3,7 @@
 import { scaleFromZero } from "@scale-from-zero/hono"
 import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
 import { Hono } from "hono"
+import { proxy } from "hono/proxy"
 
 export interface GatewaySettings {
   /** The OpenFaaS gateway or provider: its `/system/functions` API and `/function/` routes. */
@@ -28,10 +29,17 @@ export function createGateway({ providerUrl, basicAuth }: GatewaySettings) {
   })
   const app = new Hono()
   app.use(scaling)
-  // Once the function is ready: forward to the provider, body unread until now.
+  // Once the function is ready: forward to the provider, body unread until now, through Hono's
+  // proxy helper: it drops hop-by-hop headers and hands a compressed answer on decoded, labelled
+  // as such (a bare `fetch` would pass Bun's decoded body on as still gzip-encoded). The client's
+  // signal goes with the request: a client that leaves aborts it (and is answered nothing).
   app.all("/function/*", (c) => {
     const { pathname, search } = new URL(c.req.url)
-    return fetch(new Request(`${providerUrl}${pathname}${search}`, c.req.raw))
+    return proxy(`${providerUrl}${pathname}${search}`, c.req.raw).catch((error: Error) =>
+      c.req.raw.signal.aborted
+        ? new Response(null, { status: 499 })
+        : c.text(`cannot reach the provider: ${error.message}`, 502),
+    )
   })
   return { app, gate: scaling.gate }
 }

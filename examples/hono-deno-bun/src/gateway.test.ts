@@ -41,6 +41,7 @@ for (const runtime of ["deno", "bun"] as const) {
       })
       simulator.addFunction("figlet", "openfaas-fn")
       simulator.addFunction("env", "team-a")
+      simulator.addFunction("gzipped", "openfaas-fn", { replicas: 1, gzip: true })
       gateway = await startRuntimeServer(binary!, commands[runtime], {
         cwd: folder,
         env: {
@@ -84,6 +85,14 @@ for (const runtime of ["deno", "bun"] as const) {
       expect(simulator.counters.scale).toBe(2)
     })
 
+    it("hands a gzip-compressed answer on as what it is", async () => {
+      // Node's fetch asks for gzip and decodes what says it is gzip: a body decoded by the
+      // runtime but still labelled gzip fails here.
+      const response = await fetch(`${gateway.url}/function/gzipped`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toBe("hello from gzipped.openfaas-fn (/function/gzipped)")
+    })
+
     it("answers 404 for an unknown function and 400 for an invalid name", async () => {
       const unknown = await fetch(`${gateway.url}/function/nope`)
       expect(unknown.status).toBe(404)
@@ -91,6 +100,25 @@ for (const runtime of ["deno", "bun"] as const) {
       const invalid = await fetch(`${gateway.url}/function/bad$name`)
       expect(invalid.status).toBe(400)
       await invalid.body?.cancel()
+    })
+
+    it("answers 502 when the provider cannot be reached for a ready function", async () => {
+      const provider = await startFaasProviderSimulator()
+      provider.addFunction("lost", "openfaas-fn", { replicas: 1 })
+      const second = await startRuntimeServer(binary!, commands[runtime], {
+        cwd: folder,
+        env: { PORT: "0", OPENFAAS_URL: provider.url },
+      })
+      try {
+        expect((await fetch(`${second.url}/function/lost`)).status).toBe(200)
+        await provider.close() // the function is still cached as ready
+        const response = await fetch(`${second.url}/function/lost`)
+        expect(response.status).toBe(502)
+        expect(await response.text()).toContain("cannot reach the provider")
+        expect(second.stderr()).toBe("")
+      } finally {
+        await second.stop()
+      }
     })
 
     it("prints no runtime warning", () => {

@@ -1,4 +1,11 @@
-import { createServer, request, type Server } from "node:http"
+import { once } from "node:events"
+import {
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from "node:http"
 import type { AddressInfo } from "node:net"
 import Koa from "koa"
 import { afterEach, describe, expect, it, vi } from "vitest"
@@ -66,6 +73,35 @@ describe("forwardTo", () => {
     })
   })
 
+  it("streams both ways: the upstream reads the body and the client the answer as they are sent", async () => {
+    let upstreamResponse: ServerResponse | undefined
+    const firstChunk = new Promise<string>((resolve) => {
+      servers.push(
+        createServer((req, res) => {
+          upstreamResponse = res
+          req.once("data", (chunk: Buffer) => resolve(chunk.toString()))
+          res.writeHead(200, { "content-type": "text/plain" })
+          res.write("head-")
+        }),
+      )
+    })
+    const upstream = await listen(servers.pop()!)
+    const gateway = await gatewayTo(upstream)
+    const client = request(`${gateway}/function/x`, { method: "POST" })
+    client.write("first-")
+    // The upstream has the first chunk while the client's request is still open.
+    expect(await firstChunk).toBe("first-")
+    const answer = await new Promise<IncomingMessage>((resolve) => client.once("response", resolve))
+    const [head] = (await once(answer, "data")) as [Buffer]
+    // The client has the upstream's first chunk while the upstream's answer is still open.
+    expect(head.toString()).toBe("head-")
+    client.end("rest")
+    upstreamResponse?.end("tail")
+    let rest = ""
+    for await (const chunk of answer) rest += chunk
+    expect(rest).toBe("tail")
+  })
+
   it("answers 502 when the upstream cannot be reached", async () => {
     const closed = await listen(createServer())
     const dead = servers.pop()!
@@ -102,6 +138,27 @@ describe("forwardTo", () => {
     client.on("error", () => {})
     client.end()
     await vi.waitFor(() => expect(arrived).toHaveBeenCalled())
+    client.destroy()
+    await vi.waitFor(() => expect(upstreamClosed).toBe(true))
+  })
+
+  it("drops the upstream request when the client leaves in the middle of the answer", async () => {
+    let upstreamClosed = false
+    const upstream = await listen(
+      createServer((req, res) => {
+        req.socket.once("close", () => {
+          upstreamClosed = true
+        })
+        res.writeHead(200)
+        res.write("partial")
+      }),
+    )
+    const gateway = await gatewayTo(upstream, 10_000)
+    const client = request(`${gateway}/function/x`)
+    client.on("error", () => {})
+    client.end()
+    const answer = await new Promise<IncomingMessage>((resolve) => client.once("response", resolve))
+    await once(answer, "data")
     client.destroy()
     await vi.waitFor(() => expect(upstreamClosed).toBe(true))
   })

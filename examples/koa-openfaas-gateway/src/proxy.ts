@@ -1,8 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http"
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
+import type { IncomingHttpHeaders } from "node:http"
 import type { Middleware, ParameterizedContext } from "koa"
+import { type Dispatcher, Pool } from "undici"
 
-// Headers for one connection only (RFC 9110 §7.6.1), and `host`, which names the upstream now.
+// Headers for one connection only (RFC 9110 §7.6.1); `host`, which names the upstream now; and
+// `expect`: Node's server has already answered a `100-continue` itself.
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -14,21 +15,117 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
   "host",
+  "expect",
 ])
 
 /** `scaleFromZero(...).rewake`: holds a refused request again while its service wakes. */
 export type Rewake = (ctx: ParameterizedContext, resend: () => Promise<unknown>) => Promise<boolean>
 
 /** A request whose body can be sent again: this proxy streams bodies, it does not keep them. */
-function hasNoBody(request: IncomingMessage): boolean {
-  const length = request.headers["content-length"]
-  return request.headers["transfer-encoding"] === undefined && (!length || length === "0")
+function hasNoBody(ctx: ParameterizedContext): boolean {
+  const length = ctx.req.headers["content-length"]
+  return ctx.req.headers["transfer-encoding"] === undefined && (!length || length === "0")
 }
 
-/** The upstream refused the request: no connection, or 502/503 (no replica behind it). */
-function refused(result: IncomingMessage | Error): boolean {
-  if (result instanceof Error) return !(result instanceof UpstreamTimeoutError)
-  return result.statusCode === 502 || result.statusCode === 503
+/** How one attempt ended: the answer is on its way to the client, refused (502/503), or failed. */
+type Attempt = typeof ANSWERED | Refused | Error
+const ANSWERED = "answered"
+class Refused {
+  constructor(readonly statusCode: number) {}
+}
+
+/** Errors that mean the upstream took too long, not that it refused: answered 504, never rewoken. */
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"])
+const timedOut = (error: Error) => TIMEOUT_CODES.has((error as { code?: string }).code ?? "")
+
+/** The client left: what the upstream request is aborted with. */
+class ClientGoneError extends Error {
+  constructor() {
+    super("the client closed the connection")
+  }
+}
+
+/**
+ * One request to the upstream, its answer written straight to the client's response as it
+ * arrives (no intermediate stream): undici's dispatch handler. `mayRefuse`: a 502/503 answer is
+ * reported, and its body dropped, instead of being passed on (the request may be rewoken).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined
+  private streaming = false
+  private settled = false
+  private done = false
+  private readonly onClientGone = () => {
+    if (!this.done) this.controller?.abort(new ClientGoneError())
+  }
+  private readonly onDrain = () => this.controller?.resume()
+
+  constructor(
+    private readonly ctx: ParameterizedContext,
+    private readonly mayRefuse: boolean,
+    private readonly settle: (attempt: Attempt) => void,
+  ) {
+    ctx.res.on("close", this.onClientGone)
+  }
+
+  private finish(attempt: Attempt) {
+    if (this.settled) return
+    this.settled = true
+    this.settle(attempt)
+  }
+
+  private release() {
+    this.done = true
+    this.ctx.res.off("close", this.onClientGone)
+    this.ctx.res.off("drain", this.onDrain)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller
+    if (this.ctx.res.destroyed) controller.abort(new ClientGoneError())
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ) {
+    if (statusCode < 200) return // 1xx: informational, the answer follows
+    if (this.mayRefuse && (statusCode === 502 || statusCode === 503)) {
+      this.finish(new Refused(statusCode)) // its body is read and dropped
+      return
+    }
+    // The answer is written straight to the client: Koa's own response path would wrap it in a
+    // stream pipeline (an AbortController and its DOMException per response).
+    this.ctx.respond = false
+    const response = this.ctx.res
+    for (const name in headers) {
+      const value = headers[name]
+      if (value !== undefined && !HOP_BY_HOP.has(name)) response.setHeader(name, value)
+    }
+    response.writeHead(statusCode)
+    this.streaming = true
+    this.finish(ANSWERED)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (this.streaming && !this.ctx.res.write(chunk)) {
+      controller.pause()
+      this.ctx.res.once("drain", this.onDrain)
+    }
+  }
+
+  onResponseEnd() {
+    this.release()
+    if (this.streaming) this.ctx.res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error) {
+    this.release()
+    // Broken off mid-answer: the client's answer cannot be completed either.
+    if (this.streaming) this.ctx.res.destroy()
+    this.finish(error)
+  }
 }
 
 /**
@@ -40,111 +137,73 @@ function refused(result: IncomingMessage | Error): boolean {
  */
 export function forwardTo(upstream: string, timeoutMs: number, rewake?: Rewake): Middleware {
   const base = new URL(upstream)
-  const prefix = `${base.origin}${base.pathname.replace(/\/+$/, "")}`
-  const secure = base.protocol === "https:"
-  const send = secure ? httpsRequest : httpRequest
+  const basePath = base.pathname.replace(/\/+$/, "")
   // Connections to the upstream are kept and reused, at most UPSTREAM_CONNECTIONS at once: a
   // burst of released requests queues for them instead of opening a connection each.
-  const agentOptions = {
-    keepAlive: true,
-    maxSockets: UPSTREAM_CONNECTIONS,
-    scheduling: "lifo" as const,
-  }
-  const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
+  const pool = new Pool(base.origin, {
+    connections: UPSTREAM_CONNECTIONS,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  })
 
-  /** One attempt: the upstream's answer (its body unread), or why there is none. */
-  const attempt = (ctx: ParameterizedContext) =>
-    new Promise<IncomingMessage | Error>((resolve) => {
+  /** One attempt: the answer is on its way to the client, or why there is none. */
+  const attempt = (ctx: ParameterizedContext, mayRefuse: boolean) =>
+    new Promise<Attempt>((settle) => {
+      const incoming = ctx.req.headers
       const headers: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(ctx.req.headers)) {
+      for (const name in incoming) {
+        const value = incoming[name]
         if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
       }
-      const forwardedFor = ctx.req.headers["x-forwarded-for"]
-      headers["x-forwarded-for"] = forwardedFor
-        ? `${forwardedFor}, ${ctx.req.socket.remoteAddress}`
-        : (ctx.req.socket.remoteAddress ?? "")
+      const forwardedFor = incoming["x-forwarded-for"]
+      const remote = ctx.req.socket.remoteAddress ?? ""
+      headers["x-forwarded-for"] = forwardedFor ? `${forwardedFor}, ${remote}` : remote
       headers["x-forwarded-host"] = ctx.host
       headers["x-forwarded-proto"] = ctx.protocol
-
-      let answered = false
-      const outgoing = send(`${prefix}${ctx.originalUrl}`, {
-        method: ctx.method,
-        headers,
-        agent,
-        timeout: timeoutMs,
-      })
-      const onClientGone = () => {
-        if (!answered) outgoing.destroy()
-      }
-      ctx.res.once("close", onClientGone)
-
-      outgoing.once("response", (incoming: IncomingMessage) => {
-        answered = true
-        ctx.res.off("close", onClientGone)
-        resolve(incoming)
-      })
-      outgoing.once("timeout", () => {
-        outgoing.destroy(new UpstreamTimeoutError(timeoutMs))
-      })
-      outgoing.once("error", (error) => {
-        ctx.res.off("close", onClientGone)
-        if (!answered) resolve(error)
-      })
-      if (hasNoBody(ctx.req)) outgoing.end()
-      else ctx.req.pipe(outgoing)
+      pool.dispatch(
+        {
+          path: `${basePath}${ctx.originalUrl}`,
+          method: ctx.method as Dispatcher.HttpMethod,
+          headers,
+          body: hasNoBody(ctx) ? null : ctx.req,
+        },
+        new Exchange(ctx, mayRefuse, settle),
+      )
     })
 
-  const deliver = (ctx: ParameterizedContext, result: IncomingMessage | Error) => {
-    if (result instanceof Error) {
-      const timedOut = result instanceof UpstreamTimeoutError
-      ctx.status = timedOut ? 504 : 502
-      ctx.body = timedOut
-        ? `upstream gave no answer within ${timeoutMs}ms`
-        : `cannot reach the upstream: ${result.message}`
-      return
-    }
-    // The answer is piped straight to the client: Koa's own response path would wrap it in a
-    // stream pipeline (an AbortController and its DOMException per response).
-    ctx.respond = false
-    const response = ctx.res
-    for (const [name, value] of Object.entries(result.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) response.setHeader(name, value)
-    }
-    response.writeHead(result.statusCode ?? 502)
-    const onClientGone = () => {
-      if (!result.complete) result.destroy()
-    }
-    response.once("close", onClientGone)
-    result.once("error", () => response.destroy())
-    result.once("end", () => response.off("close", onClientGone))
-    result.pipe(response)
+  const fail = (ctx: ParameterizedContext, error: Error) => {
+    const late = timedOut(error)
+    ctx.status = late ? 504 : 502
+    ctx.body = late
+      ? `upstream gave no answer within ${timeoutMs}ms`
+      : `cannot reach the upstream: ${error.message}`
   }
 
   return async (ctx) => {
-    const result = await attempt(ctx)
-    if (rewake === undefined || !refused(result) || !hasNoBody(ctx.req)) {
-      return deliver(ctx, result)
-    }
-    if (!(result instanceof Error)) result.resume() // the refusal's own body is not needed
-    let again: IncomingMessage | Error | undefined
-    const handled = await rewake(ctx, async () => {
-      again = await attempt(ctx)
+    const mayRefuse = rewake !== undefined && hasNoBody(ctx)
+    const result = await attempt(ctx, mayRefuse)
+    if (result === ANSWERED) return
+    if (result instanceof Error && (!mayRefuse || timedOut(result))) return fail(ctx, result)
+    let again: Attempt | undefined
+    const handled = await (rewake as Rewake)(ctx, async () => {
+      again = await attempt(ctx, false)
     })
+    if (again === ANSWERED) return
+    if (again instanceof Error) return fail(ctx, again)
     // The gate answered the request itself (404, 502, 504…), or nothing could be done.
     if (handled && again === undefined) return
-    deliver(ctx, again ?? new Error(`the upstream refused the request (${describe(result)})`))
+    fail(ctx, new Error(`the upstream refused the request (${describe(result)})`))
   }
 }
 
-function describe(result: IncomingMessage | Error): string {
+function describe(result: Refused | Error): string {
   return result instanceof Error ? result.message : `status ${result.statusCode}`
 }
 
-/** Connections kept open to the upstream at most; more requests at once queue for one. */
+/**
+ * Connections kept open to the upstream at most; more requests at once queue for one. Measured
+ * releasing 1 000 held requests: 64–128 cost the least CPU; 256, 1 024 or no bound cost
+ * 25–50 % more (connection set-up) and answered no sooner.
+ */
 const UPSTREAM_CONNECTIONS = 128
-
-class UpstreamTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`no answer within ${timeoutMs}ms`)
-  }
-}

@@ -5,10 +5,13 @@
 //
 // Here both run in one process, because the backend (services run as child processes) lives in
 // the process; in production each instance is its own process or pod, with the same Redis.
-import { Agent } from "node:http"
 import { fileURLToPath } from "node:url"
 import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "@scale-from-zero/core"
-import { createGatewayApp, describeProcessEvent } from "@scale-from-zero/example-express-gateway"
+import {
+  createGatewayApp,
+  describeProcessEvent,
+  upstreamAgent,
+} from "@scale-from-zero/example-express-gateway"
 import { createProcessServiceQuery } from "@scale-from-zero/process"
 import { createRedisSharedActivity } from "@scale-from-zero/redis"
 
@@ -40,7 +43,7 @@ export function createGateways(options) {
       if (line !== undefined) log(line)
     },
   })
-  const agent = new Agent({ keepAlive: true })
+  const agent = upstreamAgent()
 
   // Each instance: its own gate and its own Redis connection, the same backend and Redis.
   const instances = INSTANCE_IDS.map((id) => {

@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { gzipSync } from "node:zlib"
 
 export interface SimulatedFunctionDefinition {
   /** Desired replicas at the start; they are available at once. Default 0. */
@@ -21,6 +22,8 @@ export interface SimulatedFunctionDefinition {
   image?: string
   /** Milliseconds from a scale-up until the new replicas are available; overrides the simulator's. */
   startupDelayMs?: number
+  /** Its answers are gzip-compressed (`Content-Encoding: gzip`) for a request that accepts gzip. */
+  gzip?: boolean
 }
 
 export interface FaasProviderSimulatorOptions {
@@ -93,6 +96,7 @@ interface SimulatedFunction {
   startTimer: ReturnType<typeof setTimeout> | undefined
   createdAt: string
   invocationCount: number
+  gzip: boolean
 }
 
 const NAME = /^[-a-zA-Z_0-9.]+$/
@@ -317,7 +321,16 @@ export async function startFaasProviderSimulator(
     fn.invocationCount++
     const body = await readBody(request)
     const echo = body ? `: ${body}` : ""
-    send(response, 200, `hello from ${name}.${namespace} (${url.pathname}${url.search})${echo}`)
+    const answer = `hello from ${name}.${namespace} (${url.pathname}${url.search})${echo}`
+    if (fn.gzip && /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")) {
+      const compressed = gzipSync(answer)
+      response.writeHead(200, {
+        "content-type": "text/plain; charset=utf-8",
+        "content-encoding": "gzip",
+        "content-length": String(compressed.length),
+      })
+      response.end(compressed)
+    } else send(response, 200, answer)
     return 200
   }
 
@@ -378,6 +391,7 @@ export async function startFaasProviderSimulator(
         startTimer: undefined,
         createdAt: new Date().toISOString(),
         invocationCount: 0,
+        gzip: definition.gzip ?? false,
       })
     },
     removeFunction(name, namespace) {
