@@ -55,7 +55,6 @@ type Caller = (
 const REGISTRY_OBJECT = "recorded-services"
 const REGISTRY_OPS = new Set<CoordinatorCall["op"]>(["register", "unregister", "recorded"])
 
-
 function createCaller(options: DurableObjectSharedOptions): Caller {
   const { namespace } = options
   if (

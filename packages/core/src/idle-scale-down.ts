@@ -271,7 +271,8 @@ export function createIdleTracker(
     if (keepsUp?.(name, namespace, now)) service.lastActive = now
     if (connectionIdleMs !== undefined) watchConnections(service, connectionIdleMs, now)
     // Requests in flight are activity now; tell the others at most once per check.
-    if (shared !== undefined) share(service, shared, service.inFlight > 0 ? now : service.lastActive)
+    if (shared !== undefined)
+      share(service, shared, service.inFlight > 0 ? now : service.lastActive)
     if (service.deciding || !isIdle(service, now)) return
     if (shared === undefined) {
       activities.delete(key)
@@ -423,7 +424,10 @@ export function createIdleTracker(
       // their request (Workers), an isolate may be gone before its next check.
       if (shared !== undefined && activity.scalesDown) {
         const now = Date.now()
-        if (now - activity.lastShared >= (checkIntervalMs ?? checkIntervalFor(activity.idleAfterMs))) {
+        if (
+          now - activity.lastShared >=
+          (checkIntervalMs ?? checkIntervalFor(activity.idleAfterMs))
+        ) {
           share(activity, shared, now)
         }
       }
