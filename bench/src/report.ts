@@ -113,7 +113,7 @@ ${table(
     w.bareCpuMicrosPerRequest,
     w.middlewareCpuMicrosPerRequest,
     w.cpuRatio,
-    `${w.profileSharePercent} %`,
+    `${w.profileSharePercent} % (${w.profileShareRange.join("–")})`,
   ]),
 )}
 
@@ -121,9 +121,10 @@ On two shared cores, with autocannon and the server competing for them and other
 host, throughput swings by up to ±30 % between identical rounds (the "per round" column), and the
 medians move between runs of this benchmark by as much. The server's own CPU time per request (read from the server process
 between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
-would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`): the
-last column is the share of its busy time spent in scale-from-zero's own code (core and the
-adapter), which bounds what the middleware can cost.
+would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`, a
+sample every 100 µs): the last column is the share of its busy time spent in scale-from-zero's
+own code (core and the adapter), which bounds what the middleware can cost: all samples of
+several profiles pooled, and in brackets the lowest and highest single profile.
 
 ### With idle scale-down on: the cost of counting each request
 

@@ -30,6 +30,7 @@ const settings = quick
       kubernetesTrials: 5,
       warmSeconds: 1,
       warmRounds: 1,
+      profileRounds: 1,
       admitIterations: 200_000,
       admitRounds: 1,
       gatewaySeconds: 1,
@@ -46,6 +47,7 @@ const settings = quick
       kubernetesTrials: 50,
       warmSeconds: 2,
       warmRounds: 11,
+      profileRounds: 3,
       admitIterations: 2_000_000,
       admitRounds: 7,
       gatewaySeconds: 4,
@@ -115,6 +117,7 @@ log("warm overhead per adapter (autocannon in a separate process) …")
 const warmOverhead = await measureWarmOverhead({
   seconds: settings.warmSeconds,
   rounds: settings.warmRounds,
+  profileRounds: settings.profileRounds,
   log,
 })
 

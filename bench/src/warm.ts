@@ -25,8 +25,13 @@ export interface WarmOverhead {
   middlewareCpuMicrosPerRequest: number
   /** bare ÷ middleware CPU per request: the throughput ratio of a CPU-bound server. */
   cpuRatio: number
-  /** Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%). */
+  /**
+   * Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%),
+   * all samples of `profileRounds` profiles pooled.
+   */
   profileSharePercent: number
+  /** The lowest and highest share of one profile. */
+  profileShareRange: [number, number]
   /** With scaleToZero on (every request counted in flight until its response ends). */
   countingRps: number
   countingCpuMicrosPerRequest: number
@@ -42,10 +47,17 @@ interface Run {
   cpuMicrosPerRequest: number
 }
 
-type Variant = "bare" | "middleware" | "counting"
+export type Variant = "bare" | "middleware" | "counting"
 
-async function startServer(framework: string, variant: Variant, profileDir?: string) {
-  const profiling = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
+export async function startServer(
+  framework: string,
+  variant: Variant,
+  profileDir?: string,
+) {
+  const profiling =
+    profileDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]
   const child = spawn(
     process.execPath,
     [
@@ -91,7 +103,7 @@ async function measure(server: { url: string; cpuUrl: string }, seconds: number)
   return { ...run, cpuMicrosPerRequest: cpu / run.requests }
 }
 
-function load(
+export function load(
   url: string,
   seconds: number,
 ): Promise<Omit<Run, "cpuMicrosPerRequest"> & { requests: number }> {
@@ -139,44 +151,78 @@ function load(
   })
 }
 
-const stop = (child: ChildProcess) =>
+export const stop = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
     child.once("exit", () => resolve())
     child.kill("SIGTERM")
   })
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string } }[]
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
   samples: number[]
   timeDeltas: number[]
 }
 
+/** Sampling period of the profiles (µs): 10× Node's default, so 1 % of a short run is many samples. */
+const PROFILE_INTERVAL_US = 100
 const OUR_CODE = /\/packages\/(core|express|koa|hono)\/src\//
 
-/** Loads the middleware app under a CPU profile and returns the busy time's share in our code. */
-async function profileShare(framework: string, seconds: number): Promise<number> {
+/** Busy time of one CPU profile, the part of it in our code, and our functions' own times. */
+export interface ProfileShare {
+  busyMicros: number
+  oursMicros: number
+  /** Self time per function of ours (`name file:line`), µs. */
+  ours: Map<string, number>
+}
+
+export function shareOf(profile: CpuProfile): ProfileShare {
+  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
+  const share: ProfileShare = { busyMicros: 0, oursMicros: 0, ours: new Map() }
+  profile.samples.forEach((id, i) => {
+    const frame = frames.get(id)
+    const micros = profile.timeDeltas[i] ?? 0
+    if (frame === undefined || frame.functionName === "(idle)") return
+    share.busyMicros += micros
+    if (!OUR_CODE.test(frame.url)) return
+    share.oursMicros += micros
+    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}:${frame.lineNumber + 1}`
+    share.ours.set(key, (share.ours.get(key) ?? 0) + micros)
+  })
+  return share
+}
+
+/** Loads the middleware app under a CPU profile: the busy time's share in our code. */
+export async function profileOnce(
+  framework: string,
+  seconds: number,
+  variant: Variant = "middleware",
+): Promise<ProfileShare> {
   const dir = mkdtempSync(join(tmpdir(), "sfz-profile-"))
   try {
-    const server = await startServer(framework, "middleware", dir)
+    const server = await startServer(framework, variant, dir)
+    await load(server.url, 1) // warm up: optimised code before the profile counts
     await load(server.url, seconds)
     await stop(server.child) // warm-server writes its profile on SIGTERM
     const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"))
     if (file === undefined) throw new Error(`${framework}: no CPU profile written`)
-    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile
-    const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
-    let busy = 0
-    let ours = 0
-    profile.samples.forEach((id, i) => {
-      const frame = frames.get(id)
-      const micros = profile.timeDeltas[i] ?? 0
-      if (frame === undefined || frame.functionName === "(idle)") return
-      busy += micros
-      if (OUR_CODE.test(frame.url)) ours += micros
-    })
-    return round((100 * ours) / busy, 2)
+    return shareOf(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** Our share (%) over several profiles: pooled (all samples summed) and each profile's. */
+export async function profileShares(framework: string, seconds: number, rounds: number) {
+  const shares: ProfileShare[] = []
+  for (let i = 0; i < rounds; i++) shares.push(await profileOnce(framework, seconds))
+  const percent = (s: { oursMicros: number; busyMicros: number }) =>
+    round((100 * s.oursMicros) / s.busyMicros, 2)
+  const pooled = percent({
+    oursMicros: shares.reduce((sum, s) => sum + s.oursMicros, 0),
+    busyMicros: shares.reduce((sum, s) => sum + s.busyMicros, 0),
+  })
+  const each = shares.map(percent)
+  return { pooled, range: [Math.min(...each), Math.max(...each)] as [number, number], shares }
 }
 
 function roundRatios(runs: Record<Variant, Run[]>): [number, number] {
@@ -188,6 +234,8 @@ function roundRatios(runs: Record<Variant, Run[]>): [number, number] {
 export async function measureWarmOverhead(settings: {
   seconds: number
   rounds: number
+  /** CPU profiles of the loaded middleware server, each `seconds` long. */
+  profileRounds: number
   log: (line: string) => void
 }): Promise<WarmOverhead[]> {
   const results: WarmOverhead[] = []
@@ -225,7 +273,9 @@ export async function measureWarmOverhead(settings: {
           m("bare", "cpuMicrosPerRequest") / m("middleware", "cpuMicrosPerRequest"),
           3,
         ),
-        profileSharePercent: await profileShare(framework, settings.seconds),
+        ...(await profileShares(framework, settings.seconds, settings.profileRounds).then(
+          ({ pooled, range }) => ({ profileSharePercent: pooled, profileShareRange: range }),
+        )),
         countingRps: round(m("counting", "rps"), 0),
         countingCpuMicrosPerRequest: round(m("counting", "cpuMicrosPerRequest")),
         countingCpuRatio: round(
