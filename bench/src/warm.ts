@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { median, round } from "./stats.js"
 
@@ -49,22 +47,14 @@ interface Run {
 
 export type Variant = "bare" | "middleware" | "counting"
 
-export async function startServer(
-  framework: string,
-  variant: Variant,
-  profileDir?: string,
-) {
-  const profiling =
-    profileDir === undefined
-      ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]
+export async function startServer(framework: string, variant: Variant, nodeFlags: string[] = []) {
   const child = spawn(
     process.execPath,
     [
       "--conditions=source",
       "--import",
       "tsx",
-      ...profiling,
+      ...nodeFlags,
       here("./warm-server.ts"),
       framework,
       variant,
@@ -90,6 +80,8 @@ export async function startServer(
     child,
     url: `http://127.0.0.1:${port}/function/echo/hello`,
     cpuUrl: `http://127.0.0.1:${port}/__cpu`,
+    /** `${probeUrl}/profile/start`, …/stop: the server's own profilers, on paths of no service. */
+    probeUrl: `http://127.0.0.1:${port}/__probe`,
   }
 }
 
@@ -158,7 +150,7 @@ export const stop = (child: ChildProcess) =>
   })
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
+  nodes: { id: number; callFrame: { functionName: string; url: string } }[]
   samples: number[]
   timeDeltas: number[]
 }
@@ -171,7 +163,7 @@ const OUR_CODE = /\/packages\/(core|express|koa|hono)\/src\//
 export interface ProfileShare {
   busyMicros: number
   oursMicros: number
-  /** Self time per function of ours (`name file:line`), µs. */
+  /** Self time per function of ours (`name file`), µs. */
   ours: Map<string, number>
 }
 
@@ -185,36 +177,44 @@ export function shareOf(profile: CpuProfile): ProfileShare {
     share.busyMicros += micros
     if (!OUR_CODE.test(frame.url)) return
     share.oursMicros += micros
-    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}:${frame.lineNumber + 1}`
+    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}`
     share.ours.set(key, (share.ours.get(key) ?? 0) + micros)
   })
   return share
 }
 
-/** Loads the middleware app under a CPU profile: the busy time's share in our code. */
+/**
+ * Loads the middleware app and profiles it once warm (the server's own inspector session, a
+ * sample every PROFILE_INTERVAL_US): the busy time's share in our code. V8 charges a function
+ * inlined into another to the outer one, both ways: `inlining: false` runs the server with
+ * TurboFan inlining off, so that every function's own time is its own.
+ */
 export async function profileOnce(
   framework: string,
   seconds: number,
-  variant: Variant = "middleware",
+  inlining = true,
 ): Promise<ProfileShare> {
-  const dir = mkdtempSync(join(tmpdir(), "sfz-profile-"))
+  const server = await startServer(framework, "middleware", inlining ? [] : ["--no-turbo-inlining"])
   try {
-    const server = await startServer(framework, variant, dir)
-    await load(server.url, 1) // warm up: optimised code before the profile counts
+    await load(server.url, 1) // warm up: the first (cold) request, then optimised code
+    await fetch(`${server.probeUrl}/profile/start?intervalMicros=${PROFILE_INTERVAL_US}`)
     await load(server.url, seconds)
-    await stop(server.child) // warm-server writes its profile on SIGTERM
-    const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"))
-    if (file === undefined) throw new Error(`${framework}: no CPU profile written`)
-    return shareOf(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile)
+    const profile = (await (await fetch(`${server.probeUrl}/profile/stop`)).json()) as CpuProfile
+    return shareOf(profile)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await stop(server.child)
   }
 }
 
 /** Our share (%) over several profiles: pooled (all samples summed) and each profile's. */
-export async function profileShares(framework: string, seconds: number, rounds: number) {
+export async function profileShares(
+  framework: string,
+  seconds: number,
+  rounds: number,
+  inlining = true,
+) {
   const shares: ProfileShare[] = []
-  for (let i = 0; i < rounds; i++) shares.push(await profileOnce(framework, seconds))
+  for (let i = 0; i < rounds; i++) shares.push(await profileOnce(framework, seconds, inlining))
   const percent = (s: { oursMicros: number; busyMicros: number }) =>
     round((100 * s.oursMicros) / s.busyMicros, 2)
   const pooled = percent({
