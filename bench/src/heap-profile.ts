@@ -16,6 +16,11 @@ export interface HeapSample {
   oursBytes: number
   /** Our frames that allocated, `function file`, with their bytes. */
   ours: Record<string, number>
+  /**
+   * Bytes sampled with the bare app's middleware (pass-through.ts) on top: what calling the
+   * framework's `next` costs the caller's frame (V8 charges some of the callee's work to it).
+   */
+  passThroughBytes: number
 }
 
 const OUR_CODE = /\/packages\/(core|express|koa|hono)\/(src|dist)\//
@@ -46,9 +51,10 @@ export function startHeapSampling(intervalBytes: number): () => HeapSample {
   return () => {
     const { profile } = post("HeapProfiler.stopSampling") as { profile: { head: SamplingNode } }
     session.disconnect()
-    const sample: HeapSample = { totalBytes: 0, oursBytes: 0, ours: {} }
+    const sample: HeapSample = { totalBytes: 0, oursBytes: 0, ours: {}, passThroughBytes: 0 }
     const walk = (node: SamplingNode) => {
       sample.totalBytes += node.selfSize
+      if (node.callFrame.url.endsWith("/pass-through.ts")) sample.passThroughBytes += node.selfSize
       if (node.selfSize > 0 && OUR_CODE.test(node.callFrame.url)) {
         sample.oursBytes += node.selfSize
         const name = `${node.callFrame.functionName || "(anonymous)"} ${node.callFrame.url.replace(/.*\/packages\//, "")}`

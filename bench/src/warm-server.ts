@@ -1,10 +1,12 @@
 // One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware|counting`.
-// Both variants run the same app; "bare" puts an empty middleware where scaleFromZero goes.
+// Both variants run the same app; "bare" puts an empty middleware (pass-through.ts: it only
+// calls next, as scaleFromZero does on a warm request) where scaleFromZero goes.
 import { Session } from "node:inspector"
 import type { AddressInfo } from "node:net"
 import type { ScaleFromZeroOptions } from "@scale-from-zero/core"
 import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 import { type HeapSample, startHeapSampling } from "./heap-profile.js"
+import { expressPassThrough, honoPassThrough, koaPassThrough } from "./pass-through.js"
 
 const [framework, variant] = process.argv.slice(2)
 // "counting": scaleFromZero with idle scale-down on, so each request is counted in flight.
@@ -68,7 +70,7 @@ async function start(): Promise<number> {
       const { default: express } = await import("express")
       const { scaleFromZero } = await import("@scale-from-zero/express")
       const app = express()
-      app.use(withMiddleware ? scaleFromZero(options) : (_req, _res, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : expressPassThrough)
       app.get("/function/echo/hello", (_req, res) => {
         res.setHeader("content-type", "text/plain")
         res.end(BODY)
@@ -86,7 +88,7 @@ async function start(): Promise<number> {
       const { scaleFromZero } = await import("@scale-from-zero/koa")
       const app = new Koa()
       app.silent = true // autocannon hangs up mid-write at the end of each run: not worth a log line
-      app.use(withMiddleware ? scaleFromZero(options) : (_ctx, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : koaPassThrough)
       app.use((ctx) => {
         if (ctx.path === "/function/echo/hello") ctx.body = BODY
         if (ctx.path === CPU_PATH) ctx.body = cpuMicros()
@@ -99,7 +101,7 @@ async function start(): Promise<number> {
       const { serve } = await import("@hono/node-server")
       const { scaleFromZero } = await import("@scale-from-zero/hono")
       const app = new Hono()
-      app.use(withMiddleware ? scaleFromZero(options) : async (_c, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : honoPassThrough)
       app.get("/function/echo/hello", (c) => c.text(BODY))
       app.get(CPU_PATH, (c) => c.text(cpuMicros()))
       app.get(`${PROBE_PATH}*`, (c) => c.text(probe(c.req.url)))
