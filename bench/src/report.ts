@@ -101,6 +101,7 @@ ${table(
     "server CPU µs/req with",
     "CPU ratio",
     "our share of server CPU",
+    "pass-through's share (bare app)",
   ],
   r.warmOverhead.map((w) => [
     w.framework,
@@ -114,6 +115,7 @@ ${table(
     w.middlewareCpuMicrosPerRequest,
     w.cpuRatio,
     `${w.profileSharePercent} % (${w.profileShareRange.join("–")})`,
+    `${w.passThroughSharePercent} %`,
   ]),
 )}
 
@@ -121,10 +123,13 @@ On two shared cores, with autocannon and the server competing for them and other
 host, throughput swings by up to ±30 % between identical rounds (the "per round" column), and the
 medians move between runs of this benchmark by as much. The server's own CPU time per request (read from the server process
 between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
-would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`, a
-sample every 100 µs): the last column is the share of its busy time spent in scale-from-zero's
+would see. Steadier still is a CPU profile of the loaded middleware server, once warm (its own
+inspector session, a sample every 100 µs): "our share" is the share of its busy time spent in scale-from-zero's
 own code (core and the adapter), which bounds what the middleware can cost: all samples of
-several profiles pooled, and in brackets the lowest and highest single profile.
+several profiles pooled, and in brackets the lowest and highest single profile. V8 charges a
+function inlined into another to the outer one: the framework's \`next\` (Hono's whole dispatch
+of the handler) inlined into a middleware counts as the middleware's. The last column is what the
+bare app's middleware, which only calls \`next()\`, is charged the same way (profiled in between).
 
 ### With idle scale-down on: the cost of counting each request
 

@@ -1,4 +1,5 @@
-// Our share of a loaded warm server's CPU profile, per adapter, and where it goes:
+// Our share of a loaded warm server's CPU profile, per adapter, and where it goes, beside the
+// share of the bare app's middleware that only calls next (profiled in between):
 // `warm-profile.ts [SECONDS] [ROUNDS] [--no-inlining] [FRAMEWORK…]`. Each round profiles a fresh
 // middleware server once warm (a sample every 100 µs) under autocannon; prints every profile's
 // share, the share of all samples pooled, and our functions' own time, largest first. V8 charges
@@ -12,7 +13,7 @@ const inlining = !args.includes("--no-inlining")
 const [secondsArg = "3", roundsArg = "3", ...named] = args.filter((a) => a !== "--no-inlining")
 const frameworks = named.length > 0 ? named : ["express", "koa", "hono"]
 for (const framework of frameworks) {
-  const { pooled, range, shares } = await profileShares(
+  const { pooled, range, passThrough, shares } = await profileShares(
     framework,
     Number(secondsArg),
     Number(roundsArg),
@@ -26,7 +27,7 @@ for (const framework of frameworks) {
   }
   const each = shares.map((s) => ((100 * s.oursMicros) / s.busyMicros).toFixed(2))
   process.stdout.write(
-    `${framework}${inlining ? "" : " (inlining off)"}: ${pooled} % pooled, per profile ${each.join(", ")} (${range.join("–")})\n`,
+    `${framework}${inlining ? "" : " (inlining off)"}: ${pooled} % pooled, per profile ${each.join(", ")} (${range.join("–")}); the bare app's pass-through middleware ${passThrough} %\n`,
   )
   for (const [name, micros] of [...own].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     process.stdout.write(`  ${((100 * micros) / busy).toFixed(3)} %  ${name}\n`)

@@ -30,6 +30,8 @@ export interface WarmOverhead {
   profileSharePercent: number
   /** The lowest and highest share of one profile. */
   profileShareRange: [number, number]
+  /** The bare app's pass-through middleware's share, profiled the same way (pooled, %). */
+  passThroughSharePercent: number
   /** With scaleToZero on (every request counted in flight until its response ends). */
   countingRps: number
   countingCpuMicrosPerRequest: number
@@ -165,16 +167,24 @@ export interface ProfileShare {
   oursMicros: number
   /** Self time per function of ours (`name file`), µs. */
   ours: Map<string, number>
+  /** Self time of the bare app's middleware (pass-through.ts), which only calls `next()`. */
+  passThroughMicros: number
 }
 
 export function shareOf(profile: CpuProfile): ProfileShare {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
-  const share: ProfileShare = { busyMicros: 0, oursMicros: 0, ours: new Map() }
+  const share: ProfileShare = {
+    busyMicros: 0,
+    oursMicros: 0,
+    ours: new Map(),
+    passThroughMicros: 0,
+  }
   profile.samples.forEach((id, i) => {
     const frame = frames.get(id)
     const micros = profile.timeDeltas[i] ?? 0
     if (frame === undefined || frame.functionName === "(idle)") return
     share.busyMicros += micros
+    if (frame.url.endsWith("/pass-through.ts")) share.passThroughMicros += micros
     if (!OUR_CODE.test(frame.url)) return
     share.oursMicros += micros
     const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}`
@@ -184,17 +194,18 @@ export function shareOf(profile: CpuProfile): ProfileShare {
 }
 
 /**
- * Loads the middleware app and profiles it once warm (the server's own inspector session, a
- * sample every PROFILE_INTERVAL_US): the busy time's share in our code. V8 charges a function
- * inlined into another to the outer one, both ways: `inlining: false` runs the server with
- * TurboFan inlining off, so that every function's own time is its own.
+ * Loads one app and profiles it once warm (the server's own inspector session, a sample every
+ * PROFILE_INTERVAL_US). V8 charges a function inlined into another to the outer one, both ways
+ * (the framework's `next` inlined into a middleware counts as the middleware's): `inlining:
+ * false` runs the server with TurboFan inlining off, so that every function's time is its own.
  */
 export async function profileOnce(
   framework: string,
   seconds: number,
   inlining = true,
+  variant: Variant = "middleware",
 ): Promise<ProfileShare> {
-  const server = await startServer(framework, "middleware", inlining ? [] : ["--no-turbo-inlining"])
+  const server = await startServer(framework, variant, inlining ? [] : ["--no-turbo-inlining"])
   try {
     await load(server.url, 1) // warm up: the first (cold) request, then optimised code
     await fetch(`${server.probeUrl}/profile/start?intervalMicros=${PROFILE_INTERVAL_US}`)
@@ -206,7 +217,14 @@ export async function profileOnce(
   }
 }
 
-/** Our share (%) over several profiles: pooled (all samples summed) and each profile's. */
+const percentOf = (part: number, whole: number) => round((100 * part) / whole, 2)
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+
+/**
+ * Our share (%) over several profiles of the middleware app: pooled (all samples summed) and
+ * each profile's; beside it, interleaved, the bare app's pass-through middleware's pooled share
+ * (what V8 charges a middleware that only calls `next()` with).
+ */
 export async function profileShares(
   framework: string,
   seconds: number,
@@ -214,15 +232,21 @@ export async function profileShares(
   inlining = true,
 ) {
   const shares: ProfileShare[] = []
-  for (let i = 0; i < rounds; i++) shares.push(await profileOnce(framework, seconds, inlining))
-  const percent = (s: { oursMicros: number; busyMicros: number }) =>
-    round((100 * s.oursMicros) / s.busyMicros, 2)
-  const pooled = percent({
-    oursMicros: shares.reduce((sum, s) => sum + s.oursMicros, 0),
-    busyMicros: shares.reduce((sum, s) => sum + s.busyMicros, 0),
-  })
-  const each = shares.map(percent)
-  return { pooled, range: [Math.min(...each), Math.max(...each)] as [number, number], shares }
+  const bare: ProfileShare[] = []
+  for (let i = 0; i < rounds; i++) {
+    shares.push(await profileOnce(framework, seconds, inlining))
+    bare.push(await profileOnce(framework, seconds, inlining, "bare"))
+  }
+  const each = shares.map((s) => percentOf(s.oursMicros, s.busyMicros))
+  return {
+    pooled: percentOf(sum(shares.map((s) => s.oursMicros)), sum(shares.map((s) => s.busyMicros))),
+    range: [Math.min(...each), Math.max(...each)] as [number, number],
+    passThrough: percentOf(
+      sum(bare.map((s) => s.passThroughMicros)),
+      sum(bare.map((s) => s.busyMicros)),
+    ),
+    shares,
+  }
 }
 
 function roundRatios(runs: Record<Variant, Run[]>): [number, number] {
@@ -274,7 +298,11 @@ export async function measureWarmOverhead(settings: {
           3,
         ),
         ...(await profileShares(framework, settings.seconds, settings.profileRounds).then(
-          ({ pooled, range }) => ({ profileSharePercent: pooled, profileShareRange: range }),
+          ({ pooled, range, passThrough }) => ({
+            profileSharePercent: pooled,
+            profileShareRange: range,
+            passThroughSharePercent: passThrough,
+          }),
         )),
         countingRps: round(m("counting", "rps"), 0),
         countingCpuMicrosPerRequest: round(m("counting", "cpuMicrosPerRequest")),
