@@ -3,8 +3,10 @@ import type { ReleaseBurstRow, WholeGatewayRow } from "./gateway.js"
 import type { InstancesColdStart } from "./instances.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
+import { round } from "./stats.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
 import type { WarmOverhead } from "./warm.js"
+import type { WarmAllocation } from "./warm-alloc.js"
 
 export interface Results {
   mode: string
@@ -19,6 +21,7 @@ export interface Results {
   kubernetesColdStart: KubernetesColdStart[]
   heldMemory: HeldMemory
   warmOverhead: WarmOverhead[]
+  warmAllocation: WarmAllocation
   telemetryWarmPath: TelemetryWarmPath
   wholeGateway: WholeGatewayRow[]
   releaseBurst: ReleaseBurstRow
@@ -154,6 +157,58 @@ ${table(
     w.middlewareCpuMicrosPerRequest,
     w.countingCpuMicrosPerRequest,
     w.countingCpuRatio,
+  ]),
+)}
+
+### Warm path allocation: a heap profile
+
+What a warm request allocates in scale-from-zero's own code, by V8's sampling heap profiler
+(a sample per ${r.warmAllocation.intervalBytes} bytes on average, each with its stack): the bytes sampled with one of our
+functions on top of the stack. First \`gate.admit\` and the bridges' \`admitRequest\` in a tight
+loop (${r.warmAllocation.iterations} warm admits after a warm-up, a fresh process each), for a cached entry that is polled
+(a backend without push: the freshness check reads the clock) or watched (kept right by the
+backend's pushes, it never expires); "heap growth" is every byte the loop allocated (no
+scavenge inside it).
+
+${table(
+  [
+    "path",
+    "entry",
+    "heap growth B/admit",
+    "sampled B/admit",
+    "ours, sampled B/admit",
+    "our functions allocating",
+  ],
+  r.warmAllocation.admitLoop.map((a) => [
+    a.path,
+    a.entry,
+    round(a.heapBytesPerAdmit),
+    round(a.sampledBytesPerAdmit),
+    round(a.oursSampledBytesPerAdmit),
+    Object.keys(a.oursAllocating).join(", ") || "none",
+  ]),
+)}
+
+Then each adapter's warm server under autocannon, its heap sampled once warm, with TurboFan
+inlining off (else the framework's code inlined into our middleware is charged to it); beside it
+the bare app's middleware, which only calls \`next()\`, sampled the same way.
+
+${table(
+  [
+    "adapter",
+    "ours B/request",
+    "pass-through B/request (bare app)",
+    "all B/request",
+    "our functions allocating (bytes in all)",
+  ],
+  r.warmAllocation.servers.map((a) => [
+    a.framework,
+    a.oursBytesPerRequest,
+    a.passThroughBytesPerRequest,
+    a.sampledBytesPerRequest,
+    Object.entries(a.oursAllocating)
+      .map(([name, bytes]) => `${name} ${bytes}`)
+      .join(", ") || "none",
   ]),
 )}
 

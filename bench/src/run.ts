@@ -15,6 +15,7 @@ import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
 import { measureTelemetryWarmPath } from "./telemetry.js"
 import { measureWarmOverhead } from "./warm.js"
+import { measureWarmAllocation } from "./warm-alloc.js"
 
 const quick = process.argv.includes("--quick")
 const log = (line: string) => process.stdout.write(`${line}\n`)
@@ -121,6 +122,14 @@ const warmOverhead = await measureWarmOverhead({
   log,
 })
 
+log("warm path allocation: heap profiles …")
+const warmAllocation = await measureWarmAllocation({
+  iterations: 100_000,
+  seconds: settings.warmSeconds + 1,
+  intervalBytes: 128,
+  log,
+})
+
 log("warm path without and with the OpenTelemetry SDK …")
 const telemetryWarmPath = await measureTelemetryWarmPath(
   settings.admitIterations,
@@ -151,6 +160,7 @@ const results = {
   kubernetesColdStart,
   heldMemory,
   warmOverhead,
+  warmAllocation,
   telemetryWarmPath,
   wholeGateway,
   releaseBurst,

@@ -140,14 +140,37 @@ export async function measureServerAllocation(
   }
 }
 
+export interface WarmAllocation {
+  iterations: number
+  intervalBytes: number
+  admitLoop: AdmitLoopAllocation[]
+  servers: ServerAllocation[]
+}
+
+export async function measureWarmAllocation(settings: {
+  iterations: number
+  seconds: number
+  intervalBytes: number
+  log: (line: string) => void
+}): Promise<WarmAllocation> {
+  const { iterations, seconds, intervalBytes, log } = settings
+  const admitLoop = await measureAdmitLoopAllocation(iterations, intervalBytes)
+  for (const row of admitLoop) log(`  ${JSON.stringify(row)}`)
+  const servers: ServerAllocation[] = []
+  for (const framework of ["express", "koa", "hono"]) {
+    servers.push(await measureServerAllocation(framework, seconds, intervalBytes))
+    log(`  ${JSON.stringify(servers.at(-1))}`)
+  }
+  return { iterations, intervalBytes, admitLoop, servers }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // `warm-alloc.ts [ITERATIONS] [SECONDS] [INTERVAL_BYTES]`
   const [iterations = "100000", seconds = "3", interval = "128"] = process.argv.slice(2)
-  for (const row of await measureAdmitLoopAllocation(Number(iterations), Number(interval))) {
-    process.stdout.write(`${JSON.stringify(row)}\n`)
-  }
-  for (const framework of ["express", "koa", "hono"]) {
-    const row = await measureServerAllocation(framework, Number(seconds), Number(interval))
-    process.stdout.write(`${JSON.stringify(row)}\n`)
-  }
+  await measureWarmAllocation({
+    iterations: Number(iterations),
+    seconds: Number(seconds),
+    intervalBytes: Number(interval),
+    log: (line) => process.stdout.write(`${line}\n`),
+  })
 }
