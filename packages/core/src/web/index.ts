@@ -54,18 +54,19 @@ const NO_REQUEST: WebRequestHead = {
  * first access, so a warm pass never touches them.
  */
 class WebGateRequest implements GateRequest {
-  method: string
   constructor(
     private request: WebRequestHead,
     public path: string,
-  ) {
-    this.method = request.method
+  ) {}
+
+  // Read when asked: a warm pass never reads it.
+  get method(): string {
+    return this.request.method
   }
 
   /** Points this view at another request: `admitRequest` reuses one view for all. */
   point(request: WebRequestHead, path: string): void {
     this.request = request
-    this.method = request.method
     this.path = path
   }
 
