@@ -97,7 +97,8 @@ export function admitRequest(gate: Gate, request: Request, knownPath?: string): 
     knownPath !== undefined &&
     start !== -1 &&
     url.length - start === knownPath.length &&
-    url.startsWith(knownPath, start)
+    // The same test as startsWith(knownPath, start) at that length, several times faster in V8.
+    url.endsWith(knownPath)
       ? knownPath
       : pathOf(url)
   // A callback admitting another request meanwhile gets a view of its own.
