@@ -6,7 +6,10 @@
 // PATH is what each request goes through: `gate` (gate.admit of one GateRequest), `node` and
 // `web` (the bridges' admitRequest, as Express and Koa, and Hono, call it, with a real
 // IncomingMessage or Request), `node-view` and `web-view` (a toGateRequest view per request,
-// as the adapters did before).
+// as the adapters did before). ENTRY is the cached status: `polled` (a backend without push,
+// whose entry expires: the check reads the clock) or `watched` (kept right by the backend's
+// pushes: it never expires). With HEAP_INTERVAL, the loop runs once more under a sampling heap
+// profile (one sample per HEAP_INTERVAL bytes on average) that names what allocated.
 
 import { IncomingMessage } from "node:http"
 import { Socket } from "node:net"
@@ -22,6 +25,7 @@ import { createGate, type GateRequest, type GateVerdict } from "@scale-from-zero
 import * as node from "@scale-from-zero/core/node"
 import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
 import * as web from "@scale-from-zero/core/web"
+import { type HeapSample, startHeapSampling } from "./heap-profile.js"
 
 class Reader extends MetricReader {
   constructor() {
@@ -31,7 +35,8 @@ class Reader extends MetricReader {
   protected override async onShutdown() {}
 }
 
-const [variant = "none", iterationsArg = "2000000", path = "gate"] = process.argv.slice(2)
+const [variant = "none", iterationsArg = "2000000", path = "gate", entry = "polled", heapArg] =
+  process.argv.slice(2)
 const iterations = Number(iterationsArg)
 const exporter = new InMemorySpanExporter()
 const reader = new Reader()
@@ -43,9 +48,15 @@ if (variant === "sdk") {
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }))
 }
 
+if (entry !== "polled" && entry !== "watched") throw new Error(`unknown entry ${entry}`)
 const serviceQuery = createMemoryServiceQuery({ services: { echo: { replicas: 1 } } })
-// A long cache expiry: every request in the loop is warm, none re-reads the status.
-const gate = createGate({ serviceQuery, cacheExpiry: 3_600_000 })
+// Polled: a long cache expiry, so every request in the loop is warm and none re-reads the
+// status. Watched: 1 ms and no stale grace, so an entry the pushes did not keep would hold.
+const gate = createGate(
+  entry === "polled"
+    ? { serviceQuery, cacheExpiry: 3_600_000, watchCached: false }
+    : { serviceQuery, cacheExpiry: 1, maxStaleMs: 0 },
+)
 const request: GateRequest = {
   method: "GET",
   path: "/function/echo/hello",
@@ -54,6 +65,11 @@ const request: GateRequest = {
 const first = gate.admit(request)
 if (first.kind !== "hold") throw new Error("expected the first request to be held")
 await gate.wait(first, new AbortController().signal)
+if (entry === "watched") {
+  // A status pushed by the backend's watch: from now on the entry is kept right by pushes.
+  await serviceQuery.setReplicas("echo", "openfaas-fn", 1)
+  await new Promise((resolve) => setTimeout(resolve, 10))
+}
 
 const incoming = new IncomingMessage(new Socket())
 incoming.method = "GET"
@@ -82,6 +98,12 @@ const start = process.hrtime.bigint()
 loop(iterations)
 const nanos = Number(process.hrtime.bigint() - start)
 const heapAfter = process.memoryUsage().heapUsed
+let heapProfile: HeapSample | undefined
+if (heapArg !== undefined) {
+  const stop = startHeapSampling(Number(heapArg))
+  loop(iterations)
+  heapProfile = stop()
+}
 
 // Proof the SDK saw the warm requests (one counter increment each) and made no span for them.
 let passCount = 0
@@ -106,6 +128,12 @@ process.stdout.write(
     nsPerAdmit: nanos / iterations,
     heapGrowthBytes: heapAfter - heapBefore,
     heapBytesPerAdmit: (heapAfter - heapBefore) / iterations,
+    ...(heapProfile && {
+      entry,
+      sampledBytesPerAdmit: heapProfile.totalBytes / iterations,
+      oursSampledBytesPerAdmit: heapProfile.oursBytes / iterations,
+      oursAllocating: heapProfile.ours,
+    }),
     passCount,
     holdSpans: spansAfterWarmUp,
   })}\n`,

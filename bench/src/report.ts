@@ -4,8 +4,10 @@ import type { HeldHttpRound } from "./held-http.js"
 import type { InstancesColdStart } from "./instances.js"
 import { ENDPOINT_READY_MS, type KubernetesColdStart, POD_READY_MS } from "./kubernetes.js"
 import type { HeldMemory } from "./memory.js"
+import { round } from "./stats.js"
 import type { TelemetryWarmPath } from "./telemetry.js"
 import type { WarmOverhead } from "./warm.js"
+import type { WarmAllocation } from "./warm-alloc.js"
 
 export interface Results {
   mode: string
@@ -21,6 +23,7 @@ export interface Results {
   heldMemory: HeldMemory
   heldHttp: HeldHttpRound[]
   warmOverhead: WarmOverhead[]
+  warmAllocation: WarmAllocation
   telemetryWarmPath: TelemetryWarmPath
   wholeGateway: WholeGatewayRow[]
   releaseBurst: ReleaseBurstRow
@@ -179,6 +182,7 @@ ${table(
     "server CPU µs/req with",
     "CPU ratio",
     "our share of server CPU",
+    "pass-through's share (bare app)",
   ],
   r.warmOverhead.map((w) => [
     w.framework,
@@ -191,7 +195,8 @@ ${table(
     w.bareCpuMicrosPerRequest,
     w.middlewareCpuMicrosPerRequest,
     w.cpuRatio,
-    `${w.profileSharePercent} %`,
+    `${w.profileSharePercent} % (${w.profileShareRange.join("–")})`,
+    `${w.passThroughSharePercent} %`,
   ]),
 )}
 
@@ -199,9 +204,13 @@ On two shared cores, with autocannon and the server competing for them and other
 host, throughput swings by up to ±30 % between identical rounds (the "per round" column), and the
 medians move between runs of this benchmark by as much. The server's own CPU time per request (read from the server process
 between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CPU-bound server
-would see. Steadier still is a CPU profile of the loaded middleware server (\`--cpu-prof\`): the
-last column is the share of its busy time spent in scale-from-zero's own code (core and the
-adapter), which bounds what the middleware can cost.
+would see. Steadier still is a CPU profile of the loaded middleware server, once warm (its own
+inspector session, a sample every 100 µs): "our share" is the share of its busy time spent in scale-from-zero's
+own code (core and the adapter), which bounds what the middleware can cost: all samples of
+several profiles pooled, and in brackets the lowest and highest single profile. V8 charges a
+function inlined into another to the outer one: the framework's \`next\` (Hono's whole dispatch
+of the handler) inlined into a middleware counts as the middleware's. The last column is what the
+bare app's middleware, which only calls \`next()\`, is charged the same way (profiled in between).
 
 ### With idle scale-down on: the cost of counting each request
 
@@ -226,6 +235,58 @@ ${table(
     w.middlewareCpuMicrosPerRequest,
     w.countingCpuMicrosPerRequest,
     w.countingCpuRatio,
+  ]),
+)}
+
+### Warm path allocation: a heap profile
+
+What a warm request allocates in scale-from-zero's own code, by V8's sampling heap profiler
+(a sample per ${r.warmAllocation.intervalBytes} bytes on average, each with its stack): the bytes sampled with one of our
+functions on top of the stack. First \`gate.admit\` and the bridges' \`admitRequest\` in a tight
+loop (${r.warmAllocation.iterations} warm admits after a warm-up, a fresh process each), for a cached entry that is polled
+(a backend without push: the freshness check reads the clock) or watched (kept right by the
+backend's pushes, it never expires); "heap growth" is every byte the loop allocated (no
+scavenge inside it).
+
+${table(
+  [
+    "path",
+    "entry",
+    "heap growth B/admit",
+    "sampled B/admit",
+    "ours, sampled B/admit",
+    "our functions allocating",
+  ],
+  r.warmAllocation.admitLoop.map((a) => [
+    a.path,
+    a.entry,
+    round(a.heapBytesPerAdmit),
+    round(a.sampledBytesPerAdmit),
+    round(a.oursSampledBytesPerAdmit),
+    Object.keys(a.oursAllocating).join(", ") || "none",
+  ]),
+)}
+
+Then each adapter's warm server under autocannon, its heap sampled once warm, with TurboFan
+inlining off (else the framework's code inlined into our middleware is charged to it); beside it
+the bare app's middleware, which only calls \`next()\`, sampled the same way.
+
+${table(
+  [
+    "adapter",
+    "ours B/request",
+    "pass-through B/request (bare app)",
+    "all B/request",
+    "our functions allocating (bytes in all)",
+  ],
+  r.warmAllocation.servers.map((a) => [
+    a.framework,
+    a.oursBytesPerRequest,
+    a.passThroughBytesPerRequest,
+    a.sampledBytesPerRequest,
+    Object.entries(a.oursAllocating)
+      .map(([name, bytes]) => `${name} ${bytes}`)
+      .join(", ") || "none",
   ]),
 )}
 
@@ -552,6 +613,56 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   (which Workers cannot keep). Our share of a loaded server's CPU profile (3 rounds of 2 s each,
   one profile per adapter, loaded machine), before → after: Express 0.92 → 1.16 %, Koa 2.22 →
   1.51 %, Hono 1.87 → 2.44 %: single profiles, within their noise.
+- **Warm path: no allocation, a smaller share of the profile** (issue #17, point 3; 2026-11-30,
+  Node 20.20.2, 2 cores shared with other sessions). Measured with two new tools:
+  \`pnpm --filter ./bench warm-alloc\` (V8's sampling heap profiler, a sample per 128 bytes, each
+  with its stack: bytes with one of our functions on top; 100 000 warm admits per path in a fresh
+  process, and each adapter's server under autocannon for 3 s once warm, TurboFan inlining off
+  so that no framework code is charged to our frames, beside the bare app's middleware that only
+  calls \`next()\`) and \`pnpm --filter ./bench warm-profile\` (each adapter's server profiled once
+  warm by its own inspector session, a sample every 100 µs, 3 profiles of 3 s each pooled, the
+  bare app profiled in between). What was found and changed:
+  - The clock. \`Date.now()\` is a runtime call that returns a new heap number (16 bytes) however
+    its value is used: compared only, against a precomputed deadline, passed on; 16.0 bytes per
+    call on Node 20, 22 and 24 (scratch loops). \`performance.now()\`: 16 bytes on Node 20 and 22,
+    0.1 on Node 24 (a fast API call). \`process.hrtime()\` allocates nothing when V8 inlines it and
+    drops its array (0.0 bytes in a loop of its own) but 32–64 bytes inside \`gate.admit\`, where it
+    is not inlined. A clock refreshed by a timer needs a timer (none on Workers) and, per
+    millisecond, costs more CPU than the reads it saves. So a cached status now ages on
+    \`performance.now()\` (monotonic, as the Go gateway's time comparisons; a wall-clock step no
+    longer expires or revives an entry), and one kept right by the backend's pushes (watched,
+    never expiring) is passed without reading any clock.
+  - A closure context per request: each adapter's middleware held its hold path's closures,
+    which capture the middleware's arguments, so V8 allocated a context for them on every call,
+    warm or not: about 50 bytes per request through Express, found by the server's heap profile.
+    The hold path is a function of its own; the warm path makes no closure.
+  - The bridges' reused view read \`request.method\` (a getter on @hono/node-server's Request) on
+    every admit; it is read when asked now (a warm pass never asks). The web bridge checked
+    Hono's path with \`url.startsWith(path, start)\`, about 80 ns in V8 where \`url.endsWith(path)\`
+    at the same length, the same test, takes about 33 (scratch loop).
+
+  Heap bytes per warm admit, tight loop (heap growth with no scavenge / ours by the heap profile),
+  before → after: polled entry, gate 16.2/16.1 → 16.2/16.2, Node bridge 16.1/16.2 → 16.4/16.2, web
+  bridge 16.1/16.0 → 16.1/16.3 (all in \`admit\`: \`performance.now()\` on Node 20; on Node 24
+  0.13/0, 0.16/0, 0.46/0); watched entry 16.2/15.9, 16.2/16.0, 16.1/16.2 → 0.16/0, 0.36/0,
+  0.12/0. Through the real servers, bytes per request in our frames before → after: Express
+  68.6 → 0 (the closure context and the clock), Koa 16.6 → 0.1, Hono 16.5 → 0.1 (the bare app's
+  pass-through middleware 0–0.2); the few hundred bytes to 3.6 KB left in a whole run do not grow
+  with it (3 s and 8 s runs alike): not per request.
+
+  Our share of the loaded server's CPU profile, pooled (lowest–highest profile), before → after:
+  Express 1.02 % (0.71–1.26) → 0.58 % (0.52–0.68), Koa 1.16 % (0.80–1.56) → 0.90 % (0.83–0.94),
+  Hono 2.31 % (2.12–2.55) → 1.94 % (1.89–2.01); the bare app's pass-through middleware is
+  charged 0.1–0.2 % (Express, Koa) and 0.4 % (Hono) the same way. V8 charges a function inlined
+  into another to the outer one: in Hono's profile our middleware's frame (0.62 %) is mostly
+  Hono's own dispatch of the handler inlined into it (0.20 % with inlining off). With TurboFan
+  inlining off, where every function's
+  time is its own: Express 0.72 % (0.60–0.89) → 0.50 % (0.44–0.54), Koa 1.55 % (1.37–1.80) →
+  1.30 % (1.05–1.62), Hono 2.49 % (2.28–2.67) → 1.84 % (1.67–1.97). Target (≤ 1 % on every
+  adapter) reached for Express and Koa (Koa's 1.30 % with inlining off aside), not for Hono: its
+  lighter framework makes our fixed cost per request a larger share. Hono, inlining off: the web
+  bridge reading the path off the URL 0.55 %, the OpenFaaS resolver matching the service name
+  0.5 %, the cached entry's two map lookups 0.2 %, the gate 0.2 %, the middleware 0.2 %.
 - **Memory per held request, again** (issue #17): a heap sampling profile of 5 000 held requests
   put the gate's two nested async frames (\`wait\` around \`holdUntilReady\`) and the hold's
   telemetry (an object with two closures, and an attribute set made even with no meter) first.

@@ -16,6 +16,7 @@ import { measureHeldMemory } from "./memory.js"
 import { renderMarkdown } from "./report.js"
 import { measureTelemetryWarmPath } from "./telemetry.js"
 import { measureWarmOverhead } from "./warm.js"
+import { measureWarmAllocation } from "./warm-alloc.js"
 
 const quick = process.argv.includes("--quick")
 const log = (line: string) => process.stdout.write(`${line}\n`)
@@ -33,6 +34,7 @@ const settings = quick
       kubernetesTrials: 5,
       warmSeconds: 1,
       warmRounds: 1,
+      profileRounds: 1,
       admitIterations: 200_000,
       admitRounds: 1,
       gatewaySeconds: 1,
@@ -51,6 +53,7 @@ const settings = quick
       kubernetesTrials: 50,
       warmSeconds: 2,
       warmRounds: 11,
+      profileRounds: 3,
       admitIterations: 2_000_000,
       admitRounds: 7,
       gatewaySeconds: 4,
@@ -127,6 +130,15 @@ log("warm overhead per adapter (autocannon in a separate process) …")
 const warmOverhead = await measureWarmOverhead({
   seconds: settings.warmSeconds,
   rounds: settings.warmRounds,
+  profileRounds: settings.profileRounds,
+  log,
+})
+
+log("warm path allocation: heap profiles …")
+const warmAllocation = await measureWarmAllocation({
+  iterations: 100_000,
+  seconds: settings.warmSeconds + 1,
+  intervalBytes: 128,
   log,
 })
 
@@ -161,6 +173,7 @@ const results = {
   heldMemory,
   heldHttp,
   warmOverhead,
+  warmAllocation,
   telemetryWarmPath,
   wholeGateway,
   releaseBurst,

@@ -1,8 +1,12 @@
 // One app of the warm-overhead benchmark: `warm-server.ts FRAMEWORK bare|middleware|counting`.
-// Both variants run the same app; "bare" puts an empty middleware where scaleFromZero goes.
+// Both variants run the same app; "bare" puts an empty middleware (pass-through.ts: it only
+// calls next, as scaleFromZero does on a warm request) where scaleFromZero goes.
+import { Session } from "node:inspector"
 import type { AddressInfo } from "node:net"
 import type { ScaleFromZeroOptions } from "@scale-from-zero/core"
 import { createMemoryServiceQuery } from "@scale-from-zero/core/testing"
+import { type HeapSample, startHeapSampling } from "./heap-profile.js"
+import { expressPassThrough, honoPassThrough, koaPassThrough } from "./pass-through.js"
 
 const [framework, variant] = process.argv.slice(2)
 // "counting": scaleFromZero with idle scale-down on, so each request is counted in flight.
@@ -19,19 +23,63 @@ const cpuMicros = () => {
   return String(user + system)
 }
 
+/**
+ * The server's own profilers, started and stopped between load runs (paths of no service):
+ * `/__probe/profile/start?intervalMicros=N` and `/__probe/profile/stop` (the CPU profile, JSON),
+ * `/__probe/heap/start?intervalBytes=N` and `/__probe/heap/stop` (a HeapSample, JSON).
+ */
+const PROBE_PATH = "/__probe/"
+let profiler: Session | undefined
+let stopHeap: (() => HeapSample) | undefined
+const probe = (url: string): string => {
+  const { pathname, searchParams } = new URL(url, "http://localhost")
+  const post = (method: string, params?: object) => {
+    let result: unknown
+    profiler?.post(method, params, (error, value) => {
+      if (error) throw error
+      result = value
+    })
+    return result
+  }
+  switch (pathname.slice(PROBE_PATH.length)) {
+    case "profile/start":
+      profiler = new Session()
+      profiler.connect()
+      post("Profiler.enable")
+      post("Profiler.setSamplingInterval", { interval: Number(searchParams.get("intervalMicros")) })
+      post("Profiler.start")
+      return "started"
+    case "profile/stop": {
+      const { profile } = post("Profiler.stop") as { profile: unknown }
+      profiler?.disconnect()
+      return JSON.stringify(profile)
+    }
+    case "heap/start":
+      stopHeap = startHeapSampling(Number(searchParams.get("intervalBytes")))
+      return "started"
+    case "heap/stop":
+      return JSON.stringify(stopHeap?.())
+    default:
+      throw new Error(`unknown probe ${pathname}`)
+  }
+}
+
 async function start(): Promise<number> {
   switch (framework) {
     case "express": {
       const { default: express } = await import("express")
       const { scaleFromZero } = await import("@scale-from-zero/express")
       const app = express()
-      app.use(withMiddleware ? scaleFromZero(options) : (_req, _res, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : expressPassThrough)
       app.get("/function/echo/hello", (_req, res) => {
         res.setHeader("content-type", "text/plain")
         res.end(BODY)
       })
       app.get(CPU_PATH, (_req, res) => {
         res.end(cpuMicros())
+      })
+      app.get(`${PROBE_PATH}*probe`, (req, res) => {
+        res.end(probe(req.originalUrl))
       })
       return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
     }
@@ -40,10 +88,11 @@ async function start(): Promise<number> {
       const { scaleFromZero } = await import("@scale-from-zero/koa")
       const app = new Koa()
       app.silent = true // autocannon hangs up mid-write at the end of each run: not worth a log line
-      app.use(withMiddleware ? scaleFromZero(options) : (_ctx, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : koaPassThrough)
       app.use((ctx) => {
         if (ctx.path === "/function/echo/hello") ctx.body = BODY
         if (ctx.path === CPU_PATH) ctx.body = cpuMicros()
+        if (ctx.path.startsWith(PROBE_PATH)) ctx.body = probe(ctx.originalUrl)
       })
       return listen((port, ready) => app.listen(port, "127.0.0.1", ready))
     }
@@ -52,9 +101,10 @@ async function start(): Promise<number> {
       const { serve } = await import("@hono/node-server")
       const { scaleFromZero } = await import("@scale-from-zero/hono")
       const app = new Hono()
-      app.use(withMiddleware ? scaleFromZero(options) : async (_c, next) => next())
+      app.use(withMiddleware ? scaleFromZero(options) : honoPassThrough)
       app.get("/function/echo/hello", (c) => c.text(BODY))
       app.get(CPU_PATH, (c) => c.text(cpuMicros()))
+      app.get(`${PROBE_PATH}*`, (c) => c.text(probe(c.req.url)))
       return new Promise((resolve) => {
         serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => resolve(info.port))
       })
@@ -72,7 +122,6 @@ function listen(
   })
 }
 
-// A profiled run (--cpu-prof) writes its profile on a normal exit only.
 process.once("SIGTERM", () => process.exit(0))
 
 const port = await start()

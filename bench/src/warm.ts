@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { median, round } from "./stats.js"
 
@@ -25,8 +23,15 @@ export interface WarmOverhead {
   middlewareCpuMicrosPerRequest: number
   /** bare ÷ middleware CPU per request: the throughput ratio of a CPU-bound server. */
   cpuRatio: number
-  /** Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%). */
+  /**
+   * Share of the loaded server's busy CPU profile spent in scale-from-zero's own code (%),
+   * all samples of `profileRounds` profiles pooled.
+   */
   profileSharePercent: number
+  /** The lowest and highest share of one profile. */
+  profileShareRange: [number, number]
+  /** The bare app's pass-through middleware's share, profiled the same way (pooled, %). */
+  passThroughSharePercent: number
   /** With scaleToZero on (every request counted in flight until its response ends). */
   countingRps: number
   countingCpuMicrosPerRequest: number
@@ -42,17 +47,16 @@ interface Run {
   cpuMicrosPerRequest: number
 }
 
-type Variant = "bare" | "middleware" | "counting"
+export type Variant = "bare" | "middleware" | "counting"
 
-async function startServer(framework: string, variant: Variant, profileDir?: string) {
-  const profiling = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
+export async function startServer(framework: string, variant: Variant, nodeFlags: string[] = []) {
   const child = spawn(
     process.execPath,
     [
       "--conditions=source",
       "--import",
       "tsx",
-      ...profiling,
+      ...nodeFlags,
       here("./warm-server.ts"),
       framework,
       variant,
@@ -78,6 +82,8 @@ async function startServer(framework: string, variant: Variant, profileDir?: str
     child,
     url: `http://127.0.0.1:${port}/function/echo/hello`,
     cpuUrl: `http://127.0.0.1:${port}/__cpu`,
+    /** `${probeUrl}/profile/start`, …/stop: the server's own profilers, on paths of no service. */
+    probeUrl: `http://127.0.0.1:${port}/__probe`,
   }
 }
 
@@ -91,7 +97,7 @@ async function measure(server: { url: string; cpuUrl: string }, seconds: number)
   return { ...run, cpuMicrosPerRequest: cpu / run.requests }
 }
 
-function load(
+export function load(
   url: string,
   seconds: number,
 ): Promise<Omit<Run, "cpuMicrosPerRequest"> & { requests: number }> {
@@ -139,7 +145,7 @@ function load(
   })
 }
 
-const stop = (child: ChildProcess) =>
+export const stop = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
     child.once("exit", () => resolve())
     child.kill("SIGTERM")
@@ -151,31 +157,95 @@ interface CpuProfile {
   timeDeltas: number[]
 }
 
+/** Sampling period of the profiles (µs): 10× Node's default, so 1 % of a short run is many samples. */
+const PROFILE_INTERVAL_US = 100
 const OUR_CODE = /\/packages\/(core|express|koa|hono)\/src\//
 
-/** Loads the middleware app under a CPU profile and returns the busy time's share in our code. */
-async function profileShare(framework: string, seconds: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "sfz-profile-"))
+/** Busy time of one CPU profile, the part of it in our code, and our functions' own times. */
+export interface ProfileShare {
+  busyMicros: number
+  oursMicros: number
+  /** Self time per function of ours (`name file`), µs. */
+  ours: Map<string, number>
+  /** Self time of the bare app's middleware (pass-through.ts), which only calls `next()`. */
+  passThroughMicros: number
+}
+
+export function shareOf(profile: CpuProfile): ProfileShare {
+  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
+  const share: ProfileShare = {
+    busyMicros: 0,
+    oursMicros: 0,
+    ours: new Map(),
+    passThroughMicros: 0,
+  }
+  profile.samples.forEach((id, i) => {
+    const frame = frames.get(id)
+    const micros = profile.timeDeltas[i] ?? 0
+    if (frame === undefined || frame.functionName === "(idle)") return
+    share.busyMicros += micros
+    if (frame.url.endsWith("/pass-through.ts")) share.passThroughMicros += micros
+    if (!OUR_CODE.test(frame.url)) return
+    share.oursMicros += micros
+    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}`
+    share.ours.set(key, (share.ours.get(key) ?? 0) + micros)
+  })
+  return share
+}
+
+/**
+ * Loads one app and profiles it once warm (the server's own inspector session, a sample every
+ * PROFILE_INTERVAL_US). V8 charges a function inlined into another to the outer one, both ways
+ * (the framework's `next` inlined into a middleware counts as the middleware's): `inlining:
+ * false` runs the server with TurboFan inlining off, so that every function's time is its own.
+ */
+export async function profileOnce(
+  framework: string,
+  seconds: number,
+  inlining = true,
+  variant: Variant = "middleware",
+): Promise<ProfileShare> {
+  const server = await startServer(framework, variant, inlining ? [] : ["--no-turbo-inlining"])
   try {
-    const server = await startServer(framework, "middleware", dir)
+    await load(server.url, 1) // warm up: the first (cold) request, then optimised code
+    await fetch(`${server.probeUrl}/profile/start?intervalMicros=${PROFILE_INTERVAL_US}`)
     await load(server.url, seconds)
-    await stop(server.child) // warm-server writes its profile on SIGTERM
-    const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"))
-    if (file === undefined) throw new Error(`${framework}: no CPU profile written`)
-    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile
-    const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
-    let busy = 0
-    let ours = 0
-    profile.samples.forEach((id, i) => {
-      const frame = frames.get(id)
-      const micros = profile.timeDeltas[i] ?? 0
-      if (frame === undefined || frame.functionName === "(idle)") return
-      busy += micros
-      if (OUR_CODE.test(frame.url)) ours += micros
-    })
-    return round((100 * ours) / busy, 2)
+    const profile = (await (await fetch(`${server.probeUrl}/profile/stop`)).json()) as CpuProfile
+    return shareOf(profile)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await stop(server.child)
+  }
+}
+
+const percentOf = (part: number, whole: number) => round((100 * part) / whole, 2)
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+
+/**
+ * Our share (%) over several profiles of the middleware app: pooled (all samples summed) and
+ * each profile's; beside it, interleaved, the bare app's pass-through middleware's pooled share
+ * (what V8 charges a middleware that only calls `next()` with).
+ */
+export async function profileShares(
+  framework: string,
+  seconds: number,
+  rounds: number,
+  inlining = true,
+) {
+  const shares: ProfileShare[] = []
+  const bare: ProfileShare[] = []
+  for (let i = 0; i < rounds; i++) {
+    shares.push(await profileOnce(framework, seconds, inlining))
+    bare.push(await profileOnce(framework, seconds, inlining, "bare"))
+  }
+  const each = shares.map((s) => percentOf(s.oursMicros, s.busyMicros))
+  return {
+    pooled: percentOf(sum(shares.map((s) => s.oursMicros)), sum(shares.map((s) => s.busyMicros))),
+    range: [Math.min(...each), Math.max(...each)] as [number, number],
+    passThrough: percentOf(
+      sum(bare.map((s) => s.passThroughMicros)),
+      sum(bare.map((s) => s.busyMicros)),
+    ),
+    shares,
   }
 }
 
@@ -188,6 +258,8 @@ function roundRatios(runs: Record<Variant, Run[]>): [number, number] {
 export async function measureWarmOverhead(settings: {
   seconds: number
   rounds: number
+  /** CPU profiles of the loaded middleware server, each `seconds` long. */
+  profileRounds: number
   log: (line: string) => void
 }): Promise<WarmOverhead[]> {
   const results: WarmOverhead[] = []
@@ -225,7 +297,13 @@ export async function measureWarmOverhead(settings: {
           m("bare", "cpuMicrosPerRequest") / m("middleware", "cpuMicrosPerRequest"),
           3,
         ),
-        profileSharePercent: await profileShare(framework, settings.seconds),
+        ...(await profileShares(framework, settings.seconds, settings.profileRounds).then(
+          ({ pooled, range, passThrough }) => ({
+            profileSharePercent: pooled,
+            profileShareRange: range,
+            passThroughSharePercent: passThrough,
+          }),
+        )),
         countingRps: round(m("counting", "rps"), 0),
         countingCpuMicrosPerRequest: round(m("counting", "cpuMicrosPerRequest")),
         countingCpuRatio: round(

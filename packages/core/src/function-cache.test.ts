@@ -15,11 +15,11 @@ afterEach(() => {
 })
 
 describe("FunctionMeta", () => {
-  it("records when it was fetched", () => {
-    const before = Date.now()
+  it("records when it was fetched, on the monotonic clock", () => {
+    const before = performance.now()
     const meta = new FunctionMeta(response(1))
     expect(meta.lastRefresh).toBeGreaterThanOrEqual(before)
-    expect(meta.lastRefresh).toBeLessThanOrEqual(Date.now())
+    expect(meta.lastRefresh).toBeLessThanOrEqual(performance.now())
   })
 
   it("expires once the expiry has passed, not before", () => {
@@ -47,10 +47,21 @@ describe("createFunctionCache", () => {
     vi.useFakeTimers({ now: 10_000 })
     const cache = createFunctionCache(1)
     cache.set("figlet", "openfaas-fn", response(2))
-    vi.setSystemTime(10_002)
+    vi.advanceTimersByTime(2)
     const { response: stale, hit } = cache.get("figlet", "openfaas-fn")
     expect(hit).toBe(false)
     expect(stale?.availableReplicas).toBe(2)
+  })
+
+  it("times entries on the monotonic clock: a wall-clock step neither expires nor revives one", () => {
+    vi.useFakeTimers({ now: 10_000 })
+    const cache = createFunctionCache(1_000)
+    cache.set("figlet", "openfaas-fn", response(2))
+    vi.setSystemTime(10_000 + 3_600_000)
+    expect(cache.get("figlet", "openfaas-fn").hit).toBe(true)
+    vi.advanceTimersByTime(1_001)
+    vi.setSystemTime(10_000)
+    expect(cache.get("figlet", "openfaas-fn").hit).toBe(false)
   })
 
   it("keeps namespaces apart", () => {

@@ -9,7 +9,7 @@ import {
   ScaleTimeoutError,
 } from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
-import { serviceKey } from "./function-cache.js"
+import { monotonicMs, serviceKey } from "./function-cache.js"
 import {
   createFunctionScaler,
   type FunctionScaleResult,
@@ -756,7 +756,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
         const ready =
           meta !== undefined &&
           meta.serviceQueryResponse.availableReplicas > 0 &&
-          !meta.expired(expiry, Date.now())
+          !meta.expired(expiry)
         if (!ready && scaler.waiting(name, namespace) === 0) void shared.wake(name, namespace)
       }
     }
@@ -1058,7 +1058,8 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
       // Only valid names are ever cached, so a cached service needs no validation.
       const meta = cache.meta(name, namespace)
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
-        const now = Date.now()
+        // A pushed entry never expires: it needs no clock read.
+        const now = meta.pushed ? 0 : monotonicMs()
         const fresh = !meta.expired(expiry, now)
         // Stale but recent: pass now and re-read in the background, so a ready service never
         // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   createGate,
   type Gate,
+  type GateHold,
   type GateOptions,
+  type GateReply,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
 } from "@scale-from-zero/core"
@@ -71,18 +73,28 @@ export interface ScaleFromZeroMiddleware {
  */
 export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
-  const middleware = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
-    const verdict = admitRequest(gate, request, request.originalUrl)
-    if (verdict.kind === "pass") {
-      acceptPass(gate, verdict, response)
-      return next()
+  const notWarm = (
+    verdict: GateHold | GateReply,
+    response: ServerResponse,
+    next: NextFunction,
+  ): void => {
+    if (verdict.kind === "reply") {
+      writeReply(response, verdict)
+      return
     }
-    if (verdict.kind === "reply") return writeReply(response, verdict)
     waitForService(gate, verdict, response).then((outcome) => {
       if (outcome.kind === "reply") return writeReply(response, outcome)
       acceptPass(gate, outcome, response)
       next()
     }, next)
+  }
+  // No closure in here: a function whose closures capture its arguments allocates a context
+  // for them on every call, even on the warm path that makes none.
+  const middleware = (request: ExpressRequest, response: ServerResponse, next: NextFunction) => {
+    const verdict = admitRequest(gate, request, request.originalUrl)
+    if (verdict.kind !== "pass") return notWarm(verdict, response, next)
+    acceptPass(gate, verdict, response)
+    return next()
   }
   const rewake = async (request: ExpressRequest, response: ServerResponse, resend: () => void) => {
     const outcome = await rewakeService(gate, request, response, request.originalUrl)

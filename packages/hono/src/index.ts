@@ -1,8 +1,10 @@
 import {
   createGate,
   type Gate,
+  type GateHold,
   type GateOptions,
   type GatePass,
+  type GateReply,
   type InFlight,
   type ScaleServiceRequest,
   type StatusHandlerOptions,
@@ -222,21 +224,23 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
       c.header("server-timing", coldStartServerTiming(pass.coldStartMs), { append: true })
     }
   }
-  const middleware: MiddlewareHandler = (c, next) => {
-    const request = c.req.raw
-    const verdict = admitRequest(gate, request, c.req.path)
-    if (verdict.kind === "pass") {
-      if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
-      return verdict.inFlight ? passTracked(c, verdict, next) : next()
-    }
+  const notWarm = (verdict: GateHold | GateReply, c: Context, next: Next) => {
     if (verdict.kind === "reply") return Promise.resolve(toResponse(verdict))
-    return waitForService(gate, verdict, request, executionContextOf(c), c.env).then(
+    return waitForService(gate, verdict, c.req.raw, executionContextOf(c), c.env).then(
       async (outcome): Promise<Response | undefined> => {
         if (outcome.kind === "reply") return toResponse(outcome)
         await passWoken(c, outcome, next)
         return undefined
       },
     )
+  }
+  // No closure in here: a function whose closures capture its arguments allocates a context
+  // for them on every call, even on the warm path that makes none.
+  const middleware: MiddlewareHandler = (c, next) => {
+    const verdict = admitRequest(gate, c.req.raw, c.req.path)
+    if (verdict.kind !== "pass") return notWarm(verdict, c, next)
+    if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
+    return verdict.inFlight ? passTracked(c, verdict, next) : next()
   }
   const rewoken = new WeakSet<Request>()
   const rewake = async (c: Context, resend: () => Promise<Response>) => {

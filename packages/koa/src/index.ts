@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   createGate,
   type Gate,
+  type GateHold,
   type GateOptions,
   type GateReply,
   type StatusHandlerOptions,
@@ -102,18 +103,21 @@ function respond(context: KoaContext, reply: GateReply): undefined {
  */
 export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   const gate = createGate(options)
-  const middleware = (context: KoaContext, next: Next) => {
-    const verdict = admitRequest(gate, context.req, context.originalUrl)
-    if (verdict.kind === "pass") {
-      acceptPass(gate, verdict, context.res)
-      return next()
-    }
+  const notWarm = (verdict: GateHold | GateReply, context: KoaContext, next: Next) => {
     if (verdict.kind === "reply") return respond(context, verdict)
     return waitForService(gate, verdict, context.res).then((outcome) => {
       if (outcome.kind === "reply") return respond(context, outcome)
       acceptPass(gate, outcome, context.res)
       return next()
     })
+  }
+  // No closure in here: a function whose closures capture its arguments allocates a context
+  // for them on every call, even on the warm path that makes none.
+  const middleware = (context: KoaContext, next: Next) => {
+    const verdict = admitRequest(gate, context.req, context.originalUrl)
+    if (verdict.kind !== "pass") return notWarm(verdict, context, next)
+    acceptPass(gate, verdict, context.res)
+    return next()
   }
   const rewake = async (context: KoaContext, resend: () => Promise<unknown>) => {
     const outcome = await rewakeService(gate, context.req, context.res, context.originalUrl)

@@ -35,19 +35,20 @@ const NO_REQUEST: NodeRequestHead = { method: "GET", headers: {} }
  * so admitting a request copies no header.
  */
 class NodeGateRequest implements GateRequest, HeaderReader {
-  method: string
   readonly headers: HeaderReader = this
   constructor(
     private request: NodeRequestHead,
     public path: string,
-  ) {
-    this.method = request.method ?? "GET"
+  ) {}
+
+  // Read when asked: a warm pass never reads it.
+  get method(): string {
+    return this.request.method ?? "GET"
   }
 
   /** Points this view at another request: `admitRequest` reuses one view for all. */
   point(request: NodeRequestHead, path: string): void {
     this.request = request
-    this.method = request.method ?? "GET"
     this.path = path
   }
 

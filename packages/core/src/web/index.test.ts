@@ -20,7 +20,14 @@ describe("admitRequest", () => {
     admitRequest(gate, at("http://host/a/b?x=1", "2"), "/a/b")
     admitRequest(gate, at("http://host/a%20b", "3"), "/a b")
     admitRequest(gate, at("http://host:8080/c", "4"))
-    expect(seen).toEqual(["HEAD /a/b 1", "HEAD /a/b?x=1 2", "HEAD /a%20b 3", "HEAD /c 4"])
+    admitRequest(gate, at("http://host/a/b", "5"), "/x/y") // as long, but another path
+    expect(seen).toEqual([
+      "HEAD /a/b 1",
+      "HEAD /a/b?x=1 2",
+      "HEAD /a%20b 3",
+      "HEAD /c 4",
+      "HEAD /a/b 5",
+    ])
     gate.close()
     serviceQuery.close()
   })

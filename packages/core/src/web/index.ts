@@ -55,18 +55,19 @@ const NO_REQUEST: WebRequestHead = {
  * first access, so a warm pass never touches them.
  */
 class WebGateRequest implements GateRequest {
-  method: string
   constructor(
     private request: WebRequestHead,
     public path: string,
-  ) {
-    this.method = request.method
+  ) {}
+
+  // Read when asked: a warm pass never reads it.
+  get method(): string {
+    return this.request.method
   }
 
   /** Points this view at another request: `admitRequest` reuses one view for all. */
   point(request: WebRequestHead, path: string): void {
     this.request = request
-    this.method = request.method
     this.path = path
   }
 
@@ -97,7 +98,8 @@ export function admitRequest(gate: Gate, request: Request, knownPath?: string): 
     knownPath !== undefined &&
     start !== -1 &&
     url.length - start === knownPath.length &&
-    url.startsWith(knownPath, start)
+    // The same test as startsWith(knownPath, start) at that length, several times faster in V8.
+    url.endsWith(knownPath)
       ? knownPath
       : pathOf(url)
   // A callback admitting another request meanwhile gets a view of its own.
