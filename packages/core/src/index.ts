@@ -59,7 +59,6 @@ export {
   type PrewarmHint,
   type RequestPredicate,
   type RoutePolicy,
-  resolveOpenFaaSPath,
   type ScaleFromZeroOptions,
   type ServiceResolver,
   type ServiceTarget,
@@ -76,7 +75,7 @@ export {
 export type { ScaleToZeroOptions } from "./idle-scale-down.js"
 export type { KeepWarmWindow } from "./keep-warm.js"
 export { notMonitoring } from "./monitoring.js"
-export { getNamespace, getServiceName } from "./names.js"
+export { getNamespace, getServiceName, resolveOpenFaaSPath } from "./names.js"
 export type * from "./observer.js"
 export type { RefusalFormat } from "./refusal.js"
 export type { ScaleOutOptions, SharedConcurrency } from "./scale-out.js"

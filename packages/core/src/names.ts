@@ -1,4 +1,5 @@
 import { InvalidServiceNameError } from "./errors.js"
+import type { ServiceResolver, ServiceTarget } from "./gate-types.js"
 
 const FUNCTION_PREFIX = "/function/"
 const ASYNC_FUNCTION_PREFIX = "/async-function/"
@@ -106,4 +107,43 @@ export function checkTarget(
     return new InvalidServiceNameError(String(namespace), "namespace", "it is not a string")
   }
   return checkServiceName(name) ?? checkNamespace(namespace)
+}
+
+/** The targets the OpenFaaS resolver gave last, so a service asked for again costs no allocation. */
+const RECENT_TARGETS = 8
+const recentFullNames: string[] = []
+const recentTargets: ServiceTarget[] = []
+let nextRecent = 0
+
+/** The target of `path` when it names a recently resolved service, found without slicing. */
+function recentTarget(path: string): ServiceTarget | undefined {
+  const start = serviceNameStart(path)
+  if (start === -1) return undefined
+  for (let i = 0; i < recentFullNames.length; i++) {
+    const fullName = recentFullNames[i] as string
+    if (!path.startsWith(fullName, start)) continue
+    const end = start + fullName.length
+    const c = path.charCodeAt(end)
+    // The name segment ends there: the path's end, "/", "?" or "#".
+    if (end === path.length || c === 47 || c === 63 || c === 35) return recentTargets[i]
+  }
+  return undefined
+}
+
+/** Reads OpenFaaS gateway paths: `/function/NAME[.NAMESPACE]/...` and `/async-function/...`. */
+export const resolveOpenFaaSPath: ServiceResolver = (request) => {
+  const recent = recentTarget(request.path)
+  if (recent !== undefined) return recent
+  const fullName = getServiceNameFromPath(request.path)
+  if (fullName === "") return undefined
+  const dot = fullName.lastIndexOf(".")
+  const target: ServiceTarget = Object.freeze(
+    dot === -1
+      ? { name: fullName }
+      : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) },
+  )
+  recentFullNames[nextRecent] = fullName
+  recentTargets[nextRecent] = target
+  nextRecent = (nextRecent + 1) % RECENT_TARGETS
+  return target
 }

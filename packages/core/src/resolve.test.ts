@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { type GateRequest, resolveOpenFaaSPath } from "./gate.js"
+import type { GateRequest } from "./gate.js"
+import { resolveOpenFaaSPath } from "./names.js"
 
 const at = (path: string): GateRequest => ({
   method: "GET",
