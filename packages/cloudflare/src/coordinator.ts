@@ -107,8 +107,10 @@ export function createCoordinator<Env>(
           return at === undefined ? {} : { at }
         }
         case "claimScaleDown": {
+          const until = (await storage.get<number>(CLAIM_UNTIL)) ?? 0
+          // Read after the storage call: workerd's clock stands still between I/O.
           const now = Date.now()
-          if (((await storage.get<number>(CLAIM_UNTIL)) ?? 0) > now) return { claimed: false }
+          if (until > now) return { claimed: false }
           await storage.put(CLAIM_UNTIL, now + call.ttlMs)
           return { claimed: true }
         }
