@@ -23,6 +23,7 @@ import {
   type ScaleServiceRequest,
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
+import { admitThroughReusedView } from "../reused-view.js"
 
 // The status page is served by every adapter: its request handling lives here, once.
 export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
@@ -63,9 +64,11 @@ export function toGateRequest(request: IncomingMessage, path = request.url ?? "/
   return new NodeGateRequest(request, path)
 }
 
-// `gate.admit` is synchronous and keeps no request past its call: one view serves every admit.
-const admitting = new NodeGateRequest(NO_REQUEST, "/")
-let admittingNow = false
+const admitThroughView = admitThroughReusedView<NodeRequestHead>(
+  new NodeGateRequest(NO_REQUEST, "/"),
+  NO_REQUEST,
+  (request, path) => new NodeGateRequest(request, path),
+)
 
 /**
  * `gate.admit(toGateRequest(request, path))` without making a view per request: the warm path
@@ -77,16 +80,7 @@ export function admitRequest(
   request: IncomingMessage,
   path = request.url ?? "/",
 ): GateVerdict {
-  // A callback admitting another request meanwhile gets a view of its own.
-  if (admittingNow) return gate.admit(toGateRequest(request, path))
-  admittingNow = true
-  admitting.point(request, path)
-  try {
-    return gate.admit(admitting)
-  } finally {
-    admitting.point(NO_REQUEST, "/")
-    admittingNow = false
-  }
+  return admitThroughView(gate, request, path)
 }
 
 export { ClientClosedError }

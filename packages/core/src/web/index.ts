@@ -20,6 +20,7 @@ import {
   type ScaleServiceRequest,
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
+import { admitThroughReusedView } from "../reused-view.js"
 
 // The status page is served by every adapter: its request handling lives here, once.
 export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
@@ -81,9 +82,11 @@ export function toGateRequest(request: Request): GateRequest {
   return new WebGateRequest(request, pathOf(request.url))
 }
 
-// `gate.admit` is synchronous and keeps no request past its call: one view serves every admit.
-const admitting = new WebGateRequest(NO_REQUEST, "/")
-let admittingNow = false
+const admitThroughView = admitThroughReusedView<WebRequestHead>(
+  new WebGateRequest(NO_REQUEST, "/"),
+  NO_REQUEST,
+  (request, path) => new WebGateRequest(request, path),
+)
 
 /**
  * `gate.admit(toGateRequest(request))` without making a view per request. `knownPath` is the
@@ -102,16 +105,7 @@ export function admitRequest(gate: Gate, request: Request, knownPath?: string): 
     url.endsWith(knownPath)
       ? knownPath
       : pathOf(url)
-  // A callback admitting another request meanwhile gets a view of its own.
-  if (admittingNow) return gate.admit(new WebGateRequest(request, path))
-  admittingNow = true
-  admitting.point(request, path)
-  try {
-    return gate.admit(admitting)
-  } finally {
-    admitting.point(NO_REQUEST, "/")
-    admittingNow = false
-  }
+  return admitThroughView(gate, request, path)
 }
 
 export function toResponse(reply: GateReply): Response {
