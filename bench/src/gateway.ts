@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { request } from "node:http"
-import { createRequire } from "node:module"
 import { performance } from "node:perf_hooks"
-import { fileURLToPath } from "node:url"
 import { startFaasProviderSimulator } from "@scale-from-zero/test-kit/faas-provider-simulator"
+import { autocannon, here, startServerProcess } from "./child.js"
 import { median, percentile, round } from "./stats.js"
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-const autocannonCli = createRequire(import.meta.url).resolve("autocannon/autocannon.js")
 const NAMESPACE = "openfaas-fn"
 
 /** The Koa OpenFaaS example (or its bare proxy), one process or one worker per core. */
@@ -53,8 +50,7 @@ function cpuMsOf(pid: number): number {
 }
 
 async function startGateway(contender: Contender, providerUrl: string) {
-  const child = spawn(
-    process.execPath,
+  const { child, started } = await startServerProcess<{ port: number; pids: number[] }>(
     [
       "--conditions=source",
       "--import",
@@ -64,22 +60,9 @@ async function startGateway(contender: Contender, providerUrl: string) {
       String(contender.workers),
       providerUrl,
     ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-      cwd: here(".."),
-      env: { ...process.env, NODE_ENV: "production" },
-    },
+    contender.id,
+    { ...process.env, NODE_ENV: "production" },
   )
-  const started = await new Promise<{ port: number; pids: number[] }>((resolve, reject) => {
-    let output = ""
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      const line = output.split("\n").find((l) => l.startsWith("{"))
-      if (line) resolve(JSON.parse(line))
-    })
-    child.once("exit", (code) => reject(new Error(`${contender.id} exited with ${code}`)))
-    setTimeout(() => reject(new Error(`${contender.id} did not start`)), 30_000).unref()
-  })
   const pids = [child.pid ?? 0, ...started.pids.filter((pid) => pid !== child.pid)]
   return {
     child,
@@ -94,30 +77,14 @@ async function stopGateway(child: ChildProcess) {
   await exited
 }
 
-function autocannon(url: string, seconds: number, connections: number) {
-  return new Promise<{ rps: number; p99: number; total: number; errors: number }>(
-    (resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [autocannonCli, "--json", "-c", String(connections), "-d", String(seconds), url],
-        { stdio: ["ignore", "pipe", "ignore"] },
-      )
-      let output = ""
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-      })
-      child.once("exit", (code) => {
-        if (code !== 0) return reject(new Error(`autocannon exited with ${code}`))
-        const r = JSON.parse(output)
-        resolve({
-          rps: r.requests.average,
-          p99: r.latency.p99,
-          total: r.requests.total,
-          errors: r.errors + r.non2xx + r.timeouts,
-        })
-      })
-    },
-  )
+async function load(url: string, seconds: number, connections: number) {
+  const r = await autocannon(url, { connections, seconds })
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    errors: r.errors + r.non2xx + r.timeouts,
+  }
 }
 
 /**
@@ -138,18 +105,14 @@ export async function measureWholeGateway(settings: {
     }
     const runs = new Map<string, { rps: number; p99: number; cpu: number; errors: number }[]>()
     for (const g of gateways) {
-      await autocannon(`${g.url}/function/warm`, 1, settings.connections) // warm-up
+      await load(`${g.url}/function/warm`, 1, settings.connections) // warm-up
       runs.set(g.contender.id, [])
     }
     for (let round = 0; round < settings.rounds; round++) {
       const order = round % 2 === 0 ? gateways : [...gateways].reverse()
       for (const g of order) {
         const before = g.cpuMs()
-        const run = await autocannon(
-          `${g.url}/function/warm`,
-          settings.seconds,
-          settings.connections,
-        )
+        const run = await load(`${g.url}/function/warm`, settings.seconds, settings.connections)
         const cpu = ((g.cpuMs() - before) / run.total) * 1000
         runs.get(g.contender.id)?.push({ rps: run.rps, p99: run.p99, cpu, errors: run.errors })
       }

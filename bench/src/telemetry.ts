@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { here, runForJson } from "./child.js"
 import { median, round } from "./stats.js"
 
 export interface TelemetryWarmPath {
@@ -24,21 +23,17 @@ interface LoopResult {
 }
 
 function runLoop(variant: "none" | "sdk", iterations: number): Promise<LoopResult> {
-  const script = fileURLToPath(new URL("./admit-loop.ts", import.meta.url))
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--conditions=source", "--import", "tsx", script, variant, String(iterations)],
-      { stdio: ["ignore", "pipe", "inherit"], cwd: fileURLToPath(new URL("..", import.meta.url)) },
-    )
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.once("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(output) as LoopResult) : reject(new Error(`exit ${code}`)),
-    )
-  })
+  return runForJson<LoopResult>(
+    [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      here("./admit-loop.ts"),
+      variant,
+      String(iterations),
+    ],
+    `admit-loop ${variant}`,
+  )
 }
 
 /** The warm path without and with the OpenTelemetry SDK, each in its own process, interleaved. */

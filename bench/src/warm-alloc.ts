@@ -1,11 +1,5 @@
-// What a warm request allocates in scale-from-zero's own code, shown with V8's sampling heap
-// profiler (one sample per INTERVAL bytes on average, each with its stack): bytes with one of
-// our frames on top, per request. Two ways: a tight loop of warm admits per path (the gate,
-// the Node bridge, the web bridge) and cached entry (polled: the freshness check reads the
-// clock; watched: kept right by pushes), each in a fresh process; and each adapter's real
-// server under autocannon load, profiled once warm.
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { here, runForJson } from "./child.js"
 import type { HeapSample } from "./heap-profile.js"
 import { round } from "./stats.js"
 import { load, startServer, stop, type Variant } from "./warm.js"
@@ -33,7 +27,6 @@ export interface ServerAllocation {
   oursAllocating: Record<string, number>
 }
 
-const bench = fileURLToPath(new URL("..", import.meta.url))
 const PATHS = ["gate", "node", "web"] as const
 const ENTRIES = ["polled", "watched"] as const
 
@@ -43,37 +36,24 @@ function admitLoop(
   iterations: number,
   intervalBytes: number,
 ): Promise<AdmitLoopAllocation> {
-  const script = fileURLToPath(new URL("./admit-loop.ts", import.meta.url))
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--conditions=source",
-        "--expose-gc",
-        // A new space larger than the loop could fill: no scavenge inside it.
-        "--min-semi-space-size=64",
-        "--max-semi-space-size=64",
-        "--import",
-        "tsx",
-        script,
-        "none",
-        String(iterations),
-        path,
-        entry,
-        String(intervalBytes),
-      ],
-      { stdio: ["ignore", "pipe", "inherit"], cwd: bench },
-    )
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.once("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(output) as AdmitLoopAllocation)
-        : reject(new Error(`admit-loop ${path} ${entry}: exit ${code}`)),
-    )
-  })
+  return runForJson<AdmitLoopAllocation>(
+    [
+      "--conditions=source",
+      "--expose-gc",
+      // A new space larger than the loop could fill: no scavenge inside it.
+      "--min-semi-space-size=64",
+      "--max-semi-space-size=64",
+      "--import",
+      "tsx",
+      here("./admit-loop.ts"),
+      "none",
+      String(iterations),
+      path,
+      entry,
+      String(intervalBytes),
+    ],
+    `admit-loop ${path} ${entry}`,
+  )
 }
 
 export async function measureAdmitLoopAllocation(

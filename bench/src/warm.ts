@@ -1,12 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { existsSync } from "node:fs"
-import { createRequire } from "node:module"
-import { fileURLToPath } from "node:url"
+import { autocannon, here, startServerProcess } from "./child.js"
 import { median, round } from "./stats.js"
 
 const FRAMEWORKS = ["express", "koa", "hono"] as const
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-const autocannonCli = createRequire(import.meta.url).resolve("autocannon/autocannon.js")
 
 export interface WarmOverhead {
   framework: string
@@ -50,8 +47,7 @@ interface Run {
 export type Variant = "bare" | "middleware" | "counting"
 
 export async function startServer(framework: string, variant: Variant, nodeFlags: string[] = []) {
-  const child = spawn(
-    process.execPath,
+  const { child, started } = await startServerProcess<{ port: number }>(
     [
       "--conditions=source",
       "--import",
@@ -61,23 +57,9 @@ export async function startServer(framework: string, variant: Variant, nodeFlags
       framework,
       variant,
     ],
-    { stdio: ["ignore", "pipe", "inherit"], cwd: here("..") },
+    `${framework} ${variant} server`,
   )
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = ""
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      const line = output.split("\n").find((l) => l.startsWith("{"))
-      if (line) resolve((JSON.parse(line) as { port: number }).port)
-    })
-    child.once("exit", (code) =>
-      reject(new Error(`${framework} ${variant} server exited with ${code}`)),
-    )
-    setTimeout(
-      () => reject(new Error(`${framework} ${variant} server did not start`)),
-      30_000,
-    ).unref()
-  })
+  const { port } = started
   return {
     child,
     url: `http://127.0.0.1:${port}/function/echo/hello`,
@@ -97,52 +79,21 @@ async function measure(server: { url: string; cpuUrl: string }, seconds: number)
   return { ...run, cpuMicrosPerRequest: cpu / run.requests }
 }
 
-export function load(
+export async function load(
   url: string,
   seconds: number,
 ): Promise<Omit<Run, "cpuMicrosPerRequest"> & { requests: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      // Pipelining lets one autocannon process load the server nearer to saturation on two cores.
-      [
-        autocannonCli,
-        "--json",
-        "--connections",
-        "50",
-        "--pipelining",
-        "10",
-        "--duration",
-        String(seconds),
-        url,
-      ],
-      { stdio: ["ignore", "pipe", "ignore"] },
-    )
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.once("exit", (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with ${code}`))
-      const result = JSON.parse(output) as {
-        requests: { average: number; total: number }
-        latency: { p50: number; p99: number }
-        non2xx: number
-        errors: number
-      }
-      if (result.non2xx > 0 || result.errors > 0) {
-        return reject(
-          new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`),
-        )
-      }
-      resolve({
-        rps: result.requests.average,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        requests: result.requests.total,
-      })
-    })
-  })
+  // Pipelining lets one autocannon process load the server nearer to saturation on two cores.
+  const result = await autocannon(url, { connections: 50, pipelining: 10, seconds })
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`)
+  }
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+  }
 }
 
 export const stop = (child: ChildProcess) =>
