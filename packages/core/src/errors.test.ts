@@ -65,7 +65,7 @@ describe("errors are recognised by code, never by instanceof", () => {
     const { serviceQuery, calls } = backend(
       (name, namespace) => new second.ServiceNotFoundError(name, namespace),
     )
-    const gate = createGate({ serviceQuery })
+    const gate = createGate({ serviceQuery, notFoundExpiry: 60_000 })
     try {
       expect(await answer(gate, "/function/ghost")).toBe(404)
       expect(await answer(gate, "/function/ghost")).toBe(404)
@@ -80,7 +80,7 @@ describe("errors are recognised by code, never by instanceof", () => {
     const plain = backend(() =>
       Object.assign(new Error("no such function"), { code: "ERR_SERVICE_NOT_FOUND" }),
     )
-    const coded = createGate({ serviceQuery: plain.serviceQuery })
+    const coded = createGate({ serviceQuery: plain.serviceQuery, notFoundExpiry: 60_000 })
     const other = createGate({ serviceQuery: backend(() => new Error("boom")).serviceQuery })
     try {
       expect(await answer(coded, "/function/ghost")).toBe(404)

@@ -277,6 +277,17 @@ describe("unknown services and provider errors", () => {
     expect(scaler.isKnownMissing("ghost", NS)).toBe(true)
   })
 
+  it("remembers nothing by default: a service deployed right after its 404 is served, concurrent requests share one read", async () => {
+    const query = backend({})
+    const scaler = createFunctionScaler({ serviceQuery: query })
+    const results = await Promise.all(Array.from({ length: 20 }, () => scaler.scale("fresh", NS)))
+    expect(results.every((r) => r.outcome === "not-found")).toBe(true)
+    expect(query.calls.getReplicas).toBe(1)
+    expect(scaler.isKnownMissing("fresh", NS)).toBe(false)
+    query.addService("fresh", NS, { replicas: 1 })
+    expect(await scaler.scale("fresh", NS)).toMatchObject({ outcome: "ready" })
+  })
+
   it("asks again once the not-found memory has expired", async () => {
     const query = backend({})
     const scaler = createFunctionScaler({ serviceQuery: query, notFoundExpiry: 10 })

@@ -265,7 +265,7 @@ export function createFunctionScaler(
     const key = serviceKey(name, namespace)
     unkeep(key)
     functionCache.delete(name, namespace)
-    missing.set(key, Date.now() + config.notFoundExpiry)
+    if (config.notFoundExpiry > 0) missing.set(key, Date.now() + config.notFoundExpiry)
   }
 
   /** Subscribes a service cached ready to its backend's pushes, which then keep its entry right. */

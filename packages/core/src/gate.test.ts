@@ -161,12 +161,23 @@ describe("wait", () => {
     expect(gate.admit(get("/function/echo"))).toEqual({ kind: "pass" })
   })
 
-  it("answers 404 for an unknown service, then from memory without the backend", async () => {
-    const { gate, serviceQuery } = setup({})
+  it("answers 404 for an unknown service, then from memory without the backend (notFoundExpiry)", async () => {
+    const { gate, serviceQuery } = setup({}, { notFoundExpiry: 60_000 })
     const reply = expectReply(await handle(gate, get("/function/ghost")), 404)
     expect(reply.body).toMatch(/^error finding function ghost\.openfaas-fn: /)
     expectReply(gate.admit(get("/function/ghost")), 404)
     expect(serviceQuery.calls.getReplicas).toBe(1)
+  })
+
+  it("serves a service deployed right after a 404 for it (nothing remembered by default)", async () => {
+    const { gate, serviceQuery } = setup({})
+    expectReply(await handle(gate, get("/function/late")), 404)
+    serviceQuery.addService("late", NS, { replicas: 0 })
+    const verdict = gate.admit(get("/function/late"))
+    expect(verdict.kind).toBe("hold")
+    const pass = await gate.wait(verdict as never, new AbortController().signal)
+    expect(pass.kind).toBe("pass")
+    expect(serviceQuery.calls.setReplicas).toBe(1)
   })
 
   it("answers 502 for a backend error", async () => {

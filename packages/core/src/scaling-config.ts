@@ -34,7 +34,13 @@ export interface ScalingConfig {
   setScaleRetries?: number
   /** Milliseconds a caller waits for a ready replica at most. Default maxPollCount × functionPollInterval. */
   timeout?: number
-  /** Milliseconds an unknown service is remembered as unknown. Default 1000. */
+  /**
+   * Milliseconds an unknown service is remembered as unknown: its requests are answered 404
+   * without asking the backend meanwhile (protection against a client looping on a missing
+   * name), at the cost of a service deployed meanwhile answering 404 until then. Default 0:
+   * not remembered, every request asks the backend (concurrent ones share one read), as the
+   * OpenFaaS gateway does.
+   */
   notFoundExpiry?: number
   /** Hears what happens as it happens: `scale-up`, `ready`, `timeout`, `error`, `shed`, `scale-down`. */
   onEvent?: ScalingEventListener
@@ -65,7 +71,7 @@ export const DEFAULT_MAX_POLL_COUNT = 1000
 export const DEFAULT_FUNCTION_POLL_INTERVAL = 100
 export const DEFAULT_CACHE_EXPIRY = 250
 export const DEFAULT_SET_SCALE_RETRIES = 20
-export const DEFAULT_NOT_FOUND_EXPIRY = 1000
+export const DEFAULT_NOT_FOUND_EXPIRY = 0
 /** A cached "ready" is trusted this many cache periods past its expiry by default. */
 const DEFAULT_MAX_STALE_FACTOR = 4
 
@@ -141,7 +147,7 @@ export function resolveScalingConfig(config: ScalingConfig): ResolvedScalingConf
       "notFoundExpiry",
       config.notFoundExpiry,
       DEFAULT_NOT_FOUND_EXPIRY,
-      "positive",
+      "non-negative",
     ),
   }
 }
