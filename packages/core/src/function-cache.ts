@@ -1,5 +1,6 @@
 import { LruMap } from "./lru.js"
 import { invalidOption, numberOption, optionsObject } from "./options.js"
+import { ServiceMap } from "./service-map.js"
 import type { ServiceQueryResponse } from "./types.js"
 
 /**
@@ -66,14 +67,9 @@ export function createFunctionCache(
   // Required: an entry of a cache without expiry would never go stale.
   if (expiryMs === undefined) throw invalidOption("expiryMs", "a non-negative number", expiryMs)
   numberOption("expiryMs", expiryMs, 0, "non-negative")
-  // Lookups go through namespace → name maps: no key string is built per request (the hot
-  // path); the LRU, keyed by `name.namespace`, only keeps the bound.
-  const byNamespace = new Map<string, Map<string, FunctionMeta>>()
-  const forget = (name: string, namespace: string) => {
-    const names = byNamespace.get(namespace)
-    names?.delete(name)
-    if (names?.size === 0) byNamespace.delete(namespace)
-  }
+  // Lookups build no key string (the hot path); the LRU, keyed by `name.namespace`, only keeps
+  // the bound.
+  const entries = new ServiceMap<FunctionMeta>()
   const maxEntries = numberOption(
     "maxEntries",
     optionsObject(options, "{ maxEntries }").maxEntries,
@@ -82,19 +78,14 @@ export function createFunctionCache(
   )
   const recency = new LruMap<string, { name: string; namespace: string }>(
     maxEntries,
-    (_key, { name, namespace }) => forget(name, namespace),
+    (_key, { name, namespace }) => entries.delete(name, namespace),
   )
-  const meta = (name: string, namespace: string) => byNamespace.get(namespace)?.get(name)
+  const meta = (name: string, namespace: string) => entries.get(name, namespace)
   return {
     expiryMs,
     maxEntries,
     set(name, namespace, response, pushed = false) {
-      let names = byNamespace.get(namespace)
-      if (names === undefined) {
-        names = new Map()
-        byNamespace.set(namespace, names)
-      }
-      names.set(name, new FunctionMeta(response, monotonicMs(), pushed))
+      entries.set(name, namespace, new FunctionMeta(response, monotonicMs(), pushed))
       recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {
@@ -106,7 +97,7 @@ export function createFunctionCache(
     // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
     meta,
     delete(name, namespace) {
-      forget(name, namespace)
+      entries.delete(name, namespace)
       recency.delete(serviceKey(name, namespace))
     },
   }

@@ -196,10 +196,15 @@ export interface GatePass {
 export interface InFlight {
   readonly name: string
   readonly namespace: string
-  /** Counts the request's end; called by gate.finished. */
-  finished(): void
+  /**
+   * Counts the request's end; called by gate.finished. A service's one function, so a listener
+   * that fires once per request (Node's response `close`) may be this itself: nothing per request.
+   */
+  readonly finished: () => void
   /** Counts the request as an open connection until the returned function is called: see `Gate.open`. */
   open(traffic: Traffic): () => void
+  /** `open` reads the connection's traffic (`scaleToZero.connectionIdleMs`): use it, not `finished`. */
+  readonly watchesTraffic: boolean
 }
 
 /** Answer the request with this instead of forwarding it. */

@@ -3,10 +3,10 @@ import { ZERO_DURATION_LABEL, ZERO_SCALE_LABEL } from "./constants.js"
 import { parseDuration } from "./duration.js"
 import { ERROR_CODES, hasErrorCode } from "./errors.js"
 import type { ScalingEventListener } from "./events.js"
-import { serviceKey } from "./function-cache.js"
 import type { FunctionScaler } from "./function-scaler.js"
 import type { GatePass, InFlight, Traffic } from "./gate.js"
 import { invalidOption, numberOption } from "./options.js"
+import { ServiceMap } from "./service-map.js"
 import type { SharedActivity } from "./shared-activity.js"
 import type { Telemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
@@ -165,7 +165,7 @@ export function createIdleTracker(
   if (options.allServices !== undefined && typeof options.allServices !== "boolean") {
     throw invalidOption("scaleToZero.allServices", "a boolean", options.allServices)
   }
-  const activities = new Map<string, TrackedService>()
+  const activities = new ServiceMap<TrackedService>()
   let timer: ReturnType<typeof setInterval> | undefined
   let timerInterval = Number.POSITIVE_INFINITY
   const recordedServices =
@@ -207,11 +207,7 @@ export function createIdleTracker(
     scaler.waiting(service.name, service.namespace) === 0
 
   /** Scales down only if no other instance used the service lately, and only one instance does. */
-  const decideWithOthers = async (
-    key: string,
-    service: TrackedService,
-    sharedActivity: SharedActivity,
-  ) => {
+  const decideWithOthers = async (service: TrackedService, sharedActivity: SharedActivity) => {
     const { name, namespace } = service
     const elsewhere = await sharedActivity.lastActive(name, namespace)
     if (elsewhere !== undefined && elsewhere > service.lastActive) service.lastActive = elsewhere
@@ -219,8 +215,8 @@ export function createIdleTracker(
     if (!isIdle(service, now)) return
     const claimTtl = Math.max(10_000, 2 * timerInterval)
     const claimed = await sharedActivity.claimScaleDown(name, namespace, claimTtl)
-    if (activities.get(key) !== service || !isIdle(service, Date.now())) return
-    activities.delete(key)
+    if (activities.get(name, namespace) !== service || !isIdle(service, Date.now())) return
+    activities.delete(name, namespace)
     if (claimed) await scaleDown(service, now)
     // Another instance is scaling it down: read the service afresh on its next request.
     else scaler.cache.delete(name, namespace)
@@ -260,12 +256,7 @@ export function createIdleTracker(
   }
 
   /** Checks one service; adds the scale-down it decides on, if any, to `decisions`. */
-  const checkService = (
-    key: string,
-    service: TrackedService,
-    now: number,
-    decisions: Promise<unknown>[],
-  ) => {
+  const checkService = (service: TrackedService, now: number, decisions: Promise<unknown>[]) => {
     if (!service.scalesDown) return
     const { name, namespace } = service
     if (keepsUp?.(name, namespace, now)) service.lastActive = now
@@ -275,13 +266,13 @@ export function createIdleTracker(
       share(service, shared, service.inFlight > 0 ? now : service.lastActive)
     if (service.deciding || !isIdle(service, now)) return
     if (shared === undefined) {
-      activities.delete(key)
+      activities.delete(name, namespace)
       decisions.push(scaleDown(service, now))
       return
     }
     service.deciding = true
     decisions.push(
-      decideWithOthers(key, service, shared)
+      decideWithOthers(service, shared)
         .catch(reportError(name, namespace))
         .finally(() => {
           service.deciding = false
@@ -299,8 +290,7 @@ export function createIdleTracker(
   ): Promise<void> => {
     const decisions: Promise<unknown>[] = []
     const adopt = async ({ name, namespace }: { name: string; namespace: string }) => {
-      const key = serviceKey(name, namespace)
-      if (activities.has(key)) return
+      if (activities.has(name, namespace)) return
       let status: ServiceQueryResponse
       try {
         status = await scaler.read(name, namespace)
@@ -309,12 +299,12 @@ export function createIdleTracker(
         if (!hasErrorCode(error, ERROR_CODES.serviceNotFound)) reportError(name, namespace)(error)
         return
       }
-      if (status.replicas === 0 || activities.has(key)) return
+      if (status.replicas === 0 || activities.has(name, namespace)) return
       const service = activityOf(name, namespace, status)
       if (service === undefined) return
       // Active when the others last said so (decideWithOthers reads it), not since now.
       service.lastActive = 0
-      checkService(key, service, Date.now(), decisions)
+      checkService(service, Date.now(), decisions)
     }
     try {
       await Promise.all((await list()).map(adopt))
@@ -328,7 +318,7 @@ export function createIdleTracker(
   const check = () => {
     const now = Date.now()
     const decisions: Promise<unknown>[] = []
-    for (const [key, service] of activities) checkService(key, service, now, decisions)
+    for (const service of activities.values()) checkService(service, now, decisions)
     if (recordedServices !== undefined) decisions.push(adoptRecorded(recordedServices))
     else if (activities.size === 0) stopTimer()
     return decisions
@@ -352,8 +342,7 @@ export function createIdleTracker(
   }
 
   const activityOf = (name: string, namespace: string, response: ServiceQueryResponse) => {
-    const key = serviceKey(name, namespace)
-    let activity = activities.get(key)
+    let activity = activities.get(name, namespace)
     if (activity === undefined) {
       const scalesDown = optedIn(response)
       if (!scalesDown && !countAll) return undefined
@@ -368,11 +357,12 @@ export function createIdleTracker(
         idleAfterMs: idleAfterFor(response),
         connections: new Set(),
         drained: undefined,
-        finished() {
+        finished: () => {
           created.inFlight--
           created.lastActive = Date.now()
           if (created.inFlight === 0) created.drained?.()
         },
+        watchesTraffic: connectionIdleMs !== undefined,
         open(traffic) {
           if (connectionIdleMs === undefined) {
             let open = true
@@ -399,7 +389,7 @@ export function createIdleTracker(
       }
       const warmPass: GatePass = Object.freeze({ kind: "pass", inFlight: created })
       activity = created
-      activities.set(key, activity)
+      activities.set(name, namespace, activity)
       if (scalesDown) {
         ensureTimer(Math.min(created.idleAfterMs, connectionIdleMs ?? Number.POSITIVE_INFINITY))
       }
@@ -438,12 +428,11 @@ export function createIdleTracker(
       if (activity !== undefined) activity.lastActive = Date.now()
     },
     drain(name, namespace, ms) {
-      const key = serviceKey(name, namespace)
-      const activity = activities.get(key)
-      activities.delete(key)
+      const activity = activities.get(name, namespace)
+      activities.delete(name, namespace)
       return drainActivity(activity, ms)
     },
-    peek: (name, namespace) => activities.get(serviceKey(name, namespace)),
+    peek: (name, namespace) => activities.get(name, namespace),
     async check() {
       await Promise.all(check())
     },

@@ -295,6 +295,32 @@ describe("acceptPass and reportFinished", () => {
 
   it("reports a tracked pass finished exactly once, when its response ends", async () => {
     const { gate } = fakeGate()
+    const finished = vi.fn()
+    const pass: GatePass = {
+      kind: "pass",
+      inFlight: {
+        name: "echo",
+        namespace: "openfaas-fn",
+        finished,
+        open: () => () => {},
+        watchesTraffic: false,
+      },
+    }
+    const url = await serve((_request, response) => {
+      acceptPass(gate, pass, response)
+      expect(finished).not.toHaveBeenCalled()
+      response.end("done")
+    })
+    expect((await send(url).answer).body).toBe("done")
+    await vi.waitFor(() => expect(finished).toHaveBeenCalledTimes(1))
+    reportFinished(gate, pass, { closed: true } as ServerResponse)
+    expect(finished).toHaveBeenCalledTimes(2)
+  })
+
+  it("counts a pass whose service watches traffic through gate.open, with the socket", async () => {
+    const { gate } = fakeGate()
+    const closed = vi.fn()
+    const open = vi.fn(() => closed)
     const pass: GatePass = {
       kind: "pass",
       inFlight: {
@@ -302,18 +328,19 @@ describe("acceptPass and reportFinished", () => {
         namespace: "openfaas-fn",
         finished: () => {},
         open: () => () => {},
+        watchesTraffic: true,
       },
     }
-    const url = await serve((_request, response) => {
+    ;(gate as unknown as { open: typeof open }).open = open
+    let socket: unknown
+    const url = await serve((request, response) => {
+      socket = request.socket
       acceptPass(gate, pass, response)
-      expect(gate.finished).not.toHaveBeenCalled()
       response.end("done")
     })
     expect((await send(url).answer).body).toBe("done")
-    await vi.waitFor(() => expect(gate.finished).toHaveBeenCalledTimes(1))
-    expect(gate.finished).toHaveBeenCalledWith(pass)
-    reportFinished(gate, pass, { closed: true } as ServerResponse)
-    expect(gate.finished).toHaveBeenCalledTimes(2)
+    await vi.waitFor(() => expect(closed).toHaveBeenCalledTimes(1))
+    expect(open).toHaveBeenCalledWith(pass, socket)
   })
 })
 

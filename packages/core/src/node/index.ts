@@ -168,7 +168,11 @@ const NO_TRAFFIC: Traffic = { bytesRead: 0, bytesWritten: 0 }
  * (SSE, piped) body counts until its last byte. The socket's byte counts are its traffic.
  */
 export function reportFinished(gate: Gate, pass: GatePass, response: ServerResponse): void {
-  if (response.closed) gate.finished(pass)
+  const { inFlight } = pass
+  if (inFlight === undefined) return
+  if (response.closed) inFlight.finished()
+  // A response closes once: the service's own `finished` listens, no closure per request.
+  else if (!inFlight.watchesTraffic) response.on("close", inFlight.finished)
   else response.once("close", gate.open(pass, response.socket ?? NO_TRAFFIC))
 }
 
