@@ -6,6 +6,7 @@ import {
   type Instant,
   millisecondClock,
   nanosecondClock,
+  type Span,
 } from "./clock.js"
 
 afterEach(() => {
@@ -62,6 +63,15 @@ describe("the nanosecond clock", () => {
     const forever = nanosecondClock.span(Number.MAX_VALUE)
     expect(forever).toBe(2n ** 63n - 1n)
     expect(nanosecondClock.freshness(nanosecondClock.now(), forever, forever)).toBe("fresh")
+  })
+})
+
+describe("spans", () => {
+  it("are made by the clock: a plain number of milliseconds does not type-check as one", () => {
+    // On Node a span is nanoseconds: 500 would be 500 ns, silently (bigints compare with numbers).
+    // @ts-expect-error a number of milliseconds is not a Span
+    const milliseconds: Span = 500
+    expect(freshnessClock.span(milliseconds as number)).not.toBe(milliseconds)
   })
 })
 

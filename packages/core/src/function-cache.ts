@@ -1,4 +1,4 @@
-import { type Freshness, freshnessClock, type Instant } from "./clock.js"
+import { type Freshness, freshnessClock, type Instant, type Span } from "./clock.js"
 import { LruMap } from "./lru.js"
 import { invalidOption, numberOption, optionsObject } from "./options.js"
 import type { ServiceQueryResponse } from "./types.js"
@@ -17,12 +17,12 @@ export class FunctionMeta {
    * no clock read), "stale" until `trusted` has, then "expired"; both spans made once by
    * `freshnessClock.span`. One clock read, nothing allocated: the gateway's warm check.
    */
-  freshness(expiry: Instant, trusted: Instant = expiry): Freshness {
+  freshness(expiry: Span, trusted: Span = expiry): Freshness {
     return this.pushed ? "fresh" : freshnessClock.freshness(this.lastRefresh, expiry, trusted)
   }
 
   /** True once `expiry` (a `freshnessClock.span`) has passed since the answer was fetched. */
-  expired(expiry: Instant): boolean {
+  expired(expiry: Span): boolean {
     return this.freshness(expiry) !== "fresh"
   }
 }
