@@ -12,9 +12,15 @@ interface SamplingNode {
 export interface HeapSample {
   /** Bytes sampled in all: an estimate of everything allocated while sampling. */
   totalBytes: number
-  /** Bytes sampled with our code's frame on top of the stack. */
+  /**
+   * Bytes sampled with our code's frame on top of the stack, or a frame of Node's own code
+   * (`node:…`, or V8's, with no URL) that our code called: what `performance.now()` or
+   * `process.hrtime.bigint()` allocates when they are not inlined into our frame is ours.
+   */
   oursBytes: number
-  /** Our frames that allocated, `function file`, with their bytes. */
+  /** The part of `oursBytes` in core's frames (the gate, the cache, the clock). */
+  coreBytes: number
+  /** Our frames that allocated, `function file` (`via` the Node function), with their bytes. */
   ours: Record<string, number>
   /**
    * Bytes sampled with the bare app's middleware (pass-through.ts) on top: what calling the
@@ -24,6 +30,7 @@ export interface HeapSample {
 }
 
 const OUR_CODE = /\/packages\/(core|express|koa|hono)\/(src|dist)\//
+const CORE_CODE = /\/packages\/core\/(src|dist)\//
 
 /**
  * Starts sampling: on average one allocation per `intervalBytes` is recorded with its stack, so
@@ -51,18 +58,31 @@ export function startHeapSampling(intervalBytes: number): () => HeapSample {
   return () => {
     const { profile } = post("HeapProfiler.stopSampling") as { profile: { head: SamplingNode } }
     session.disconnect()
-    const sample: HeapSample = { totalBytes: 0, oursBytes: 0, ours: {}, passThroughBytes: 0 }
-    const walk = (node: SamplingNode) => {
+    const sample: HeapSample = {
+      totalBytes: 0,
+      oursBytes: 0,
+      coreBytes: 0,
+      ours: {},
+      passThroughBytes: 0,
+    }
+    const label = (node: SamplingNode) => node.callFrame.functionName || "(anonymous)"
+    // `caller`: the nearest frame below that is not Node's or V8's own code.
+    const walk = (node: SamplingNode, caller: SamplingNode | undefined) => {
+      const { url } = node.callFrame
+      const runtime = url === "" || url.startsWith("node:")
+      const owner = runtime ? caller : node
       sample.totalBytes += node.selfSize
-      if (node.callFrame.url.endsWith("/pass-through.ts")) sample.passThroughBytes += node.selfSize
-      if (node.selfSize > 0 && OUR_CODE.test(node.callFrame.url)) {
+      if (url.endsWith("/pass-through.ts")) sample.passThroughBytes += node.selfSize
+      if (node.selfSize > 0 && owner !== undefined && OUR_CODE.test(owner.callFrame.url)) {
         sample.oursBytes += node.selfSize
-        const name = `${node.callFrame.functionName || "(anonymous)"} ${node.callFrame.url.replace(/.*\/packages\//, "")}`
+        if (CORE_CODE.test(owner.callFrame.url)) sample.coreBytes += node.selfSize
+        const file = owner.callFrame.url.replace(/.*\/packages\//, "")
+        const name = `${label(owner)} ${file}${runtime ? ` via ${label(node)}` : ""}`
         sample.ours[name] = (sample.ours[name] ?? 0) + node.selfSize
       }
-      for (const child of node.children) walk(child)
+      for (const child of node.children) walk(child, owner)
     }
-    walk(profile.head)
+    walk(profile.head, undefined)
     return sample
   }
 }

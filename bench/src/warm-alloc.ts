@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url"
 import { here, runForJson } from "./child.js"
 import type { HeapSample } from "./heap-profile.js"
 import { round } from "./stats.js"
-import { load, startServer, stop, type Variant } from "./warm.js"
+import { type Entry, load, startServer, stop, type Variant, WARM_UP_SECONDS } from "./warm.js"
 
 export interface AdmitLoopAllocation {
   path: string
@@ -18,8 +18,17 @@ export interface AdmitLoopAllocation {
 
 export interface ServerAllocation {
   framework: string
+  /** The cached status: kept right by the backend's pushes, or polled (the check reads the clock). */
+  entry: Entry
+  /** TurboFan inlining on (as in production) or off (every function's allocations its own). */
+  inlining: boolean
   /** Bytes sampled per request with scaleFromZero's frame (or any of ours) on top of the stack. */
   oursBytesPerRequest: number
+  /**
+   * The part of it in core's frames (the gate, the cache, the clock): with inlining on, the
+   * adapter's frame is also charged with the framework code V8 inlines into it.
+   */
+  coreBytesPerRequest: number
   /** The same in the bare app, with its `passThrough` middleware (only `next()`) on top. */
   passThroughBytesPerRequest: number
   /** Every byte the middleware server allocated per request (sampled). */
@@ -77,19 +86,19 @@ export async function measureAdmitLoopAllocation(
   return rows
 }
 
-/**
- * One warm server under load, its heap sampled once warm; TurboFan inlining off, so that the
- * framework code a middleware calls is never charged to the middleware's frame.
- */
+/** One warm server under load, its heap sampled once warm. */
 async function sampleServer(
   framework: string,
   variant: Variant,
+  entry: Entry,
+  inlining: boolean,
   seconds: number,
   interval: number,
 ) {
-  const server = await startServer(framework, variant, ["--no-turbo-inlining"])
+  const flags = inlining ? [] : ["--no-turbo-inlining"]
+  const server = await startServer(framework, variant, flags, entry)
   try {
-    await load(server.url, 1) // warm up: the first (cold) request, then optimised code
+    await load(server.url, WARM_UP_SECONDS) // the first (cold) request, then optimised code
     await fetch(`${server.probeUrl}/heap/start?intervalBytes=${interval}`)
     const { requests } = await load(server.url, seconds)
     const sample = (await (await fetch(`${server.probeUrl}/heap/stop`)).json()) as HeapSample
@@ -100,24 +109,60 @@ async function sampleServer(
 }
 
 /**
+ * The servers sampled per adapter. With TurboFan inlining off, the framework code a middleware
+ * calls is never charged to the middleware's frame. With it on (as in production), what V8
+ * inlines into our frames allocates in them, or not at all: the clock's read of a polled entry
+ * allocates nothing only once inlined.
+ */
+const SERVER_RUNS: { entry: Entry; inlining: boolean }[] = [
+  { entry: "watched", inlining: false },
+  { entry: "watched", inlining: true },
+  { entry: "polled", inlining: true },
+]
+
+/**
  * What a warm request through one adapter allocates in our code, beside what the bare app's
- * middleware that only calls `next()` is charged with: V8 charges the frame that calls the
- * framework's `next` with some of the framework's own allocations (Express's, about 50 bytes).
+ * middleware that only calls `next()` is charged with (sampled once per inlining mode): V8
+ * charges the frame that calls the framework's `next` with some of the framework's own
+ * allocations (Express's, about 50 bytes).
  */
 export async function measureServerAllocation(
   framework: string,
   seconds: number,
   intervalBytes: number,
-): Promise<ServerAllocation> {
-  const withUs = await sampleServer(framework, "middleware", seconds, intervalBytes)
-  const bare = await sampleServer(framework, "bare", seconds, intervalBytes)
-  return {
-    framework,
-    oursBytesPerRequest: round(withUs.sample.oursBytes / withUs.requests, 1),
-    passThroughBytesPerRequest: round(bare.sample.passThroughBytes / bare.requests, 1),
-    sampledBytesPerRequest: Math.round(withUs.sample.totalBytes / withUs.requests),
-    oursAllocating: withUs.sample.ours,
+  log: (row: ServerAllocation) => void = () => {},
+): Promise<ServerAllocation[]> {
+  const bare = new Map<boolean, Awaited<ReturnType<typeof sampleServer>>>()
+  const rows: ServerAllocation[] = []
+  for (const { entry, inlining } of SERVER_RUNS) {
+    const withUs = await sampleServer(
+      framework,
+      "middleware",
+      entry,
+      inlining,
+      seconds,
+      intervalBytes,
+    )
+    let app = bare.get(inlining)
+    if (app === undefined) {
+      app = await sampleServer(framework, "bare", entry, inlining, seconds, intervalBytes)
+      bare.set(inlining, app)
+    }
+    const perRequest = (bytes: number) => round(bytes / withUs.requests, 1)
+    const row: ServerAllocation = {
+      framework,
+      entry,
+      inlining,
+      oursBytesPerRequest: perRequest(withUs.sample.oursBytes),
+      coreBytesPerRequest: perRequest(withUs.sample.coreBytes),
+      passThroughBytesPerRequest: round(app.sample.passThroughBytes / app.requests, 1),
+      sampledBytesPerRequest: Math.round(withUs.sample.totalBytes / withUs.requests),
+      oursAllocating: withUs.sample.ours,
+    }
+    rows.push(row)
+    log(row)
   }
+  return rows
 }
 
 export interface WarmAllocation {
@@ -132,25 +177,40 @@ export async function measureWarmAllocation(settings: {
   seconds: number
   intervalBytes: number
   log: (line: string) => void
+  frameworks?: string[]
+  /** Only the servers, or only the admit loop. */
+  only?: "servers" | "loop"
 }): Promise<WarmAllocation> {
-  const { iterations, seconds, intervalBytes, log } = settings
-  const admitLoop = await measureAdmitLoopAllocation(iterations, intervalBytes)
+  const { iterations, seconds, intervalBytes, log, only } = settings
+  const admitLoop =
+    only === "servers" ? [] : await measureAdmitLoopAllocation(iterations, intervalBytes)
   for (const row of admitLoop) log(`  ${JSON.stringify(row)}`)
   const servers: ServerAllocation[] = []
-  for (const framework of ["express", "koa", "hono"]) {
-    servers.push(await measureServerAllocation(framework, seconds, intervalBytes))
-    log(`  ${JSON.stringify(servers.at(-1))}`)
+  for (const framework of only === "loop" ? [] : (settings.frameworks ?? FRAMEWORKS)) {
+    const rows = await measureServerAllocation(framework, seconds, intervalBytes, (row) =>
+      log(`  ${JSON.stringify(row)}`),
+    )
+    servers.push(...rows)
   }
   return { iterations, intervalBytes, admitLoop, servers }
 }
 
+const FRAMEWORKS = ["express", "koa", "hono"]
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // `warm-alloc.ts [ITERATIONS] [SECONDS] [INTERVAL_BYTES]`
-  const [iterations = "100000", seconds = "3", interval = "128"] = process.argv.slice(2)
+  // `warm-alloc.ts [ITERATIONS] [SECONDS] [INTERVAL_BYTES] [--servers|--loop] [FRAMEWORK…]`
+  const args = process.argv.slice(2)
+  const flags = args.filter((a) => a.startsWith("--"))
+  const [iterations = "100000", seconds = "3", interval = "128", ...frameworks] = args.filter(
+    (a) => !a.startsWith("--"),
+  )
   await measureWarmAllocation({
     iterations: Number(iterations),
     seconds: Number(seconds),
     intervalBytes: Number(interval),
     log: (line) => process.stdout.write(`${line}\n`),
+    ...(frameworks.length > 0 && { frameworks }),
+    ...(flags.includes("--servers") && { only: "servers" as const }),
+    ...(flags.includes("--loop") && { only: "loop" as const }),
   })
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest"
+import { freshnessClock } from "./clock.js"
 import { createFunctionCache, FunctionMeta } from "./function-cache.js"
 import type { ServiceQueryResponse } from "./types.js"
 
@@ -16,16 +17,44 @@ afterEach(() => {
 
 describe("FunctionMeta", () => {
   it("records when it was fetched, on the monotonic clock", () => {
-    const before = performance.now()
+    const before = freshnessClock.now()
     const meta = new FunctionMeta(response(1))
     expect(meta.lastRefresh).toBeGreaterThanOrEqual(before)
-    expect(meta.lastRefresh).toBeLessThanOrEqual(performance.now())
+    expect(meta.lastRefresh).toBeLessThanOrEqual(freshnessClock.now())
   })
 
   it("expires once the expiry has passed, not before", () => {
-    const meta = new FunctionMeta(response(1), 1_000)
-    expect(meta.expired(500, 1_500)).toBe(false)
-    expect(meta.expired(500, 1_501)).toBe(true)
+    vi.useFakeTimers()
+    const meta = new FunctionMeta(response(1))
+    const expiry = freshnessClock.span(500)
+    vi.advanceTimersByTime(500)
+    expect(meta.expired(expiry)).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(meta.expired(expiry)).toBe(true)
+  })
+
+  it("is fresh within its expiry, stale up to the trusted age, then expired", () => {
+    vi.useFakeTimers()
+    const meta = new FunctionMeta(response(1))
+    const expiry = freshnessClock.span(250)
+    const trusted = freshnessClock.span(1_250)
+    expect(meta.freshness(expiry, trusted)).toBe("fresh")
+    vi.advanceTimersByTime(250)
+    expect(meta.freshness(expiry, trusted)).toBe("fresh")
+    vi.advanceTimersByTime(1)
+    expect(meta.freshness(expiry, trusted)).toBe("stale")
+    vi.advanceTimersByTime(999)
+    expect(meta.freshness(expiry, trusted)).toBe("stale")
+    vi.advanceTimersByTime(1)
+    expect(meta.freshness(expiry, trusted)).toBe("expired")
+  })
+
+  it("stays fresh when pushed by a watching backend, however old", () => {
+    vi.useFakeTimers()
+    const meta = new FunctionMeta(response(1), freshnessClock.now(), true)
+    vi.advanceTimersByTime(3_600_000)
+    expect(meta.freshness(freshnessClock.span(1), freshnessClock.span(1))).toBe("fresh")
+    expect(meta.expired(freshnessClock.span(1))).toBe(false)
   })
 })
 

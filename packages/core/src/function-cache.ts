@@ -1,28 +1,30 @@
+import { type Freshness, freshnessClock, type Instant, type Span } from "./clock.js"
 import { LruMap } from "./lru.js"
 import { invalidOption, numberOption, optionsObject } from "./options.js"
 import { ServiceMap } from "./service-map.js"
 import type { ServiceQueryResponse } from "./types.js"
 
-/**
- * Milliseconds on a monotonic clock, what cache freshness is measured with (as the Go gateway's,
- * whose time comparisons use the monotonic reading): a wall-clock step neither expires nor
- * revives an entry. `performance.now()`, not `Date.now()`: on Node 24 it is a fast call whose
- * number is never boxed, where `Date.now()` makes a heap number on every call (16 bytes).
- */
-export const monotonicMs = (): number => performance.now()
-
-/** One cached answer and when it was fetched (`monotonicMs`). */
+/** One cached answer and when it was fetched, on `freshnessClock`. */
 export class FunctionMeta {
   constructor(
     readonly serviceQueryResponse: ServiceQueryResponse,
-    readonly lastRefresh: number = monotonicMs(),
+    readonly lastRefresh: Instant = freshnessClock.now(),
     /** Kept right by the backend's pushes while the service is watched: it never expires. */
     readonly pushed: boolean = false,
   ) {}
 
-  /** True once `expiryMs` has passed since the answer was fetched (never for a pushed one). */
-  expired(expiryMs: number, now: number = monotonicMs()): boolean {
-    return !this.pushed && now > this.lastRefresh + expiryMs
+  /**
+   * "fresh" until `expiry` has passed since the answer was fetched (always, for a pushed one:
+   * no clock read), "stale" until `trusted` has, then "expired"; both spans made once by
+   * `freshnessClock.span`. One clock read, nothing allocated: the gateway's warm check.
+   */
+  freshness(expiry: Span, trusted: Span = expiry): Freshness {
+    return this.pushed ? "fresh" : freshnessClock.freshness(this.lastRefresh, expiry, trusted)
+  }
+
+  /** True once `expiry` (a `freshnessClock.span`) has passed since the answer was fetched. */
+  expired(expiry: Span): boolean {
+    return this.freshness(expiry) !== "fresh"
   }
 }
 
@@ -81,18 +83,19 @@ export function createFunctionCache(
     (_key, { name, namespace }) => entries.delete(name, namespace),
   )
   const meta = (name: string, namespace: string) => entries.get(name, namespace)
+  const expiry = freshnessClock.span(expiryMs)
   return {
     expiryMs,
     maxEntries,
     set(name, namespace, response, pushed = false) {
-      entries.set(name, namespace, new FunctionMeta(response, monotonicMs(), pushed))
+      entries.set(name, namespace, new FunctionMeta(response, freshnessClock.now(), pushed))
       recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {
       const found = meta(name, namespace)
       if (found === undefined) return MISS
       recency.get(serviceKey(name, namespace))
-      return { response: found.serviceQueryResponse, hit: !found.expired(expiryMs) }
+      return { response: found.serviceQueryResponse, hit: !found.expired(expiry) }
     },
     // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
     meta,

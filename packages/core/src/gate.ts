@@ -1,4 +1,5 @@
 import { asError, type WaitSignal } from "./abortable.js"
+import { freshnessClock } from "./clock.js"
 import {
   ERROR_CODES,
   type ErrorCode,
@@ -6,7 +7,7 @@ import {
   OverloadedError,
   ScaleTimeoutError,
 } from "./errors.js"
-import { monotonicMs, serviceKey } from "./function-cache.js"
+import { serviceKey } from "./function-cache.js"
 import {
   type FunctionScaleResult,
   type FunctionScaler,
@@ -202,7 +203,10 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
   const { cache } = scaler
   // Made by createShared's createFunctionScaler, which settles a held request directly.
   const heldScaler = scaler as FunctionScaler & HeldScaling
-  const { cacheExpiry: expiry, maxStaleMs } = scaler.config
+  const { cacheExpiry, maxStaleMs } = scaler.config
+  // The cache's ages in the clock's unit, made once: the warm check compares, never converts.
+  const expiry = freshnessClock.span(cacheExpiry)
+  const trusted = freshnessClock.span(cacheExpiry + maxStaleMs)
   const sharedTimeout = scaler.config.timeout
   const timeout = owner
     ? sharedTimeout
@@ -617,14 +621,12 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
       // Only valid names are ever cached, so a cached service needs no validation.
       const meta = cache.meta(name, namespace)
       if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
-        // A pushed entry never expires: it needs no clock read.
-        const now = meta.pushed ? 0 : monotonicMs()
-        const fresh = !meta.expired(expiry, now)
+        const freshness = meta.freshness(expiry, trusted)
         // Stale but recent: pass now and re-read in the background, so a ready service never
         // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read
         // (one per service, shared), and is held and woken if the service went away meanwhile.
-        if (fresh || !meta.expired(expiry + maxStaleMs, now)) {
-          if (!fresh) scaler.refresh(name, namespace)
+        if (freshness !== "expired") {
+          if (freshness === "stale") scaler.refresh(name, namespace)
           telemetry.passed(name, namespace)
           const status = meta.serviceQueryResponse
           if (pageWakes.size !== 0) {
