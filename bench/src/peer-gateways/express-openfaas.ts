@@ -1,0 +1,122 @@
+// An Express OpenFaaS gateway for the peer harness (beside the Go gateway and the Koa example):
+// `express-openfaas.ts http-proxy-middleware|undici`, configured from the same environment as
+// examples/koa-openfaas-gateway (PORT, functions_provider_url, function_namespace,
+// upstream_timeout, basic_auth…). Built from the published pieces the way their READMEs show:
+// @scale-from-zero/express's scaleFromZero, @scale-from-zero/openfaas's service query, then
+// - http-proxy-middleware: the Express README's proxy, with `rewake` on a refused connection;
+// - undici: examples/express-gateway's `proxyTo` (undici's Agent, at most 128 connections).
+// Like the Koa example, `/healthz` answers before the gate, and scaling events are logged.
+import type { ServerResponse } from "node:http"
+import { scaleFromZero } from "@scale-from-zero/express"
+import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
+import express, { type RequestHandler } from "express"
+import { createProxyMiddleware } from "http-proxy-middleware"
+import { proxyTo, upstreamAgent } from "../../../examples/express-gateway/src/proxy.js"
+import { readGatewayConfig } from "../../../examples/koa-openfaas-gateway/src/config.js"
+import { logEvent } from "./log-event.js"
+
+const PROXIES = ["http-proxy-middleware", "undici"]
+const proxyName = process.argv[2] ?? "http-proxy-middleware"
+if (!PROXIES.includes(proxyName)) {
+  throw new Error(
+    `the proxy must be one of ${PROXIES.join(", ")}, got ${JSON.stringify(proxyName)}`,
+  )
+}
+
+const config = readGatewayConfig(process.env)
+const serviceQuery = createOpenFaaSServiceQuery({
+  url: config.providerUrl,
+  ...(config.basicAuth && { basicAuth: config.basicAuth }),
+})
+const scaling = scaleFromZero({
+  serviceQuery,
+  defaultNamespace: config.functionNamespace,
+  timeout: config.upstreamTimeoutMs,
+  onEvent: logEvent,
+})
+const FUNCTION_PATHS = ["/function/", "/async-function/"]
+
+/** A request whose body can be sent again: both proxies stream bodies, they do not keep them. */
+const hasNoBody = (req: express.Request) => {
+  const length = req.headers["content-length"]
+  return req.headers["transfer-encoding"] === undefined && (!length || length === "0")
+}
+
+function viaHttpProxyMiddleware(): RequestHandler {
+  const proxy = createProxyMiddleware({
+    target: config.providerUrl,
+    pathFilter: FUNCTION_PATHS,
+    xfwd: true,
+    proxyTimeout: config.upstreamTimeoutMs,
+    on: {
+      error: async (error, req, res) => {
+        if (!("writeHead" in res)) return res.destroy()
+        const response = res as ServerResponse
+        if (response.headersSent) return response.destroy()
+        const request = req as express.Request
+        // Only a request without a body can be sent again: the proxy streamed the first one.
+        if (
+          hasNoBody(request) &&
+          (await scaling.rewake(request, response, () => void proxy(request, response, () => {})))
+        )
+          return
+        response
+          .writeHead(502, { "content-type": "text/plain" })
+          .end(`bad gateway: ${error.message}`)
+      },
+    },
+  })
+  return proxy
+}
+
+function viaUndici(): RequestHandler {
+  const upstream = new URL(config.providerUrl)
+  if (upstream.pathname.replace(/\/+$/, "") !== "") {
+    throw new Error(
+      `proxyTo forwards to an origin: functions_provider_url must have no path, got ${config.providerUrl}`,
+    )
+  }
+  const forward = proxyTo({
+    agent: upstreamAgent(),
+    target: () => upstream.origin,
+    onError: (error, req, res) => {
+      const request = req as express.Request
+      if (hasNoBody(request)) {
+        void scaling
+          .rewake(request, res, () => forward(request, res, () => {}))
+          .then((handled) => {
+            if (!handled)
+              res
+                .writeHead(502, { "content-type": "text/plain" })
+                .end(`bad gateway: ${error.message}`)
+          })
+        return
+      }
+      res.writeHead(502, { "content-type": "text/plain" }).end(`bad gateway: ${error.message}`)
+    },
+  })
+  return (req, res, next) => {
+    if (FUNCTION_PATHS.some((prefix) => req.path.startsWith(prefix))) forward(req, res, next)
+    else next()
+  }
+}
+
+const app = express()
+app.disable("x-powered-by")
+app.get("/healthz", (_req, res) => {
+  res.type("text/plain").send("OK")
+})
+app.use(scaling)
+app.use(proxyName === "undici" ? viaUndici() : viaHttpProxyMiddleware())
+
+const server = app.listen(config.port, () => {
+  console.log(`express gateway (${proxyName}) on :${config.port} → ${config.providerUrl}`)
+})
+const shutdown = () => {
+  scaling.close()
+  server.close(() => process.exit(0))
+  server.closeIdleConnections()
+  setTimeout(() => process.exit(0), 5_000).unref()
+}
+process.once("SIGTERM", shutdown)
+process.once("SIGINT", shutdown)
