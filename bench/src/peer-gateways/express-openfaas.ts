@@ -1,12 +1,15 @@
 // An Express OpenFaaS gateway for the peer harness (beside the Go gateway and the Koa example):
-// `express-openfaas.ts http-proxy-middleware|undici`, configured from the same environment as
+// `express-openfaas.ts PROXY`, configured from the same environment as
 // examples/koa-openfaas-gateway (PORT, functions_provider_url, function_namespace,
 // upstream_timeout, basic_auth…). Built from the published pieces the way their READMEs show:
 // @scale-from-zero/express's scaleFromZero, @scale-from-zero/openfaas's service query, then
-// - http-proxy-middleware: the Express README's proxy, with `rewake` on a refused connection;
+// - http-proxy-middleware: the Express README's proxy, with `rewake` on a refused connection,
+//   and a keep-alive agent (at most 128 sockets, as the other two proxies);
+// - http-proxy-middleware-no-agent: the same as the README writes it, without an agent:
+//   http-proxy then opens a connection per request and sends `Connection: close`;
 // - undici: examples/express-gateway's `proxyTo` (undici's Agent, at most 128 connections).
 // Like the Koa example, `/healthz` answers before the gate, and scaling events are logged.
-import type { ServerResponse } from "node:http"
+import { Agent, type ServerResponse } from "node:http"
 import { scaleFromZero } from "@scale-from-zero/express"
 import { createOpenFaaSServiceQuery } from "@scale-from-zero/openfaas"
 import express, { type RequestHandler } from "express"
@@ -15,7 +18,7 @@ import { proxyTo, upstreamAgent } from "../../../examples/express-gateway/src/pr
 import { readGatewayConfig } from "../../../examples/koa-openfaas-gateway/src/config.js"
 import { logEvent } from "./log-event.js"
 
-const PROXIES = ["http-proxy-middleware", "undici"]
+const PROXIES = ["http-proxy-middleware", "http-proxy-middleware-no-agent", "undici"]
 const proxyName = process.argv[2] ?? "http-proxy-middleware"
 if (!PROXIES.includes(proxyName)) {
   throw new Error(
@@ -42,9 +45,13 @@ const hasNoBody = (req: express.Request) => {
   return req.headers["transfer-encoding"] === undefined && (!length || length === "0")
 }
 
-function viaHttpProxyMiddleware(): RequestHandler {
+/** Sockets kept open to the provider at most, as the Koa example's pool and proxyTo's agent. */
+const UPSTREAM_CONNECTIONS = 128
+
+function viaHttpProxyMiddleware(keepAlive: boolean): RequestHandler {
   const proxy = createProxyMiddleware({
     target: config.providerUrl,
+    ...(keepAlive && { agent: new Agent({ keepAlive: true, maxSockets: UPSTREAM_CONNECTIONS }) }),
     pathFilter: FUNCTION_PATHS,
     xfwd: true,
     proxyTimeout: config.upstreamTimeoutMs,
@@ -107,7 +114,11 @@ app.get("/healthz", (_req, res) => {
   res.type("text/plain").send("OK")
 })
 app.use(scaling)
-app.use(proxyName === "undici" ? viaUndici() : viaHttpProxyMiddleware())
+app.use(
+  proxyName === "undici"
+    ? viaUndici()
+    : viaHttpProxyMiddleware(proxyName === "http-proxy-middleware"),
+)
 
 const server = app.listen(config.port, () => {
   console.log(`express gateway (${proxyName}) on :${config.port} → ${config.providerUrl}`)
