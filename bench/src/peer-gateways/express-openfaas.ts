@@ -4,7 +4,8 @@
 // upstream_timeout, basic_auth…). Built from the published pieces the way their READMEs show:
 // @scale-from-zero/express's scaleFromZero, @scale-from-zero/openfaas's service query, then
 // - http-proxy-middleware: the Express README's proxy, with `rewake` on a refused connection,
-//   and a keep-alive agent (at most 128 sockets, as the other two proxies);
+//   and a keep-alive agent (at most 128 sockets, as the other two proxies; the client's
+//   `Connection` header replaced by keep-alive);
 // - http-proxy-middleware-no-agent: the same as the README writes it, without an agent:
 //   http-proxy then opens a connection per request and sends `Connection: close`;
 // - undici: examples/express-gateway's `proxyTo` (undici's Agent, at most 128 connections).
@@ -51,8 +52,15 @@ const UPSTREAM_CONNECTIONS = 128
 function viaHttpProxyMiddleware(keepAlive: boolean): RequestHandler {
   const proxy = createProxyMiddleware({
     target: config.providerUrl,
-    ...(keepAlive && { agent: new Agent({ keepAlive: true, maxSockets: UPSTREAM_CONNECTIONS }) }),
-    pathFilter: FUNCTION_PATHS,
+    // http-proxy forwards the client's hop-by-hop `Connection` header: a client's `close` would end
+    // each pooled connection after one request, and a provider that answers it with `keep-alive`
+    // (as the harness's stand-in does) gets the next queued request on a connection it is
+    // closing, and answers 400. The header is replaced, not removed: http-proxy offers no hook
+    // before a queued request's headers are written.
+    ...(keepAlive && {
+      agent: new Agent({ keepAlive: true, maxSockets: UPSTREAM_CONNECTIONS }),
+      headers: { connection: "keep-alive" },
+    }),
     xfwd: true,
     proxyTimeout: config.upstreamTimeoutMs,
     on: {
