@@ -69,7 +69,13 @@ export function createFunctionCache(
   // Lookups go through namespace → name maps: no key string is built per request (the hot
   // path); the LRU, keyed by `name.namespace`, only keeps the bound.
   const byNamespace = new Map<string, Map<string, FunctionMeta>>()
+  // The last lookup and its answer: a warm gateway asks for the same service again and again,
+  // and its name and namespace are the same strings each time (the resolver's cached target).
+  let lastName: string | undefined
+  let lastNamespace: string | undefined
+  let lastMeta: FunctionMeta | undefined
   const forget = (name: string, namespace: string) => {
+    lastName = undefined
     const names = byNamespace.get(namespace)
     names?.delete(name)
     if (names?.size === 0) byNamespace.delete(namespace)
@@ -84,7 +90,13 @@ export function createFunctionCache(
     maxEntries,
     (_key, { name, namespace }) => forget(name, namespace),
   )
-  const meta = (name: string, namespace: string) => byNamespace.get(namespace)?.get(name)
+  const meta = (name: string, namespace: string) => {
+    if (name === lastName && namespace === lastNamespace) return lastMeta
+    lastMeta = byNamespace.get(namespace)?.get(name)
+    lastName = name
+    lastNamespace = namespace
+    return lastMeta
+  }
   return {
     expiryMs,
     maxEntries,
@@ -95,6 +107,7 @@ export function createFunctionCache(
         byNamespace.set(namespace, names)
       }
       names.set(name, new FunctionMeta(response, monotonicMs(), pushed))
+      lastName = undefined
       recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {
