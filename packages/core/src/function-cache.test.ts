@@ -113,6 +113,26 @@ describe("createFunctionCache", () => {
     expect(cache.get("c", "ns").hit).toBe(true)
   })
 
+  it("answers meta for the same service asked again after it was set, deleted or dropped", () => {
+    const cache = createFunctionCache(60_000, { maxEntries: 2 })
+    expect(cache.meta("a", "ns")).toBeUndefined()
+    cache.set("a", "ns", response(1))
+    const first = cache.meta("a", "ns")
+    expect(first?.serviceQueryResponse.availableReplicas).toBe(1)
+    expect(cache.meta("a", "ns")).toBe(first)
+    cache.set("a", "ns", response(2))
+    expect(cache.meta("a", "ns")?.serviceQueryResponse.availableReplicas).toBe(2)
+    expect(cache.meta("a", "other")).toBeUndefined()
+    expect(cache.meta("a", "ns")).toBeDefined()
+    cache.delete("a", "ns")
+    expect(cache.meta("a", "ns")).toBeUndefined()
+    cache.set("a", "ns", response(3))
+    expect(cache.meta("a", "ns")?.serviceQueryResponse.availableReplicas).toBe(3)
+    cache.set("b", "ns", response(1))
+    cache.set("c", "ns", response(1)) // drops a, the least recently used
+    expect(cache.meta("a", "ns")).toBeUndefined()
+  })
+
   it("rejects a negative expiry and a zero bound", () => {
     expect(() => createFunctionCache(-1)).toThrow(
       "option expiryMs must be a non-negative number, got -1",

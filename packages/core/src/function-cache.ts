@@ -72,6 +72,15 @@ export function createFunctionCache(
   // Lookups build no key string (the hot path); the LRU, keyed by `name.namespace`, only keeps
   // the bound.
   const entries = new ServiceMap<FunctionMeta>()
+  // The last lookup and its answer: a warm gateway asks for the same service again and again,
+  // and its name and namespace are the same strings each time (the resolver's cached target).
+  let lastName: string | undefined
+  let lastNamespace: string | undefined
+  let lastMeta: FunctionMeta | undefined
+  const forget = (name: string, namespace: string) => {
+    lastName = undefined
+    entries.delete(name, namespace)
+  }
   const maxEntries = numberOption(
     "maxEntries",
     optionsObject(options, "{ maxEntries }").maxEntries,
@@ -80,15 +89,22 @@ export function createFunctionCache(
   )
   const recency = new LruMap<string, { name: string; namespace: string }>(
     maxEntries,
-    (_key, { name, namespace }) => entries.delete(name, namespace),
+    (_key, { name, namespace }) => forget(name, namespace),
   )
-  const meta = (name: string, namespace: string) => entries.get(name, namespace)
+  const meta = (name: string, namespace: string) => {
+    if (name === lastName && namespace === lastNamespace) return lastMeta
+    lastMeta = entries.get(name, namespace)
+    lastName = name
+    lastNamespace = namespace
+    return lastMeta
+  }
   const expiry = freshnessClock.span(expiryMs)
   return {
     expiryMs,
     maxEntries,
     set(name, namespace, response, pushed = false) {
       entries.set(name, namespace, new FunctionMeta(response, freshnessClock.now(), pushed))
+      lastName = undefined
       recency.set(serviceKey(name, namespace), { name, namespace })
     },
     get(name, namespace) {
@@ -100,7 +116,7 @@ export function createFunctionCache(
     // No recency update on the hot path: a ready entry is re-set on every refresh anyway.
     meta,
     delete(name, namespace) {
-      entries.delete(name, namespace)
+      forget(name, namespace)
       recency.delete(serviceKey(name, namespace))
     },
   }

@@ -31,10 +31,11 @@ import type {
   WaitingPageOptions,
 } from "./gate-types.js"
 import { LruMap } from "./lru.js"
-import { checkTarget, getNamespace, resolveOpenFaaSPath } from "./names.js"
+import { checkTarget, getNamespace, recentTarget, resolveOpenFaaSPath } from "./names.js"
 import type { HoldOutcome, RequestVerdict } from "./observer.js"
 import { invalidOption, numberOption } from "./options.js"
 import { type RefusalFormat, refusalFormat, refusalReply } from "./refusal.js"
+import { ADMIT_WARM, type WarmAdmit } from "./reused-view.js"
 import type { HoldTelemetry } from "./telemetry.js"
 import type { ServiceQueryResponse } from "./types.js"
 import {
@@ -610,7 +611,39 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
     return coldPass(name, namespace, status, result.durationMs)
   }
 
-  const gate: Gate = {
+  /**
+   * The pass of a request for a cached, ready service that may pass now (fresh, or stale but
+   * recent: then re-read in the background), or undefined when the gate must look further.
+   * `request` is read only by `keepsAwake`.
+   */
+  const warmPass = (
+    request: GateRequest | undefined,
+    name: string,
+    namespace: string,
+  ): GatePass | undefined => {
+    // Only valid names are ever cached, so a cached service needs no validation.
+    const meta = cache.meta(name, namespace)
+    if (meta === undefined || !(meta.serviceQueryResponse.availableReplicas > 0)) return undefined
+    const freshness = meta.freshness(expiry, trusted)
+    // Stale but recent: pass now and re-read in the background, so a ready service never
+    // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read
+    // (one per service, shared), and is held and woken if the service went away meanwhile.
+    if (freshness === "expired") return undefined
+    if (freshness === "stale") scaler.refresh(name, namespace)
+    telemetry.passed(name, namespace)
+    const status = meta.serviceQueryResponse
+    if (pageWakes.size !== 0) {
+      const cold = pageWakePass(name, namespace, status)
+      if (cold !== undefined) return cold
+    }
+    if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request as GateRequest))) {
+      return PASS
+    }
+    scaleOut?.ensureRunning()
+    return idle.track(name, namespace, status)?.pass ?? PASS
+  }
+
+  const gate: Gate & WarmAdmit = {
     scaler,
     admit(request) {
       if (hints !== undefined) prewarm(request, hints)
@@ -618,26 +651,8 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
       if (target === undefined) return PASS
       const { name } = target
       const namespace = target.namespace ?? defaultNamespace
-      // Only valid names are ever cached, so a cached service needs no validation.
-      const meta = cache.meta(name, namespace)
-      if (meta !== undefined && meta.serviceQueryResponse.availableReplicas > 0) {
-        const freshness = meta.freshness(expiry, trusted)
-        // Stale but recent: pass now and re-read in the background, so a ready service never
-        // waits. Older than maxStaleMs, it is not trusted: the request waits for a fresh read
-        // (one per service, shared), and is held and woken if the service went away meanwhile.
-        if (freshness !== "expired") {
-          if (freshness === "stale") scaler.refresh(name, namespace)
-          telemetry.passed(name, namespace)
-          const status = meta.serviceQueryResponse
-          if (pageWakes.size !== 0) {
-            const cold = pageWakePass(name, namespace, status)
-            if (cold !== undefined) return cold
-          }
-          if (idle === undefined || (keepsAwake !== undefined && !keepsAwake(request))) return PASS
-          scaleOut?.ensureRunning()
-          return idle.track(name, namespace, status)?.pass ?? PASS
-        }
-      }
+      const warm = warmPass(request, name, namespace)
+      if (warm !== undefined) return warm
       const format = refusalFormat(request.headers)
       const invalid = checkTarget(name, namespace)
       if (invalid !== undefined) {
@@ -650,6 +665,7 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
       }
       const wakes = wake === undefined || wake(request)
       // Known to be down: no need to ask the backend again to refuse.
+      const meta = cache.meta(name, namespace)
       if (!wakes && meta !== undefined && !meta.expired(expiry)) {
         return asleep(format, name, namespace)
       }
@@ -663,6 +679,18 @@ function routeGate(shared: SharedState, policy: RoutePolicy, owner: boolean): Ga
         keepsAwake: idle === undefined || keepsAwake === undefined || keepsAwake(request),
       }
     },
+    // What admit gives a request whose path names a recently resolved service that passes warm,
+    // with no GateRequest made: only where admit reads nothing else of the request.
+    [ADMIT_WARM]:
+      hints === undefined &&
+      resolve === resolveOpenFaaSPath &&
+      (idle === undefined || keepsAwake === undefined)
+        ? (source, offset) => {
+            const target = recentTarget(source, offset)
+            if (target === undefined) return undefined
+            return warmPass(undefined, target.name, target.namespace ?? defaultNamespace)
+          }
+        : undefined,
     wait(hold, signal) {
       const { name, namespace } = hold
       if (!hold.wakes) return withoutWaking(hold)

@@ -1,4 +1,4 @@
-import type { Gate, GateRequest, GateVerdict } from "./gate.js"
+import type { Gate, GatePass, GateRequest, GateVerdict } from "./gate.js"
 
 /** A bridge's view of a request that can be pointed at another one. */
 export interface ReusableView<R> extends GateRequest {
@@ -28,4 +28,23 @@ export function admitThroughReusedView<R>(
       admitting = false
     }
   }
+}
+
+/** The gate's own warm admit for the bridges (see `admitWarm`); not part of `Gate`. */
+export const ADMIT_WARM = Symbol("scale-from-zero.admitWarm")
+
+export interface WarmAdmit {
+  /** Undefined where the gate's admit reads more of a request than its path (hints, a resolver…). */
+  readonly [ADMIT_WARM]: ((source: string, offset: number) => GatePass | undefined) | undefined
+}
+
+/**
+ * `gate.admit`'s pass for a request whose path and query are `source` from `offset` on (a URL's,
+ * read in place), when its path names a recently resolved service that passes warm and the gate
+ * reads nothing else of the request; undefined when the request must be admitted in full. No
+ * view is made or pointed at the request, no string sliced.
+ */
+export function admitWarm(gate: Gate, source: string, offset: number): GatePass | undefined {
+  const admit = (gate as Gate & Partial<WarmAdmit>)[ADMIT_WARM]
+  return admit === undefined ? undefined : admit(source, offset)
 }

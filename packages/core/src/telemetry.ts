@@ -177,11 +177,12 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
   const scaleDowns = meter.createCounter("scale_from_zero.scale_downs", {
     description: "Idle services scaled to zero",
   })
-  const observing = observers.length > 0
+  // Those that hear of each request: the gate's own status tracker, always listed, does not.
+  const requestObservers = observers.filter((observer) => observer.request !== undefined)
 
   const count = (verdict: RequestVerdict, name: string, namespace: string, known: boolean) => {
     if (metering) tallies.add(verdict, name, namespace, known)
-    for (const observer of observers) observer.request?.(verdict, name, namespace, known)
+    for (const observer of requestObservers) observer.request?.(verdict, name, namespace, known)
   }
 
   const traced = async <T>(
@@ -279,10 +280,12 @@ export function createTelemetry(observers: readonly ScalingObserver[] = []): Tel
 
   return {
     passed:
-      metering || observing
+      metering || requestObservers.length > 0
         ? (name, namespace) => {
             if (metering) tallies.pass(name, namespace).count++
-            for (const observer of observers) observer.request?.("pass", name, namespace, true)
+            for (const observer of requestObservers) {
+              observer.request?.("pass", name, namespace, true)
+            }
           }
         : () => {},
     refused: count,

@@ -237,7 +237,8 @@ export function scaleFromZero(options: GateOptions): ScaleFromZeroMiddleware {
   // No closure in here: a function whose closures capture its arguments allocates a context
   // for them on every call, even on the warm path that makes none.
   const middleware: MiddlewareHandler = (c, next) => {
-    const verdict = admitRequest(gate, c.req.raw, c.req.path)
+    const { req } = c
+    const verdict = admitRequest(gate, req.raw, req.path)
     if (verdict.kind !== "pass") return notWarm(verdict, c, next)
     if (verdict.coldStartMs !== undefined) return passWoken(c, verdict, next)
     return verdict.inFlight ? passTracked(c, verdict, next) : next()

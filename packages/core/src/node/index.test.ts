@@ -154,6 +154,79 @@ describe("admitRequest", () => {
   })
 })
 
+describe("admitRequest of a warm request", () => {
+  /** Admits `paths` once `echo` is cached ready, through the Node bridge; what each got. */
+  async function admitted(options: Partial<Parameters<typeof createGate>[0]>, paths: string[]) {
+    const serviceQuery = createMemoryServiceQuery({ services: { echo: { replicas: 1 } } })
+    const gate = createGate({ serviceQuery, ...options })
+    const first = admitRequest(gate, nodeRequest("/function/echo", "a"))
+    if (first.kind !== "hold") throw new Error(`expected a hold, got ${first.kind}`)
+    await gate.wait(first, new AbortController().signal)
+    const kinds = paths.map((path) => {
+      const verdict = admitRequest(gate, nodeRequest(path, "b"))
+      return verdict.kind === "pass" && verdict.inFlight !== undefined ? "counted" : verdict.kind
+    })
+    gate.close()
+    serviceQuery.close()
+    return kinds
+  }
+
+  it("still calls the callbacks that read the request: keepsAwake, hints, a resolver", async () => {
+    const seen: string[] = []
+    const keepsAwake = (request: { path: string }) => {
+      seen.push(`keepsAwake ${request.path}`)
+      return request.path.endsWith("/kept")
+    }
+    expect(
+      await admitted({ scaleToZero: { allServices: true, idleAfterMs: 60_000 }, keepsAwake }, [
+        "/function/echo/kept",
+        "/function/echo/other",
+      ]),
+    ).toEqual(["counted", "pass"])
+    expect(seen).toEqual([
+      "keepsAwake /function/echo", // the first request, held
+      "keepsAwake /function/echo/kept",
+      "keepsAwake /function/echo/other",
+    ])
+    seen.length = 0
+    const when = (request: { path: string }) => {
+      seen.push(`hint ${request.path}`)
+      return false
+    }
+    expect(
+      await admitted({ prewarm: [{ when, services: ["other"] }] }, ["/function/echo/x"]),
+    ).toEqual(["pass"])
+    expect(seen).toEqual(["hint /function/echo", "hint /function/echo/x"])
+    seen.length = 0
+    const resolve = (request: { path: string }) => {
+      seen.push(`resolve ${request.path}`)
+      return { name: "echo" }
+    }
+    expect(await admitted({ resolve }, ["/function/echo/x", "/anything"])).toEqual(["pass", "pass"])
+    expect(seen).toEqual([
+      "resolve /function/echo",
+      "resolve /function/echo/x",
+      "resolve /anything",
+    ])
+  })
+
+  it("tells a warm service's paths from others beginning alike", async () => {
+    expect(
+      await admitted({}, [
+        "/function/echo",
+        "/function/echo/",
+        "/function/echo?x=1",
+        "/function/echo#top",
+        "/function/echo.openfaas-fn/x",
+        "/async-function/echo",
+        "/function/echoes",
+        "/function/echo.other",
+        "/x/function/echo",
+      ]),
+    ).toEqual(["pass", "pass", "pass", "pass", "pass", "pass", "hold", "hold", "pass"])
+  })
+})
+
 /** The parts of an IncomingMessage the gate reads. */
 function nodeRequest(url: string, who: string): IncomingMessage {
   return { method: "GET", url, headers: { "x-who": who } } as unknown as IncomingMessage

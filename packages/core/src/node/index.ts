@@ -23,7 +23,7 @@ import {
   type ScaleServiceRequest,
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
-import { admitThroughReusedView } from "../reused-view.js"
+import { admitThroughReusedView, admitWarm } from "../reused-view.js"
 
 // The status page is served by every adapter: its request handling lives here, once.
 export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
@@ -80,7 +80,7 @@ export function admitRequest(
   request: IncomingMessage,
   path = request.url ?? "/",
 ): GateVerdict {
-  return admitThroughView(gate, request, path)
+  return admitWarm(gate, path, 0) ?? admitThroughView(gate, request, path)
 }
 
 export { ClientClosedError }

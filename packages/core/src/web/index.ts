@@ -20,7 +20,7 @@ import {
   type ScaleServiceRequest,
   scaleRefusalReply,
 } from "../horizontal-scaling.js"
-import { admitThroughReusedView } from "../reused-view.js"
+import { admitThroughReusedView, admitWarm } from "../reused-view.js"
 
 // The status page is served by every adapter: its request handling lives here, once.
 export { answerStatusRequest, statusAuthorizer } from "../status-page.js"
@@ -34,7 +34,15 @@ export interface WaitUntil {
 
 /** Where the path begins in an absolute URL, or -1 when it has none. */
 function pathStart(url: string): number {
-  return url.indexOf("/", url.indexOf("//") + 2)
+  // A serialized URL's scheme has no "/": after "http://" or "https://" the host begins at 7 or
+  // 8, found without searching for "//".
+  const host =
+    url.charCodeAt(4) === 58 && url.charCodeAt(5) === 47 && url.charCodeAt(6) === 47
+      ? 7
+      : url.charCodeAt(5) === 58 && url.charCodeAt(6) === 47 && url.charCodeAt(7) === 47
+        ? 8
+        : url.indexOf("//") + 2
+  return url.indexOf("/", host)
 }
 
 /** Path and query as sent, read off the absolute URL without parsing it. */
@@ -97,6 +105,8 @@ const admitThroughView = admitThroughReusedView<WebRequestHead>(
 export function admitRequest(gate: Gate, request: Request, knownPath?: string): GateVerdict {
   const url = request.url
   const start = pathStart(url)
+  const warm = start === -1 ? undefined : admitWarm(gate, url, start)
+  if (warm !== undefined) return warm
   const path =
     knownPath !== undefined &&
     start !== -1 &&
