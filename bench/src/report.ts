@@ -142,6 +142,70 @@ workers 7876 (4441–9564), 72.7 (70.8–131.4). There the simulator answering t
 the benchmark's own process on one core and bounds the throughput, so the second worker adds
 none; its CPU per request is 14 % above one process's (not profiled yet).
 
+#### Express and Hono beside Go and the Koa example
+
+Our other gateways on the OpenFaaS provider API, measured the way the Koa example is and in the same
+runs: Express (\`@scale-from-zero/express\` + \`@scale-from-zero/openfaas\`) behind
+http-proxy-middleware 3.0.11, with a keep-alive \`http.Agent\` of at most 128 sockets or as the
+Express README writes it (no agent), or behind examples/express-gateway's undici \`proxyTo\`
+(\`bench/src/peer-gateways/express-openfaas.ts\`); and examples/hono-deno-bun's app (Hono's proxy
+helper, that is \`fetch\`) on Node through @hono/node-server (\`bench/src/peer-gateways/hono-node.ts\`),
+on Bun 1.4.5 and on Deno 2.9.6 (the example's own \`bun.ts\` and \`deno.ts\`). The Node gateways run on
+Node 20.20.2, one process each, and read the Koa example's environment. \`compare.mjs --only=b,d
+--held=1000 --held-repeats=3 --rounds=6 --duration=4\`, seven runs on 2026-11-30 between 13:40 and
+15:16 UTC, with a local edit of the harness (not in this repository) that starts each gateway named
+in \`OURS\` on its own port with the Koa example's settings (plus \`OPENFAAS_URL\` for the Hono entries;
+the Hono app has no \`/healthz\`, so any answer means it listens), rotates all gateways' order by one
+each round instead of alternating two, and prints each gateway's ratios to Go per round and per
+release. Other sessions ran benchmarks, valgrind and type checks on the two cores throughout: load
+average 2–10 (the harness's own processes included), never below 1.5 for a start; no run was quiet.
+The table is run 6 (14:44–14:52 UTC, load 2–5 during the warm rounds, 5–8 during the releases), the
+last column every run's median; runs 1–4 had no keep-alive http-proxy-middleware variant. Go uses
+both cores; each of ours one process (Bun's and Deno's own threads counted, as are Node's).
+
+| gateway | warm req/s ÷ Go, per round: median (range) | warm CPU per request ÷ Go, per round | req/s | CPU ms per 1 000 req | p99 ms | 1 000 held: ready → last answer ÷ Go, 3 releases | CPU to release them ÷ Go | warm CPU per request ÷ Go, median of runs 1–7 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| Koa example (undici pool) | 1.23 (0.75–2.5) | 0.75 (0.59–0.94) | 8586 | 74.1 | 12 | 3.51, 3.19, 1.64 | 1.94, 4.75, 2.73 | 0.78, 0.87, 0.77, 0.77, 0.88, 0.75, 0.79 |
+| Express + http-proxy-middleware, keep-alive agent | 0.54 (0.25–1.3) | 2.15 (1.62–2.97) | 2686 | 217.8 | 21 | 4.94, 4.00, 1.42 | 4.00, 5.75, 3.33 | –, –, –, –, 2.19, 2.15, 2.04 |
+| Express + http-proxy-middleware as in the README (no agent) | 0.31 (0.15–0.52) | 3.56 (2.89–4.64) | 1339 | 345.7 | 28 | 4.73, 7.82, 2.53 | 4.38, 8.88, 4.27 | 3.46, 3.15, 2.97, 3.37, 2.96, 3.56, 3.37 |
+| Express + undici \`proxyTo\` (examples/express-gateway) | 0.96 (0.33–1.82) | 1.21 (0.88–2.25) | 4227 | 109.9 | 10 | 2.08, 2.04, 0.87 | 2.25, 4.25, 1.40 | 1.34, 1.34, 1.15, 1.13, 1.31, 1.21, 1.17 |
+| Hono example on Node (@hono/node-server) | 0.41 (0.14–0.9) | 3.2 (2.28–7) | 3440 | 318.3 | 22 | 4.94, 5.93, 1.43 | 5.50, 8.88, 2.73 | 3.82, 3.25, 3.6, 3.08, 3.12, 3.2, 4.2 |
+| Hono example on Bun | 1.58 (1.48–1.75) | 0.47 (0.44–0.55) | 6493 | 44.5 | 4 | 1.30, 1.52, 0.55 | 0.63, 1.25, 0.53 | 0.52, 0.52, 0.47, 0.46, 0.49, 0.47, 0.53 |
+| Hono example on Deno | 0.96 (0.91–1.51) | 0.98 (0.83–1.09) | 6198 | 96.9 | 10 | 2.23, 2.98, 0.84 | 2.13, 2.88, 1.53 | 0.96, 0.98, 0.89, 0.95, 0.98, 0.98, 0.95 |
+| Go gateway (its own figures) | | | 4374 | 101.2 | 6 | 426, 302, 563 ms | 160, 80, 150 ms | 100.1, 105.3, 104.4, 118, 109, 101.2, 106.2 ms per 1 000 |
+
+Warm figures: autocannon, 20 connections, 4 s per gateway per round, on the same function through
+each gateway, the provider stand-in and the function's upstream; each ratio is the gateway's figure
+÷ Go's in the same round; CPU per request is the gateway process's CPU time (/proc) per 1 000
+answers. Release: 1 000 requests held, each on its own connection, for one function that the
+provider then turns ready; the time from that instant to the last answer at the client, and the
+gateway's CPU over it, ÷ Go's in the same release. Every request of every run was answered 200 (no
+errors, no non-2xx), except in run 5, before the fix below. The provider was read 7–10 times a
+second by each of ours while 1 000 were held (11–75 by Go).
+
+Target 1 (≥ 1.0× Go's throughput, ≤ 1.25× its CPU per request, medians of rounds): the Koa example's
+CPU per request is 0.75–0.88× Go's in every run and its throughput 0.64–1.23× (the loaded rounds
+spread it); Hono on Bun reaches both in every run (0.46–0.53× CPU, 1.0–1.65× throughput) and on Deno
+the CPU (0.89–0.98×), not the throughput (0.62–0.96×). Express with the undici \`proxyTo\` sits at the
+CPU bound (1.13–1.34×; 0.53–0.98× throughput). Two are far off: Express with http-proxy-middleware,
+2.0–2.2× Go's CPU per request with a keep-alive agent and 3.0–3.6× as the README writes it
+(http-proxy's default \`agent: false\` opens a connection per request and sends \`Connection: close\`);
+and the Hono example on Node, 3.1–4.2×: a \`--cpu-prof\` of it under the same load (one 6 s run) puts
+18 % in Node 20's bundled undici (\`fetch\`), a third in socket writes, 10 % in garbage collection,
+the rest mostly in streams and web streams, and 0.9 % in scale-from-zero. Releases (every one of
+runs 1–7: 21 each, 6 with the keep-alive http-proxy-middleware; medians): last answer 0.78× Go's on
+Bun, 1.5× on Deno, 1.8× Express + undici, 2.4× Koa, 3.6× Hono on Node, 4.0× Express +
+http-proxy-middleware (either); CPU 0.67×, 2.1×, 2.6×, 2.7×, 5.7× and 4.0–4.4×. On these loaded
+cores the Koa example's release ratios are higher than in the quiet run 4 above (1.15–1.43×): read
+them as a ranking, not as each gateway's figure.
+
+Fix made on the way: with a keep-alive agent, http-proxy forwards the client's hop-by-hop
+\`Connection: close\` to the provider; the harness's stand-in answers with its upstream's \`Connection:
+keep-alive\`, so Node's agent gave the next queued request a connection the provider was closing, and
+465–488 of each 1 000 released requests were answered 400 in run 5. The entry now sends \`Connection:
+keep-alive\` upstream (http-proxy-middleware's \`headers\` option); runs 6–7 answered every request.
+
+
 `
 
 export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
