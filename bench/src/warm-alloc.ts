@@ -2,7 +2,14 @@ import { fileURLToPath } from "node:url"
 import { here, runForJson } from "./child.js"
 import type { HeapSample } from "./heap-profile.js"
 import { round } from "./stats.js"
-import { type Entry, load, startServer, stop, type Variant, WARM_UP_SECONDS } from "./warm.js"
+import {
+  type Entry,
+  load,
+  type ServerSetup,
+  type Variant,
+  WARM_UP_SECONDS,
+  withWarmServer,
+} from "./warm.js"
 
 export interface AdmitLoopAllocation {
   path: string
@@ -87,25 +94,19 @@ export async function measureAdmitLoopAllocation(
 }
 
 /** One warm server under load, its heap sampled once warm. */
-async function sampleServer(
+function sampleServer(
   framework: string,
   variant: Variant,
-  entry: Entry,
-  inlining: boolean,
+  setup: ServerSetup,
   seconds: number,
   interval: number,
 ) {
-  const flags = inlining ? [] : ["--no-turbo-inlining"]
-  const server = await startServer(framework, variant, flags, entry)
-  try {
-    await load(server.url, WARM_UP_SECONDS) // the first (cold) request, then optimised code
+  return withWarmServer(framework, variant, setup, async (server) => {
     await fetch(`${server.probeUrl}/heap/start?intervalBytes=${interval}`)
     const { requests } = await load(server.url, seconds)
     const sample = (await (await fetch(`${server.probeUrl}/heap/stop`)).json()) as HeapSample
     return { requests, sample }
-  } finally {
-    await stop(server.child)
-  }
+  })
 }
 
 /**
@@ -130,22 +131,17 @@ export async function measureServerAllocation(
   framework: string,
   seconds: number,
   intervalBytes: number,
+  warmUpSeconds: number,
   log: (row: ServerAllocation) => void = () => {},
 ): Promise<ServerAllocation[]> {
   const bare = new Map<boolean, Awaited<ReturnType<typeof sampleServer>>>()
   const rows: ServerAllocation[] = []
   for (const { entry, inlining } of SERVER_RUNS) {
-    const withUs = await sampleServer(
-      framework,
-      "middleware",
-      entry,
-      inlining,
-      seconds,
-      intervalBytes,
-    )
+    const setup = { entry, inlining, warmUpSeconds }
+    const withUs = await sampleServer(framework, "middleware", setup, seconds, intervalBytes)
     let app = bare.get(inlining)
     if (app === undefined) {
-      app = await sampleServer(framework, "bare", entry, inlining, seconds, intervalBytes)
+      app = await sampleServer(framework, "bare", setup, seconds, intervalBytes)
       bare.set(inlining, app)
     }
     const perRequest = (bytes: number) => round(bytes / withUs.requests, 1)
@@ -176,6 +172,8 @@ export async function measureWarmAllocation(settings: {
   iterations: number
   seconds: number
   intervalBytes: number
+  /** Load on each server before it is sampled; default WARM_UP_SECONDS. */
+  warmUpSeconds?: number
   log: (line: string) => void
   frameworks?: string[]
   /** Only the servers, or only the admit loop. */
@@ -187,7 +185,8 @@ export async function measureWarmAllocation(settings: {
   for (const row of admitLoop) log(`  ${JSON.stringify(row)}`)
   const servers: ServerAllocation[] = []
   for (const framework of only === "loop" ? [] : (settings.frameworks ?? FRAMEWORKS)) {
-    const rows = await measureServerAllocation(framework, seconds, intervalBytes, (row) =>
+    const warmUp = settings.warmUpSeconds ?? WARM_UP_SECONDS
+    const rows = await measureServerAllocation(framework, seconds, intervalBytes, warmUp, (row) =>
       log(`  ${JSON.stringify(row)}`),
     )
     servers.push(...rows)

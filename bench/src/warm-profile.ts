@@ -20,8 +20,7 @@ for (const framework of frameworks) {
     framework,
     Number(secondsArg),
     Number(roundsArg),
-    inlining,
-    entry,
+    { inlining, entry },
   )
   const own = new Map<string, number>()
   let busy = 0

@@ -50,11 +50,40 @@ export type Variant = "bare" | "middleware" | "counting"
 export type Entry = "watched" | "polled"
 
 /**
- * Load before a server's profile: TurboFan optimised `gate.admit` after 1.1 to 3.3 s of load on
- * Node 22 and 24 here (Maglev runs it until then: other code, which allocates where TurboFan's
- * does not).
+ * Load before a server is measured: TurboFan optimised `gate.admit` after 1.1 to 3.3 s of load
+ * on Node 22 and 24 here (Maglev runs it until then: other code, which allocates where
+ * TurboFan's does not).
  */
 export const WARM_UP_SECONDS = 5
+
+/** How a measured server runs. */
+export interface ServerSetup {
+  /** Default "watched". */
+  entry?: Entry
+  /** TurboFan inlining; default on. */
+  inlining?: boolean
+  /** Load before measuring; default WARM_UP_SECONDS. */
+  warmUpSeconds?: number
+}
+
+export type StartedServer = Awaited<ReturnType<typeof startServer>>
+
+/** Starts one app, loads it until warm (its first request is cold), measures it, stops it. */
+export async function withWarmServer<T>(
+  framework: string,
+  variant: Variant,
+  setup: ServerSetup,
+  measure: (server: StartedServer) => Promise<T>,
+): Promise<T> {
+  const flags = setup.inlining === false ? ["--no-turbo-inlining"] : []
+  const server = await startServer(framework, variant, flags, setup.entry)
+  try {
+    await load(server.url, setup.warmUpSeconds ?? WARM_UP_SECONDS)
+    return await measure(server)
+  } finally {
+    await stop(server.child)
+  }
+}
 
 export async function startServer(
   framework: string,
@@ -166,24 +195,18 @@ export function shareOf(profile: CpuProfile): ProfileShare {
  * (the framework's `next` inlined into a middleware counts as the middleware's): `inlining:
  * false` runs the server with TurboFan inlining off, so that every function's time is its own.
  */
-export async function profileOnce(
+export function profileOnce(
   framework: string,
   seconds: number,
-  inlining = true,
-  variant: Variant = "middleware",
-  entry: Entry = "watched",
+  variant: Variant,
+  setup: ServerSetup,
 ): Promise<ProfileShare> {
-  const flags = inlining ? [] : ["--no-turbo-inlining"]
-  const server = await startServer(framework, variant, flags, entry)
-  try {
-    await load(server.url, WARM_UP_SECONDS) // the first (cold) request, then optimised code
+  return withWarmServer(framework, variant, setup, async (server) => {
     await fetch(`${server.probeUrl}/profile/start?intervalMicros=${PROFILE_INTERVAL_US}`)
     await load(server.url, seconds)
     const profile = (await (await fetch(`${server.probeUrl}/profile/stop`)).json()) as CpuProfile
     return shareOf(profile)
-  } finally {
-    await stop(server.child)
-  }
+  })
 }
 
 const percentOf = (part: number, whole: number) => round((100 * part) / whole, 2)
@@ -198,14 +221,13 @@ export async function profileShares(
   framework: string,
   seconds: number,
   rounds: number,
-  inlining = true,
-  entry: Entry = "watched",
+  setup: ServerSetup = {},
 ) {
   const shares: ProfileShare[] = []
   const bare: ProfileShare[] = []
   for (let i = 0; i < rounds; i++) {
-    shares.push(await profileOnce(framework, seconds, inlining, "middleware", entry))
-    bare.push(await profileOnce(framework, seconds, inlining, "bare"))
+    shares.push(await profileOnce(framework, seconds, "middleware", setup))
+    bare.push(await profileOnce(framework, seconds, "bare", setup))
   }
   const each = shares.map((s) => percentOf(s.oursMicros, s.busyMicros))
   return {
@@ -230,8 +252,11 @@ export async function measureWarmOverhead(settings: {
   rounds: number
   /** CPU profiles of the loaded middleware server, each `seconds` long. */
   profileRounds: number
+  /** Load on each server before it is measured; default WARM_UP_SECONDS. */
+  warmUpSeconds?: number
   log: (line: string) => void
 }): Promise<WarmOverhead[]> {
+  const warmUpSeconds = settings.warmUpSeconds ?? WARM_UP_SECONDS
   const results: WarmOverhead[] = []
   for (const framework of FRAMEWORKS) {
     if (!existsSync(here(`../../packages/${framework}/src/index.ts`))) {
@@ -243,7 +268,7 @@ export async function measureWarmOverhead(settings: {
     const counting = await startServer(framework, "counting")
     const servers = { bare, middleware, counting }
     try {
-      for (const server of Object.values(servers)) await load(server.url, 1) // warm up first
+      for (const server of Object.values(servers)) await load(server.url, warmUpSeconds)
       const runs: Record<Variant, Run[]> = { bare: [], middleware: [], counting: [] }
       for (let round = 0; round < settings.rounds; round++) {
         const order: Variant[] =
@@ -267,13 +292,13 @@ export async function measureWarmOverhead(settings: {
           m("bare", "cpuMicrosPerRequest") / m("middleware", "cpuMicrosPerRequest"),
           3,
         ),
-        ...(await profileShares(framework, settings.seconds, settings.profileRounds).then(
-          ({ pooled, range, passThrough }) => ({
-            profileSharePercent: pooled,
-            profileShareRange: range,
-            passThroughSharePercent: passThrough,
-          }),
-        )),
+        ...(await profileShares(framework, settings.seconds, settings.profileRounds, {
+          warmUpSeconds,
+        }).then(({ pooled, range, passThrough }) => ({
+          profileSharePercent: pooled,
+          profileShareRange: range,
+          passThroughSharePercent: passThrough,
+        }))),
         countingRps: round(m("counting", "rps"), 0),
         countingCpuMicrosPerRequest: round(m("counting", "cpuMicrosPerRequest")),
         countingCpuRatio: round(
