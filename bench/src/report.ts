@@ -287,6 +287,7 @@ ${table(
     "server CPU µs/req with",
     "CPU ratio",
     "our share of server CPU",
+    "our share, by samples",
     "pass-through's share (bare app)",
   ],
   r.warmOverhead.map((w) => [
@@ -301,6 +302,7 @@ ${table(
     w.middlewareCpuMicrosPerRequest,
     w.cpuRatio,
     `${w.profileSharePercent} % (${w.profileShareRange.join("–")})`,
+    `${w.profileSampleSharePercent} % (${w.profileSampleShareRange.join("–")})`,
     `${w.passThroughSharePercent} %`,
   ]),
 )}
@@ -312,7 +314,10 @@ between runs) is steadier: its ratio, bare ÷ with, is the throughput ratio a CP
 would see. Steadier still is a CPU profile of the loaded middleware server, once warm (its own
 inspector session, a sample every 100 µs): "our share" is the share of its busy time spent in scale-from-zero's
 own code (core and the adapter), which bounds what the middleware can cost: all samples of
-several profiles pooled, and in brackets the lowest and highest single profile. V8 charges a
+several profiles pooled, and in brackets the lowest and highest single profile. "By samples"
+counts every sample once: weighted by time, a sample after the server was descheduled (other
+processes on the two cores) carries that whole pause, up to hundreds of milliseconds, to the
+function it lands in, which moves single profiles by up to 1.5 points. V8 charges a
 function inlined into another to the outer one: the framework's \`next\` (Hono's whole dispatch
 of the handler) inlined into a middleware counts as the middleware's. The last column is what the
 bare app's middleware, which only calls \`next()\`, is charged the same way (profiled in between).

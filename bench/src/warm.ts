@@ -27,6 +27,13 @@ export interface WarmOverhead {
   profileSharePercent: number
   /** The lowest and highest share of one profile. */
   profileShareRange: [number, number]
+  /**
+   * The same share with every sample counted once, whatever its interval: a server descheduled
+   * for a while (other processes on the cores) puts that whole pause on its next sample's
+   * function, which the share by time charges to that function.
+   */
+  profileSampleSharePercent: number
+  profileSampleShareRange: [number, number]
   /** The bare app's pass-through middleware's share, profiled the same way (pooled, %). */
   passThroughSharePercent: number
   /** With scaleToZero on (every request counted in flight until its response ends). */
@@ -165,6 +172,11 @@ export interface ProfileShare {
   ours: Map<string, number>
   /** Self time of the bare app's middleware (pass-through.ts), which only calls `next()`. */
   passThroughMicros: number
+  /** The same, in samples (each counted once, whatever its interval). */
+  busySamples: number
+  oursSamples: number
+  oursBySamples: Map<string, number>
+  passThroughSamples: number
 }
 
 export function shareOf(profile: CpuProfile): ProfileShare {
@@ -174,17 +186,27 @@ export function shareOf(profile: CpuProfile): ProfileShare {
     oursMicros: 0,
     ours: new Map(),
     passThroughMicros: 0,
+    busySamples: 0,
+    oursSamples: 0,
+    oursBySamples: new Map(),
+    passThroughSamples: 0,
   }
   profile.samples.forEach((id, i) => {
     const frame = frames.get(id)
     const micros = profile.timeDeltas[i] ?? 0
     if (frame === undefined || frame.functionName === "(idle)") return
     share.busyMicros += micros
-    if (frame.url.endsWith("/pass-through.ts")) share.passThroughMicros += micros
+    share.busySamples++
+    if (frame.url.endsWith("/pass-through.ts")) {
+      share.passThroughMicros += micros
+      share.passThroughSamples++
+    }
     if (!OUR_CODE.test(frame.url)) return
     share.oursMicros += micros
+    share.oursSamples++
     const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*\/packages\//, "")}`
     share.ours.set(key, (share.ours.get(key) ?? 0) + micros)
+    share.oursBySamples.set(key, (share.oursBySamples.get(key) ?? 0) + 1)
   })
   return share
 }
@@ -230,12 +252,22 @@ export async function profileShares(
     bare.push(await profileOnce(framework, seconds, "bare", setup))
   }
   const each = shares.map((s) => percentOf(s.oursMicros, s.busyMicros))
+  const eachBySamples = shares.map((s) => percentOf(s.oursSamples, s.busySamples))
   return {
     pooled: percentOf(sum(shares.map((s) => s.oursMicros)), sum(shares.map((s) => s.busyMicros))),
     range: [Math.min(...each), Math.max(...each)] as [number, number],
     passThrough: percentOf(
       sum(bare.map((s) => s.passThroughMicros)),
       sum(bare.map((s) => s.busyMicros)),
+    ),
+    pooledBySamples: percentOf(
+      sum(shares.map((s) => s.oursSamples)),
+      sum(shares.map((s) => s.busySamples)),
+    ),
+    rangeBySamples: [Math.min(...eachBySamples), Math.max(...eachBySamples)] as [number, number],
+    passThroughBySamples: percentOf(
+      sum(bare.map((s) => s.passThroughSamples)),
+      sum(bare.map((s) => s.busySamples)),
     ),
     shares,
   }
@@ -294,9 +326,11 @@ export async function measureWarmOverhead(settings: {
         ),
         ...(await profileShares(framework, settings.seconds, settings.profileRounds, {
           warmUpSeconds,
-        }).then(({ pooled, range, passThrough }) => ({
+        }).then(({ pooled, range, passThrough, pooledBySamples, rangeBySamples }) => ({
           profileSharePercent: pooled,
           profileShareRange: range,
+          profileSampleSharePercent: pooledBySamples,
+          profileSampleShareRange: rangeBySamples,
           passThroughSharePercent: passThrough,
         }))),
         countingRps: round(m("counting", "rps"), 0),
