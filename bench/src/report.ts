@@ -205,7 +205,40 @@ keep-alive\`, so Node's agent gave the next queued request a connection the prov
 465–488 of each 1 000 released requests were answered 400 in run 5. The entry now sends \`Connection:
 keep-alive\` upstream (http-proxy-middleware's \`headers\` option); runs 6–7 answered every request.
 
+#### Where a release burst's CPU goes (session 4)
 
+Measured with a local copy of the harness that reads each gateway thread's CPU from
+\`/proc/PID/task/*/stat\` before and after each drain, and can run part d before part b or start
+the example with extra \`node\` flags (the copy is not committed). 2026-11-30, 13:25–13:50 UTC,
+with other work on the machine from 13:40 (load average 2–4): compare within a run.
+
+- **Half of the example's CPU in a release is V8 compiling, on its helper threads.** Fresh
+  process, three releases of 1 000: main thread 190, 140, 110 ms; V8's helper threads 130, 180,
+  130 ms (Go: 160, 70, 150 ms in all). With \`--no-concurrent-recompilation\` the helper threads
+  fall to 20, 30, 10 ms and the main thread rises to 280, 210, 150 ms: that time is TurboFan's.
+- **Warm traffic first does not take it away.** Part d first (about 80 000 warm requests), then
+  part b: release CPU 290, 280, 170 ms against Go's 150, 110, 80. \`--trace-opt --trace-deopt\`
+  shows 50–80 TurboFan compiles in each release, after deoptimisations of Node's http and
+  stream code ("wrong map") and of code that had embedded objects gone since ("weak objects",
+  "code dependencies": undici's connections to the provider, closed while the requests were
+  held, and their parsers).
+- **The main thread is busy 40 % of a drain.** A sampling profile (\`--cpu-prof\`, 200 µs) of three
+  drains after warm traffic: 104–170 ms busy over 277–388 ms; of that, \`writev\` 15 %, undici
+  16 %, node:net 7 %, streams 7 %, \`writeLatin1String\` 7 %, garbage collection 7 %, \`close\`
+  4 %, Koa 4 % and its on-finished 3 %, scale-from-zero's core 3.3 %, \`getpeername\` (the
+  \`X-Forwarded-For\` address) 3.3 %. The rest of the drain the process waits for the provider
+  stand-in and the client, which share the two cores with it (and with its compiler thread).
+- **Tried, no change beyond the noise** (three releases each, fresh process): a larger young
+  generation (\`--max-semi-space-size=32\`: 300, 230, 280 ms), baseline code at once
+  (\`--always-sparkplug\`: 330, 320, 270), no bytecode flushing (\`--no-flush-bytecode\`: 350, 300,
+  270), a later tier-up (\`--interrupt-budget\` ×8: helper threads 20–60 ms, the main thread
+  busier); \`--no-opt\` 240, 230, 170 ms, but its warm path is slower. Nor did dropping the one
+  property scale-from-zero adds to a released response (the Server-Timing \`writeHead\` wrap):
+  \`pnpm bench\`'s release burst, 8 rounds twice each way, CPU median 110–130 ms with it and
+  without.
+
+What is left of target 2 is V8's compilation of Node's and undici's code in every burst and
+Node's per-connection costs, not scale-from-zero's code (3.3–4.7 % of the drain).
 `
 
 export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
@@ -634,6 +667,18 @@ ${PEER_RUN}## Fixes made from these measurements
 
 Recorded when they were made (same machine kind, quick mode unless said), not re-measured by this run:
 
+- **Counting requests in flight** (issue #17, session 4; \`scaleToZero\`, \`scaleOut\`,
+  \`countInFlight\`): a heap profile of warm counted requests (the benchmark's \`counting\` server,
+  TurboFan inlining off, 3 s of load after 1 s of warm-up, a sample every 128 bytes) put the Node
+  bridge's \`once("close")\` wrapper and the closure \`open\` made per request first, then the idle
+  tracker's \`name.namespace\` key string. The idle tracker now finds a service through namespace
+  → name maps (one \`ServiceMap\`, which the function cache uses too), and the Node bridge counts
+  a response's end with the service's own \`finished\` as its \`close\` listener. Bytes our code
+  allocates per warm counted request, before → after: Express 316.5 → 85.9 (of that, about 70
+  come from reading Express's re-prototyped response, \`response.closed\` and \`response.on\`: 0.9
+  with neither), Koa 248.9 → 17.0 (the time of the last finish), Hono 701 (unchanged: its bridge
+  counts a body to its end, through an async frame; not yet done on @hono/node-server, where the
+  same \`close\` listener would serve).
 - **Memory per held request, third pass** (issue #17): heap snapshots of 2 000 requests held
   through Express, diffed against a bare Express app holding the same requests, put the Node
   bridge's AbortController first (an EventTarget with two maps and their tables, and a Listener
