@@ -350,7 +350,8 @@ own code (core and the adapter), which bounds what the middleware can cost: all 
 several profiles pooled, and in brackets the lowest and highest single profile. "By samples"
 counts every sample once: weighted by time, a sample after the server was descheduled (other
 processes on the two cores) carries that whole pause, up to hundreds of milliseconds, to the
-function it lands in, which moves single profiles by up to 1.5 points. V8 charges a
+function it lands in, which moved single profiles by more than a point (one Koa profile: 1.43 %
+by time, 0.26 % by samples). V8 charges a
 function inlined into another to the outer one: the framework's \`next\` (Hono's whole dispatch
 of the handler) inlined into a middleware counts as the middleware's. The last column is what the
 bare app's middleware, which only calls \`next()\`, is charged the same way (profiled in between).
@@ -829,6 +830,68 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   lighter framework makes our fixed cost per request a larger share. Hono, inlining off: the web
   bridge reading the path off the URL 0.55 %, the OpenFaaS resolver matching the service name
   0.5 %, the cached entry's two map lookups 0.2 %, the gate 0.2 %, the middleware 0.2 %.
+- **Warm path on Hono: our share under 1 %** (issue #17, point 3; 2026-11-30, Node 20.20.2, 2
+  cores shared with other sessions' CI runs, benchmarks and callgrind jobs: load average 2.2–7.5
+  at the start of the runs). Where Hono's share went, by \`warm-profile\` with inlining off and by
+  callgrind (a loop calling the real middleware with a Hono \`Context\` per call, inlining off,
+  instructions per call): the web bridge compared Hono's \`c.req.path\` with the URL (\`endsWith\`)
+  and searched the path's start (two \`indexOf\`); it pointed the reused request view at each
+  request (two young objects stored into an old one, a write barrier each); the resolver ran
+  \`startsWith("/function/")\` and \`startsWith(name, 10)\`; the status cache probed two maps; and
+  each warm pass called the gate's own status tracker, an observer with no \`request\` method.
+  Comparing 14 characters costs about 350 instructions with \`endsWith\` or \`indexOf\`, 650–900
+  with \`startsWith\` or a \`charCodeAt\` loop (scratch loops under callgrind), however the strings
+  are stored. What changed:
+  - The gate has a warm admit of its own for the bridges. Where its admit reads nothing of a
+    request but the path (the OpenFaaS resolver, no \`prewarm\` hints, no \`keepsAwake\` while
+    requests are counted), a request whose path names a recently resolved service that is
+    cached and ready passes without a view: the web bridge reads the path in place in the URL,
+    from where it begins, and no longer compares it with Hono's path first (which is decoded and
+    lacks the query: \`/function/%65cho\` is still refused 400, as before, not read as
+    \`/function/echo\`). Any other request is admitted in full, as before. Express and Koa take
+    the same way with their \`originalUrl\`.
+  - The resolver keeps each recent service's path head (\`/function/echo\`) and recognises it by
+    one \`endsWith\` at the head's length, once the name is seen to end there; the status cache
+    answers a repeated lookup of one service without a map probe (its last answer, forgotten on
+    every set and delete); the status tracker no longer hears each warm pass; the bridge finds
+    the host after \`http://\` and \`https://\` without searching for \`//\`.
+  - \`warm-profile\` (and section 1's table) gives each share by samples too: weighted by time, a
+    sample after the server was descheduled carries that whole pause to the function it lands in
+    (pauses up to 490 ms in one 3 s profile at load 9): a Koa profile at 1.43 % by time was
+    0.26 % by samples, the other two of its run 0.31 and 0.35 % by time, 0.34 and 0.32 % by samples.
+
+  Tests through a real Hono app on @hono/node-server, raw paths sent as written (encoded names
+  and paths, query strings, trailing slashes, \`/async-function/\`, names beginning alike, paths of
+  no service), with the OpenFaaS resolver (the warm admit) and the same resolver wrapped in a
+  function of the user's (admitted in full) deciding alike; core tests that \`keepsAwake\`, hints
+  and a resolver of the user's still see every warm request.
+
+  Instructions per warm request in the middleware and all it calls (callgrind, 1.1 M calls,
+  inlining off): 2 745 → 1 191. Our share of the loaded server's CPU profile
+  (\`warm-profile.ts 3 3 [--no-inlining] FRAMEWORK\`, old and new code in interleaved runs of 3
+  profiles each: 3 runs for Hono, 2 for Express and Koa): each run's pooled share, before → after,
+  and in brackets the lowest and highest single profile:
+
+  | adapter | inlining | by time, before | by time, after | by samples, before | by samples, after |
+  | --- | --- | --- | --- | --- | --- |
+  | Hono | on | 1.57, 1.35, 1.37 (1.27–2.02) | 1.01, 0.80, 0.74 (0.49–1.31) | 1.48, 1.21, 1.35 (1.06–1.66) | 0.74, 0.74, 0.66 (0.62–0.82) |
+  | Hono | off | 1.37, 1.24, 1.37 (1.06–1.82) | 0.75, 0.80, 0.82 (0.46–0.99) | 1.35, 1.19, 1.29 (1.07–1.54) | 0.66, 0.88, 0.79 (0.50–1.05) |
+  | Express | on | 0.55, 0.43 (0.27–0.71) | 0.22, 0.21 (0.16–0.25) | 0.50, 0.47 (0.37–0.59) | 0.30, 0.30 (0.27–0.35) |
+  | Express | off | 0.63, 0.60 (0.35–1.06) | 0.27, 0.55 (0.18–0.84) | 0.54, 0.47 (0.44–0.61) | 0.36, 0.35 (0.26–0.41) |
+  | Koa | on | 0.68, 1.03 (0.49–1.49) | 0.27, 0.70 (0.19–1.43) | 0.60, 0.73 (0.57–0.82) | 0.33, 0.31 (0.25–0.41) |
+  | Koa | off | 0.82, 0.96 (0.38–1.47) | 0.82, 0.48 (0.45–1.15) | 0.81, 0.68 (0.52–0.90) | 0.41, 0.39 (0.35–0.51) |
+
+  With inlining on, Hono's own dispatch of the next handler is inlined into our middleware's
+  frame: the bare app's pass-through middleware, which only calls \`next()\`, is charged 0.29 % by
+  time and 0.30 % by samples the same way. Of Hono's remaining share, the comparison of the
+  service's path head and the search of the path's start are most. Allocation
+  (\`warm-alloc.ts 100000 4 128\`), before → after: tight loop with a watched entry, bytes per
+  admit (heap growth / ours by the heap profile), gate 0.63/0 → 0.08/0, Node bridge 0.26/0 →
+  0.04/0, web bridge 0.12/0 → 0.08/0; with a polled entry 16 bytes before and after (the clock,
+  \`performance.now()\` on Node 20, not touched here; after, V8 inlines the whole warm path into
+  the loop, which the profile then charges); through the servers, bytes per request in our
+  frames: Express 0.4 → 0.4, Koa 0.2 → 0.3, Hono 0.3 → 0.3 (10 s runs after: 0.3, 0.2, 0: the
+  3–8 KB per run do not grow with it, as before).
 - **Memory per held request, again** (issue #17): a heap sampling profile of 5 000 held requests
   put the gate's two nested async frames (\`wait\` around \`holdUntilReady\`) and the hold's
   telemetry (an object with two closures, and an attribute set made even with no meter) first.
