@@ -680,6 +680,74 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   with neither), Koa 248.9 → 17.0 (the time of the last finish), Hono 701 (unchanged: its bridge
   counts a body to its end, through an async frame; not yet done on @hono/node-server, where the
   same \`close\` listener would serve).
+- **Warm path: the polled freshness check allocates nothing on Node 20 and 22** (issue #17, point
+  3; 2026-11-30, Node 20.20.2, 22.23.3 and 24.21.0, 2 cores shared with other sessions, load 3–9).
+  A warm request for a service whose status the gate polls (a backend without \`watch\`, such as the
+  OpenFaaS provider's) allocated 16 bytes on Node 20 and 22: the clock. Where the box is made:
+  \`performance.now()\` ends in Node's C++ \`now\` callback, whose double V8 boxes as it returns it (a
+  heap number, before any JavaScript sees the value), so no shape of our code keeps it unboxed:
+  compared at once against a double field, in a three-line loop where everything is inlined, it
+  costs 16.0 bytes a call on Node 20 and 22 (0.9 on Node 24, a fast API call); \`Date.now()\` and
+  \`process.uptime()\` 16.0 on all three. No integer clock is free either: \`Date.now()\` is an integer
+  past the small-integer range, boxed by its C++ builtin, and rounding \`performance.now()\` comes
+  after the box. \`process.hrtime()\` allocates nothing when TurboFan inlines it (244 bytes of
+  bytecode) and escape analysis drops its array, as in that loop, but in \`gate.admit\` it cost 32 to
+  64 bytes (Node 20 and 24; Node 22 through the web bridge), where TurboFan left it a call or kept
+  its array; turning \`process.hrtime.bigint()\` into a number (\`Number(…)\`) costs 40–56 bytes.
+  \`process.hrtime.bigint()\` kept a BigInt is free: a function small enough that TurboFan inlines it
+  whatever the budget (a fast API call that writes a BigUint64Array), whose BigInt TurboFan
+  subtracts and compares in 64-bit registers (admit's optimised code: "not a BigInt64" checks, no
+  allocation). So on Node a cached status now ages in nanoseconds from \`process.hrtime.bigint()\`:
+  the spans (\`cacheExpiry\`, \`cacheExpiry + maxStaleMs\`) are made once, and the check returns
+  \`fresh\`, \`stale\` or \`expired\` (the same freshness as before: fresh for \`cacheExpiry\` after the
+  read, on a monotonic clock; a watched entry still reads no clock). Bun, Deno and Workers keep
+  \`performance.now()\`: on Bun every such BigInt is a heap cell (two per check, counted by
+  \`bun:jsc\`'s heap statistics over 20 000 checks; none with \`performance.now()\`), on Deno 2.9.6
+  both allocate nothing and the BigInt is 20 ns slower. No timer is needed. A check alone,
+  2 000 000 calls, 5 rounds: \`performance.now()\` 41.0–43.0, 40.7–42.9, 36.2–44.2 ns;
+  \`process.hrtime.bigint()\` 33.9–35.2, 35.0–40.1, 34.6–42.1 ns (Node 20, 22, 24).
+
+  Heap bytes per warm admit of a polled entry, \`warm-alloc\`'s loop (100 000 admits, no scavenge,
+  two runs each, old and new interleaved: heap growth, and ours by the heap profile), before →
+  after, on the gate, Node bridge and web bridge paths: Node 20 16.02–16.05 (16.00–16.21) →
+  0.02–0.04 (0); Node 22 16.07–16.21 (16.00–16.24) → 0.07–0.21 (0–0.06); Node 24 0.13–0.42 (0) →
+  0.13–0.53 (0); a watched entry 0.02–0.50 (0–0.06) before and after. \`pnpm admit\`'s loop
+  (2 000 000 admits, gate, 6 rounds, old and new interleaved; scavenges may run): heap growth
+  7.27–7.39 MB → 0.01–0.13 MB (Node 20), 7.27–15.51 → 0.01–0.02 (Node 22), 0.01–0.02 both (Node
+  24); ns per admit, median (lowest–highest): Node 20 80.9 (77.2–88.6) → 74.1 (70.5–82.9), Node 22
+  75.8 (71.1–95.2) → 70.5 (65.7–81.9), Node 24 63.1 (60.1–66.4) → 62.3 (60.4–65.3); through the
+  Node bridge 82.2 → 83.6, 81.5 → 67.3, 66.2 → 63.2. Through the real servers (\`warm-alloc\`, a
+  polled entry with an hour's \`cacheExpiry\`, TurboFan inlining on, 3 s sampled after 5 s of load),
+  bytes per request in core's frames before → after: Node 20 Express 17.5 → 0, Koa 16.8 → 0, Hono
+  17.0 → 0; Node 22 16.3 → 0, 17.3 → 0, 16.6 → 0; Node 24 0 → 0 on all three; a watched entry 0
+  before and after, inlining on or off. Before TurboFan has optimised it (Sparkplug, or Maglev on
+  Node 22 and 24) the warm admit allocates either way, less than before: 232 → 176 bytes per admit
+  (Node 24's Maglev 216 → 176), though the check alone costs more there (two 24-byte BigInts, 48
+  bytes, where \`performance.now()\` cost 37–38, or 21 in Node 24's Maglev).
+
+  Our share of the loaded server's CPU profile, polled entry (\`warm-profile --polled\`, 3 s
+  profiles, 2 per run, runs old, new, new, old per Node version), mean of the two pooled runs
+  (lowest–highest profile), before → after: Node 20 Express 0.68 % (0.38–1.40) → 0.39 %
+  (0.31–0.46), Koa 0.87 (0.58–1.16) → 0.78 (0.57–1.11), Hono 1.48 (0.80–2.11) → 1.64 (1.09–1.97);
+  Node 22 0.72 (0.55–0.94) → 0.91 (0.79–1.14), 0.96 (0.73–1.15) → 0.93 (0.62–1.40), 2.37
+  (1.39–4.44) → 1.93 (1.52–2.45); Node 24 0.75 (0.43–1.04) → 0.99 (0.80–1.23), 0.82 (0.70–0.97) →
+  0.82 (0.64–0.95), 1.79 (1.57–2.33) → 2.42 (2.06–3.04). The clock's own frame is 0.02–0.09 % of
+  them; what moves from run to run is elsewhere (the Hono middleware's frame, with Hono's dispatch
+  inlined into it, 0.7–2.3 %; the reused view 0.004–0.39 %; the resolver's \`recentTarget\`
+  0.003–0.31 %).
+
+  Faults of the benchmark itself, found on the way and fixed: the servers' CPU and profiler probes
+  went through the middleware, and as warm-up never sent \`gate.admit\` a path of no service, the
+  first probe request deoptimised it ("insufficient type feedback"), so each heap sample and CPU
+  profile measured admit re-run by Maglev or Sparkplug until TurboFan optimised it again (on Node
+  24 that showed 9–50 bytes per polled request in admit, and at times the telemetry's loop
+  allocating for a watched one): the probes are now answered before the middleware. And a warm-up
+  of 1 s was short of the 1.1–3.3 s of load after which TurboFan optimised admit on Node 22 and 24:
+  servers now warm up 5 s (1 s in quick mode). And the admit loop measured Maglev's code when
+  TurboFan's concurrent job for admit had not finished after the warm-up round (48 bytes per admit,
+  one run in about ten on Node 24 with the BigInt clock): a pause and a second warm-up round now
+  come first (24 runs of 24 clean). The CPU profile shares above and in section 1 measured partly
+  deoptimised code before.
 - **Memory per held request, third pass** (issue #17): heap snapshots of 2 000 requests held
   through Express, diffed against a bare Express app holding the same requests, put the Node
   bridge's AbortController first (an EventTarget with two maps and their tables, and a Listener
