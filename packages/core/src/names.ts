@@ -133,7 +133,7 @@ export function recentTarget(text: string, offset: number): ServiceTarget | unde
       const c = text.charCodeAt(end)
       if (c !== 47 && c !== 63 && c !== 35) continue
     }
-    // endsWith at the head's end is startsWith(head, offset), several times faster in V8.
+    // endsWith at the head's end is startsWith(head, offset), two to three times faster in V8.
     if (text.endsWith(head, end)) return recentTargets[i]
   }
   return undefined

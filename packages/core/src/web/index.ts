@@ -97,7 +97,8 @@ const admitThroughView = admitThroughReusedView<WebRequestHead>(
 )
 
 /**
- * `gate.admit(toGateRequest(request))` without making a view per request. `knownPath` is the
+ * `gate.admit(toGateRequest(request))` without making a view per request; a warm request for a
+ * recently resolved service is read in place in the URL, with no view at all. `knownPath` is the
  * URL's path a framework has already read off it (Hono's `c.req.path`): used when the URL's
  * path and query are exactly it, so no string is sliced. The GateRequest the gate's callbacks
  * (resolve, wake, keepsAwake, hints) receive is valid during their call only.
