@@ -596,7 +596,7 @@ ${table(
 )}
 
 With the SDK, the last round's reader counted ${r.telemetryWarmPath.passesCounted} warm requests (the loop and its
-warm-up) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the first, cold request's): no span on the warm path.
+two warm-up rounds) and the exporter held ${r.telemetryWarmPath.holdSpans} hold span (the first, cold request's): no span on the warm path.
 
 ## 6. Whole gateway: the Koa OpenFaaS example
 
