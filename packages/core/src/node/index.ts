@@ -72,8 +72,9 @@ const admitThroughView = admitThroughReusedView<NodeRequestHead>(
 
 /**
  * `gate.admit(toGateRequest(request, path))` without making a view per request (none at all for
- * a warm request for a recently resolved service): the warm path allocates nothing. The GateRequest the gate's callbacks (resolve, wake, keepsAwake, hints)
- * receive is valid during their call only.
+ * a warm request for a recently resolved service): the warm path allocates nothing. The
+ * GateRequest the gate's callbacks (resolve, wake, keepsAwake, hints) receive is valid during
+ * their call only.
  */
 export function admitRequest(
   gate: Gate,
