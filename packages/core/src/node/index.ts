@@ -1,6 +1,7 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http"
 import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
+import { countUntilClosed } from "../count-until-closed.js"
 import {
   coldStartServerTiming,
   type Gate,
@@ -10,9 +11,7 @@ import {
   type GateRequest,
   type GateVerdict,
   type HeaderReader,
-  type Traffic,
 } from "../gate.js"
-
 import { ClientClosedError, HeldResponse } from "../held-response.js"
 import { watchHeldSocket } from "../held-socket.js"
 import {
@@ -161,20 +160,13 @@ function appendAsHeadersGo(response: ServerResponse, name: string, value: string
   } as WriteHead
 }
 
-const NO_TRAFFIC: Traffic = { bytesRead: 0, bytesWritten: 0 }
-
 /**
  * Counts a tracked pass in flight until the response has ended or its connection closed: Node
  * emits `close` on a response in both cases, after `finish` when it completed, so a streamed
  * (SSE, piped) body counts until its last byte. The socket's byte counts are its traffic.
  */
 export function reportFinished(gate: Gate, pass: GatePass, response: ServerResponse): void {
-  const { inFlight } = pass
-  if (inFlight === undefined) return
-  if (response.closed) inFlight.finished()
-  // A response closes once: the service's own `finished` listens, no closure per request.
-  else if (!inFlight.watchesTraffic) response.on("close", inFlight.finished)
-  else response.once("close", gate.open(pass, response.socket ?? NO_TRAFFIC))
+  countUntilClosed(gate, pass, response)
 }
 
 /** Sends a gate reply, unless the client is already gone or an answer already began. */
@@ -309,10 +301,7 @@ export function gateUpgrade(
   path: (request: IncomingMessage) => string | undefined = (request) => request.url,
 ): UpgradeListener {
   const handOn = (pass: GatePass, request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pass.inFlight !== undefined) {
-      if (socket.destroyed) gate.finished(pass)
-      else socket.once("close", gate.open(pass, trafficOf(socket)))
-    }
+    countUntilClosed(gate, pass, socket)
     handler(request, socket as Socket, head)
   }
   return (request, socket, head) => {
@@ -324,11 +313,6 @@ export function gateUpgrade(
       handOn(outcome, request, socket, head)
     })
   }
-}
-
-/** A Node socket counts its own bytes; another Duplex (a test double) has no traffic to read. */
-function trafficOf(socket: Duplex): Traffic {
-  return "bytesRead" in socket && "bytesWritten" in socket ? (socket as Traffic) : NO_TRAFFIC
 }
 
 /** Holds an upgrade until the gate lets it through or answers, forgetting a client that hangs up. */

@@ -2,6 +2,8 @@
  * `@scale-from-zero/core/web`: the bridge between the gate and Web-standard `Request` /
  * `Response`, for adapters on fetch-style runtimes (Hono on Node, Workers, Deno, Bun).
  */
+
+import { countUntilClosed, type NodeClosable } from "../count-until-closed.js"
 import {
   coldStartServerTiming,
   type Gate,
@@ -12,7 +14,6 @@ import {
   type GateVerdict,
   type Traffic,
 } from "../gate.js"
-
 import { type HeldNodeResponse, HeldResponse } from "../held-response.js"
 import { type HeldSocket, watchHeldSocket } from "../held-socket.js"
 import {
@@ -209,16 +210,10 @@ export async function prepareScaleRequest(request: Request): Promise<PreparedSca
   return { ok: true, scaleRequest: result.request, forward }
 }
 
-/** A Node object that says when it closes: an http.ServerResponse or a net.Socket. */
-interface Closable {
-  readonly closed?: boolean
-  once(event: "close", listener: () => void): unknown
-}
-
 /** @hono/node-server's bindings (`c.env`): the Node request and, unless upgraded, its response. */
 interface NodeBindings {
-  incoming?: { socket?: Closable & Traffic & Partial<HeldSocket> }
-  outgoing?: Closable & Partial<HeldNodeResponse> & { socket?: (Closable & Traffic) | null }
+  incoming?: { socket?: NodeClosable & Traffic & Partial<HeldSocket> }
+  outgoing?: NodeClosable & Partial<HeldNodeResponse>
 }
 
 /** Counters for a body streamed through the web bridge: its bytes are its traffic. */
@@ -242,13 +237,8 @@ export function countUntilDone(
 ): Response {
   const node = env as NodeBindings | undefined
   const closable = node?.outgoing ?? node?.incoming?.socket
-  if (closable !== undefined && typeof closable.once === "function") {
-    if (closable.closed === true) {
-      gate.finished(pass)
-      return response
-    }
-    const socket = node?.outgoing?.socket ?? node?.incoming?.socket
-    closable.once("close", gate.open(pass, socket ?? new BodyTraffic()))
+  if (closable !== undefined && typeof closable.on === "function") {
+    countUntilClosed(gate, pass, closable)
     return response
   }
   const { body } = response
