@@ -677,9 +677,20 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   a response's end with the service's own \`finished\` as its \`close\` listener. Bytes our code
   allocates per warm counted request, before → after: Express 316.5 → 85.9 (of that, about 70
   come from reading Express's re-prototyped response, \`response.closed\` and \`response.on\`: 0.9
-  with neither), Koa 248.9 → 17.0 (the time of the last finish), Hono 701 (unchanged: its bridge
-  counts a body to its end, through an async frame; not yet done on @hono/node-server, where the
-  same \`close\` listener would serve).
+  with neither), Koa 248.9 → 17.0 (the time of the last finish), Hono 701 (unchanged then).
+  Session 5: the web bridge counts an @hono/node-server response through the Node bridge's own
+  function (\`countUntilClosed\`, the service's \`finished\` as the \`close\` listener), where it made
+  an \`open\` closure and a \`once\` wrapper per request. Bytes our code allocates per warm counted
+  Hono request, before → after (2026-11-30; the same \`counting\` server, inlining off, 3 s of
+  load, a sample every 128 bytes; before and after interleaved, a fresh server each; 2 cores
+  shared with other sessions, load 0.7–3.9): Node 20.20.2 826–833 → 530–535 (5 pairs, 1 s of
+  warm-up; 830–831 → 533–535 in 3 pairs with 5 s), Node 22.23.3 829–832 → 535–536, Node 24.21.0
+  893–896 → 573–574 (3 pairs each, 5 s). Core's part fell 377–381 → 82–84 (Node 24: 442–445 →
+  122–123): Node's \`_addListener\` putting our listener beside the response's own (66; 106 on
+  Node 24) and the time of the last finish (16). The other ~450 bytes are the Hono adapter's
+  frame (the async step around \`next()\`), untouched. With today's attribution (a Node built-in
+  called from our frame counts as ours) Express measures 84–85 and Koa 251–255, before and after
+  alike (Koa's: 236 in \`_addListener\`, from our frame), not the 17.0 above: not looked into.
 - **Warm path: the polled freshness check allocates nothing on Node 20 and 22** (issue #17, point
   3; 2026-11-30, Node 20.20.2, 22.23.3 and 24.21.0, 2 cores shared with other sessions, load 3–9).
   A warm request for a service whose status the gate polls (a backend without \`watch\`, such as the
