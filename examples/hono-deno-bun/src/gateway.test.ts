@@ -10,6 +10,7 @@ import {
   startRuntimeServer,
 } from "@scale-from-zero/test-kit/runtimes"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readSettings } from "./app.js"
 
 // The example gateway, started as its README says, under the real runtime (Deno.serve, Bun.serve),
 // in front of the faas-provider simulator.
@@ -27,6 +28,31 @@ const commands: Record<Runtime, string[]> = {
   bun: ["--conditions=source", "src/bun.ts"],
 }
 const credentials = { user: "admin", password: "example-secret" }
+
+describe("readSettings", () => {
+  const read = (env: Record<string, string>) => readSettings((name) => env[name])
+
+  it("strips the trailing slashes of OPENFAAS_URL, since paths are appended to it", () => {
+    expect(read({ OPENFAAS_URL: "http://provider:8080/" }).providerUrl).toBe("http://provider:8080")
+    expect(read({ OPENFAAS_URL: "http://gw/openfaas//" }).providerUrl).toBe("http://gw/openfaas")
+    expect(read({}).providerUrl).toBe("http://127.0.0.1:8080")
+  })
+
+  it("reads function_namespace, and upstream_timeout as seconds or a duration", () => {
+    expect(read({})).toEqual({ providerUrl: "http://127.0.0.1:8080" })
+    expect(read({ function_namespace: "team-a", upstream_timeout: "65" })).toMatchObject({
+      functionNamespace: "team-a",
+      timeoutMs: 65_000,
+    })
+    expect(read({ upstream_timeout: "1m5s" }).timeoutMs).toBe(65_000)
+    expect(read({ upstream_timeout: "500ms" }).timeoutMs).toBe(500)
+    for (const bad of ["soon", "-5", "0", "1.5"]) {
+      expect(() => read({ upstream_timeout: bad }), bad).toThrow(
+        `upstream_timeout must be seconds or a duration such as 1m30s, got "${bad}"`,
+      )
+    }
+  })
+})
 
 for (const runtime of ["deno", "bun"] as const) {
   const binary = requireRuntime(runtime)
@@ -46,7 +72,8 @@ for (const runtime of ["deno", "bun"] as const) {
         cwd: folder,
         env: {
           PORT: "0",
-          OPENFAAS_URL: simulator.url,
+          // As often written: a trailing slash must not make the upstream path `//function/…`.
+          OPENFAAS_URL: `${simulator.url}/`,
           OPENFAAS_USER: credentials.user,
           OPENFAAS_PASSWORD: credentials.password,
         },
@@ -100,6 +127,49 @@ for (const runtime of ["deno", "bun"] as const) {
       const invalid = await fetch(`${gateway.url}/function/bad$name`)
       expect(invalid.status).toBe(400)
       await invalid.body?.cancel()
+    })
+
+    it("answers /healthz itself, before the scaling middleware", async () => {
+      const reads = simulator.requests.length
+      for (const method of ["GET", "HEAD"]) {
+        const response = await fetch(`${gateway.url}/healthz`, { method })
+        expect(response.status).toBe(200)
+        expect(await response.text()).toBe(method === "GET" ? "OK" : "")
+      }
+      expect(simulator.requests.length).toBe(reads)
+    })
+
+    it("wakes /function/NAME in function_namespace, holding a request upstream_timeout at most", async () => {
+      const provider = await startFaasProviderSimulator({ startupDelayMs: 1_500 })
+      provider.addFunction("env", "team-b")
+      const second = await startRuntimeServer(binary!, commands[runtime], {
+        cwd: folder,
+        env: {
+          PORT: "0",
+          OPENFAAS_URL: provider.url,
+          function_namespace: "team-b",
+          upstream_timeout: "300ms",
+        },
+      })
+      try {
+        // Found in team-b (openfaas-fn has no env: 404), and given up on after 300 ms, not 1.5 s.
+        const held = await fetch(`${second.url}/function/env`)
+        expect(held.status).toBe(504)
+        await held.body?.cancel()
+        expect(provider.status("env", "team-b")?.replicas).toBe(1)
+        // The wake goes on; the provider routes by its own default namespace, so this one is named.
+        let ready = await fetch(`${second.url}/function/env.team-b/x`)
+        for (let attempt = 0; attempt < 30 && ready.status !== 200; attempt++) {
+          await ready.body?.cancel()
+          ready = await fetch(`${second.url}/function/env.team-b/x`)
+        }
+        expect(ready.status).toBe(200)
+        expect(await ready.text()).toBe("hello from env.team-b (/function/env.team-b/x)")
+        expect(second.stderr()).toBe("")
+      } finally {
+        await second.stop()
+        await provider.close()
+      }
     })
 
     it("answers 502 when the provider cannot be reached for a ready function", async () => {
