@@ -690,7 +690,8 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   Node 24) and the time of the last finish (16). The other ~450 bytes are the Hono adapter's
   frame (the async step around \`next()\`), untouched. With today's attribution (a Node built-in
   called from our frame counts as ours) Express measures 84–85 and Koa 251–255, before and after
-  alike (Koa's: 236 in \`_addListener\`, from our frame), not the 17.0 above: not looked into.
+  alike: 236 of Koa's are in Node's \`_addListener\`, adding our \`close\` listener to the
+  response; why the 17.0 above did not show them was not looked into.
 - **Warm path: the polled freshness check allocates nothing on Node 20 and 22** (issue #17, point
   3; 2026-11-30, Node 20.20.2, 22.23.3 and 24.21.0, 2 cores shared with other sessions, load 3–9).
   A warm request for a service whose status the gate polls (a backend without \`watch\`, such as the
