@@ -9,7 +9,7 @@ import { median, percentile, round } from "./stats.js"
 const NAMESPACE = "openfaas-fn"
 
 /** The Koa OpenFaaS example (or its bare proxy), one process or one worker per core. */
-type Contender = { id: string; variant: "bare" | "gateway"; workers: number }
+type Contender = { id: string; variant: "bare" | "bare-hold" | "gateway"; workers: number }
 const CONTENDERS: Contender[] = [
   { id: "bare proxy", variant: "bare", workers: 1 },
   { id: "gateway", variant: "gateway", workers: 1 },
@@ -30,6 +30,8 @@ export interface WholeGatewayRow {
 }
 
 export interface ReleaseBurstRow {
+  /** "bare hold" (the same app holding on a plain promise) or "gateway" (the example). */
+  contender: string
   held: number
   rounds: number
   /** Ready → first, median, last answer at the client, ms, medians over rounds. */
@@ -37,15 +39,18 @@ export interface ReleaseBurstRow {
   p50Ms: number
   lastMs: number
   lastMsRange: [number, number]
-  /** Gateway CPU from just before ready to the last answer, ms (10 ms ticks). */
+  /** Gateway CPU from just before ready to the last answer, ms (10 ms ticks): every thread. */
   cpuMs: number
   cpuMsRange: [number, number]
+  /** The same, its main (JavaScript) thread only: the rest is V8's helper threads. */
+  mainThreadCpuMs: number
   statuses: Record<string, number>
 }
 
-/** utime + stime of a process in ms, read from /proc (100 ticks per second). */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+/** utime + stime in ms of a process, or of one of its threads, from /proc (100 ticks a second). */
+function cpuMsOf(pid: number, thread?: number): number {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`
+  const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? []
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
@@ -68,6 +73,7 @@ async function startGateway(contender: Contender, providerUrl: string) {
     child,
     url: `http://127.0.0.1:${started.port}`,
     cpuMs: () => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0),
+    mainThreadCpuMs: () => cpuMsOf(child.pid ?? 0, child.pid ?? 0),
   }
 }
 
@@ -153,59 +159,95 @@ function send(url: string): Promise<{ status: number; end: number }> {
   })
 }
 
+const BURST_CONTENDERS: Contender[] = [
+  { id: "bare hold", variant: "bare-hold", workers: 1 },
+  CONTENDERS[1] as Contender,
+]
+
 /**
- * `held` requests for one function at zero are held by the Koa example; the simulator makes it
- * ready `startupDelayMs` after the scale call. From that instant: each answer's arrival at the
- * client, and the gateway's CPU time until the last.
+ * `held` requests for one function at zero are held by each contender (one process each, the
+ * contenders' bursts interleaved); the simulator makes the function ready 1.5–1.6 s after the
+ * scale call. From that instant: each answer's arrival at the client, and the gateway's CPU
+ * time until the last.
  */
-export async function measureReleaseBurst(held: number, rounds: number): Promise<ReleaseBurstRow> {
+export async function measureReleaseBurst(
+  held: number,
+  rounds: number,
+): Promise<ReleaseBurstRow[]> {
   const startupDelayMs = 1500
   const provider = await startFaasProviderSimulator({ startupDelayMs })
-  const gateway = await startGateway(CONTENDERS[1] as Contender, `${provider.url}/`)
-  const results: { first: number; p50: number; last: number; cpu: number }[] = []
-  const statuses: Record<string, number> = {}
+  const gateways = []
+  const results = new Map<
+    string,
+    { first: number; p50: number; last: number; cpu: number; main: number }[]
+  >()
+  const statuses = new Map<string, Record<string, number>>()
   try {
+    for (const contender of BURST_CONTENDERS) {
+      gateways.push({ contender, ...(await startGateway(contender, `${provider.url}/`)) })
+      results.set(contender.id, [])
+      statuses.set(contender.id, {})
+    }
     for (let i = 0; i < rounds + 1; i++) {
-      const name = `burst${i}`
-      provider.addFunction(name, NAMESPACE, { replicas: 0 })
-      const answers = Array.from({ length: held }, () => send(`${gateway.url}/function/${name}`))
-      let scaledAt: number | undefined
-      while (scaledAt === undefined) {
-        await new Promise((resolve) => setTimeout(resolve, 10))
-        scaledAt = provider.requests.find((r) =>
-          r.target.startsWith(`/system/scale-function/${name}`),
-        )?.at
+      for (const gateway of i % 2 === 0 ? gateways : [...gateways].reverse()) {
+        const name = `burst${i}-${gateway.contender.variant}`
+        // Ready at a different point of the 100 ms poll interval each round (the same for both):
+        // a fixed delay would find each holder's polls always at the same phase.
+        const readyAfterMs = startupDelayMs + ((i * 37) % 100)
+        provider.addFunction(name, NAMESPACE, { replicas: 0, startupDelayMs: readyAfterMs })
+        const answers = Array.from({ length: held }, () => send(`${gateway.url}/function/${name}`))
+        let scaledAt: number | undefined
+        while (scaledAt === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 10))
+          scaledAt = provider.requests.find((r) =>
+            r.target.startsWith(`/system/scale-function/${name}`),
+          )?.at
+        }
+        const readyAt = scaledAt + readyAfterMs
+        await new Promise((resolve) => setTimeout(resolve, readyAt - 20 - performance.now()))
+        const cpuBefore = gateway.cpuMs()
+        const mainBefore = gateway.mainThreadCpuMs()
+        const done = await Promise.all(answers)
+        const cpu = gateway.cpuMs() - cpuBefore
+        const main = gateway.mainThreadCpuMs() - mainBefore
+        const ends = done.map((a) => a.end - readyAt)
+        const counts = statuses.get(gateway.contender.id) ?? {}
+        for (const a of done) counts[a.status] = (counts[a.status] ?? 0) + 1
+        // The first round warms each gateway's code up: not recorded.
+        if (i > 0) {
+          results.get(gateway.contender.id)?.push({
+            first: Math.min(...ends),
+            p50: median(ends),
+            last: Math.max(...ends),
+            cpu,
+            main,
+          })
+        }
+        provider.removeFunction(name, NAMESPACE)
       }
-      const readyAt = scaledAt + startupDelayMs
-      await new Promise((resolve) => setTimeout(resolve, readyAt - 20 - performance.now()))
-      const cpuBefore = gateway.cpuMs()
-      const done = await Promise.all(answers)
-      const cpu = gateway.cpuMs() - cpuBefore
-      const ends = done.map((a) => a.end - readyAt)
-      for (const a of done) statuses[a.status] = (statuses[a.status] ?? 0) + 1
-      // The first round warms the gateway's code up: not recorded.
-      if (i > 0) {
-        results.push({ first: Math.min(...ends), p50: median(ends), last: Math.max(...ends), cpu })
-      }
-      provider.removeFunction(name, NAMESPACE)
     }
   } finally {
-    await stopGateway(gateway.child)
+    for (const g of gateways) await stopGateway(g.child)
     await provider.close()
   }
-  const lasts = results.map((r) => r.last)
-  const cpus = results.map((r) => r.cpu)
-  return {
-    held,
-    rounds,
-    firstMs: round(median(results.map((r) => r.first)), 1),
-    p50Ms: round(median(results.map((r) => r.p50)), 1),
-    lastMs: round(median(lasts), 1),
-    lastMsRange: [round(Math.min(...lasts), 1), round(Math.max(...lasts), 1)],
-    cpuMs: median(cpus),
-    cpuMsRange: [Math.min(...cpus), Math.max(...cpus)],
-    statuses,
-  }
+  return BURST_CONTENDERS.map(({ id }) => {
+    const v = results.get(id) ?? []
+    const lasts = v.map((r) => r.last)
+    const cpus = v.map((r) => r.cpu)
+    return {
+      contender: id,
+      held,
+      rounds,
+      firstMs: round(median(v.map((r) => r.first)), 1),
+      p50Ms: round(median(v.map((r) => r.p50)), 1),
+      lastMs: round(median(lasts), 1),
+      lastMsRange: [round(Math.min(...lasts), 1), round(Math.max(...lasts), 1)],
+      cpuMs: median(cpus),
+      cpuMsRange: [Math.min(...cpus), Math.max(...cpus)],
+      mainThreadCpuMs: median(v.map((r) => r.main)),
+      statuses: statuses.get(id) ?? {},
+    }
+  })
 }
 
 export { percentile }

@@ -162,7 +162,7 @@ const wholeGateway = await measureWholeGateway({
 })
 for (const row of wholeGateway) log(`  ${JSON.stringify(row)}`)
 const releaseBurst = await measureReleaseBurst(1000, settings.burstRounds)
-log(`  ${JSON.stringify(releaseBurst)}`)
+for (const row of releaseBurst) log(`  ${JSON.stringify(row)}`)
 
 const results = {
   mode: quick ? "quick" : "full",
