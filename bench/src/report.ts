@@ -239,6 +239,41 @@ with other work on the machine from 13:40 (load average 2–4): compare within a
 
 What is left of target 2 is V8's compilation of Node's and undici's code in every burst and
 Node's per-connection costs, not scale-from-zero's code (3.3–4.7 % of the drain).
+
+#### Release bursts on Node 20, 22 and 24, and on Bun (session 5)
+
+\`compare.mjs --only=b --held=1000 --held-repeats=4\` with a local copy of the harness that runs the
+Koa example on a chosen \`node\` binary and reads its threads' CPU (not committed), 2026-11-30
+between 16:30 and 16:49 UTC, no other session running (load average 0.5–1.8; one helper session
+ran tests throughout). Each run is a fresh gateway process, its four releases interleaved with
+Go's; figures are ours ÷ Go's in the same release, median (range) over the releases.
+
+| Koa example on | releases | last answer ÷ Go | releases ≤ 1× | CPU ÷ Go | releases ≤ 2× | ours: CPU ms (main thread) | Go: CPU ms |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| Node 20.20.2 | 8 | 1.22 (0.85–1.88) | 2 | 1.94 (1.23–3.25) | 5 | 260 (120) | 100 |
+| Node 22.23.3 | 8 | 1.11 (1.01–2.34) | 0 | 1.81 (1.64–2.80) | 5 | 230 (110) | 105 |
+| Node 24.21.0 | 8 | 1.30 (0.89–1.59) | 1 | 1.87 (1.27–2.10) | 7 | 170 (130) | 100 |
+
+On Node 24 V8's helper threads spend less (100–120 ms in a process's first release, 20–50 ms in
+its fourth; on Node 20 130–140 and 50–70 ms), so the CPU ratio sits at about 2×; the last answer does
+not follow, on any version. Where our release spends its time is not scale-from-zero: \`pnpm
+bench\`'s release burst now runs the same Koa app and proxy holding the requests on one plain
+promise beside the example ("Release burst" above), and the two cost the same within the rounds'
+spread.
+
+The Hono example on Bun 1.4.5, in one run of the harness's copy that starts several of ours
+(\`OURS=koa,hono-bun\`, six releases each, 16:49 UTC, load average about 4 at the start): last
+answer 0.46–1.51× Go's (median 1.08), CPU 0.56–1.00× (median 0.84); the Koa example in the same
+run 0.67–2.31× (median 1.47) and 1.57–4.5× (median 2.84).
+
+Tried, no better beyond the noise (Node 20 and 24, same harness):
+- **More connections to the provider.** The example's pool at 1 024 connections (one run of four
+  releases): last answer 1.32–2.83× Go's, CPU 2.40–3.22×; at 256: 1.14–1.52×, 1.73–2.46×; at 128
+  in the same series: 0.83–1.32×, 1.64–3.00×. 128 stays.
+- **Releasing held requests a slice at a time** (64 per turn of the event loop, so the first
+  requests reach the provider while the rest are still resumed; Node 24, three runs each way,
+  interleaved): last answer 1.17× Go's (0.97–2.11) against 1.10× (0.71–1.98) releasing all at
+  once, CPU 1.97× against 2.03×. Not kept.
 `
 
 export const INSTANCES_INTRO = `300 requests arriving over 500 ms, spread in turn over 1, 3 or 10 gateway instances
