@@ -133,8 +133,9 @@ export function recentTarget(text: string, offset: number): ServiceTarget | unde
       const c = text.charCodeAt(end)
       if (c !== 47 && c !== 63 && c !== 35) continue
     }
-    // endsWith at the head's end is startsWith(head, offset), two to three times faster in V8.
-    if (text.endsWith(head, end)) return recentTargets[i]
+    // "Does head start at offset?", looking no further right than offset: measured on Node 22
+    // and 24, two to three times faster than startsWith or endsWith (on Node 20, 10 ns slower).
+    if (text.lastIndexOf(head, offset) === offset) return recentTargets[i]
   }
   return undefined
 }
@@ -155,7 +156,9 @@ export const resolveOpenFaaSPath: ServiceResolver = (request) => {
       ? { name: fullName }
       : { name: fullName.slice(0, dot), namespace: fullName.slice(dot + 1) },
   )
-  recentHeads[nextRecent] = path.slice(0, end)
+  // A copy, not a slice: V8 keeps a slice of 13 characters or more as a view on the whole
+  // path, which it keeps alive and compares more slowly.
+  recentHeads[nextRecent] = [...path.slice(0, end)].join("")
   recentTargets[nextRecent] = target
   nextRecent = (nextRecent + 1) % RECENT_TARGETS
   return target
