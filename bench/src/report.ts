@@ -1069,5 +1069,28 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   each: server CPU ratio express 0.921 → 1.005, koa 0.973 → 0.979, hono 0.976 → 0.992; our
   share of the profile 0.55 → 1.26 %, 1.52 → 2.76 %, 1.94 → 1.82 % (single quick rounds on a
   shared machine: within their noise).
+- **Warm path on Node 22 and 24, polled entry** (issue #17, point 3; session 5, 2026-11-30,
+  Node 20.20.2 as the reference, 22.23.3 and 24.21.0, each binary run directly; 2 cores shared
+  with CI runs, load average 0.5–3.9). \`warm-profile.ts 3 3 --polled FRAMEWORK\` (inlining on), 3
+  runs of 3 profiles per adapter and version, versions interleaved, each run's pooled share by
+  time: Express 0.26–0.64 % (Node 20), 0.47–0.63 (22), 0.89–1.01 (24: its server costs 15 µs of
+  CPU per request there against 53–61 µs on 20 and 22, so the same work of ours is a larger
+  share); Koa 0.55–0.61, 0.67–0.82, 0.69–0.83; Hono 0.90–1.01, 1.22–1.33, 1.19–1.23 (by samples
+  within 0.1 of these). Of Hono's, 0.35–0.48 % is Hono's own dispatch of the next handler, which
+  TurboFan inlines into our middleware (the bare app's pass-through middleware is charged as
+  much). With inlining off, the largest frame of ours on Node 22 and 24 was the resolver's
+  \`recentTarget\`: its \`endsWith\` cost 21–33 ns on Node 22 and 18–27 on 24 against 11–15 on 20
+  (scratch loops), dearer still with the head kept as a slice of the path. Fix: the head is kept
+  as a copy and compared with \`lastIndexOf(head, offset) === offset\` (it looks no further right
+  than the offset, so its cost stays bounded), in a loop like the resolver's 26–30 ns on Node 22
+  and 24 against 61–109 with \`endsWith\`, 38–41 against 28–32 on Node 20. Hono's share, old and
+  new code interleaved, two runs of 3 profiles each, by time: Node 20 1.03, 1.03 → 0.97, 0.79 %;
+  Node 22 1.26, 1.34 → 1.15, 0.91; Node 24 1.00, 1.29 → 0.89, 0.91 (Koa, one run: 0.47 → 0.47,
+  0.88 → 0.65, 0.90 → 0.65). Allocation (\`warm-alloc.ts 100000 3 128 --servers FRAMEWORK\`, polled
+  entry, inlining on, 2 interleaved runs per adapter and version, before the fix): core's frames
+  0 bytes per request on every version; Express and Koa 0 in our frames; Hono's middleware frame
+  is charged 601–605 bytes on Node 20 and 22 (0–0.4 on 24), which is Hono's dispatch inlined into
+  it: the bare app's pass-through middleware is charged 726–733, and with inlining off the frame
+  allocates nothing.
 `
 }
