@@ -155,7 +155,7 @@ Node 20.20.2, one process each, and read the Koa example's environment. \`compar
 --held=1000 --held-repeats=3 --rounds=6 --duration=4\`, seven runs on 2026-11-30 between 13:40 and
 15:16 UTC, with a local edit of the harness (not in this repository) that starts each gateway named
 in \`OURS\` on its own port with the Koa example's settings (plus \`OPENFAAS_URL\` for the Hono entries;
-the Hono app has no \`/healthz\`, so any answer means it listens), rotates all gateways' order by one
+the Hono app had no \`/healthz\` then, so any answer meant it listened), rotates all gateways' order by one
 each round instead of alternating two, and prints each gateway's ratios to Go per round and per
 release. Other sessions ran benchmarks, valgrind and type checks on the two cores throughout: load
 average 2–10 (the harness's own processes included), never below 1.5 for a start; no run was quiet.
@@ -240,7 +240,7 @@ with other work on the machine from 13:40 (load average 2–4): compare within a
 What is left of target 2 is V8's compilation of Node's and undici's code in every burst and
 Node's per-connection costs, not scale-from-zero's code (3.3–4.7 % of the drain).
 
-#### Release bursts on Node 20, 22 and 24, and on Bun (session 5)
+#### Release bursts on Node 20, 22 and 24, and on Bun (sessions 5 and 6)
 
 \`compare.mjs --only=b --held=1000 --held-repeats=4\` with a local copy of the harness that runs the
 Koa example on a chosen \`node\` binary and reads its threads' CPU (not committed), 2026-11-30
@@ -265,6 +265,22 @@ The Hono example on Bun 1.4.5, in one run of the harness's copy that starts seve
 (\`OURS=koa,hono-bun\`, six releases each, 16:49 UTC, load average about 4 at the start): last
 answer 0.46–1.51× Go's (median 1.08), CPU 0.56–1.00× (median 0.84); the Koa example in the same
 run 0.67–2.31× (median 1.47) and 1.57–4.5× (median 2.84).
+
+The Hono example on Bun 1.4.5 alone beside Go on a quiet machine (session 6): two runs of
+\`--only=b --held=1000 --held-repeats=8\` with the harness's copy that starts several of ours
+(\`OURS=hono-bun\`), 2026-11-30 between 19:40 and 19:47 UTC, no other session running (load average
+0.1–0.7). Over the 16 releases, ours ÷ Go's in the same release: last answer 1.06 (0.75–1.62),
+≤ 1× in 7; CPU 0.71 (0.60–1.00), ≤ 1× in all 16. What keeps the last answer from Go's is the
+moment readiness is seen: the first request reaches the provider a median 84 ms after ready from
+ours, 32 ms from Go, which read the provider 9.7–40 times a second while the 1 000 waited (its
+poll loop per held request) against our 9.7–10. From that first forward to the last answer ours
+takes 0.89× Go's time (0.66–1.19). Ours polls every 100 ms from the first held request and the
+harness turns the function ready a fixed time after sending the requests, so the two fall at
+about the same phase: 10 of the 16 releases forwarded their first request 78–105 ms after ready,
+where a random phase would wait half an interval on average. The Koa example's releases of
+session 5 (the table above), read the same way: from the first forward to the last answer 1.17×
+Go's time on Node 20, 1.15× on 22 and 1.22× on 24 (medians of 8): on Node the drain itself is
+slower too, the same for a bare hold ("Release burst" above).
 
 Tried, no better beyond the noise (Node 20 and 24, same harness):
 - **More connections to the provider.** The example's pool at 1 024 connections (one run of four
