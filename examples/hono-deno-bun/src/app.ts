@@ -62,13 +62,30 @@ export function createGateway(settings: GatewaySettings) {
   // proxy helper: it drops hop-by-hop headers and hands a compressed answer on decoded, labelled
   // as such (a bare `fetch` would pass Bun's decoded body on as still gzip-encoded). The client's
   // signal goes with the request: a client that leaves aborts it (and is answered nothing).
-  app.all("/function/*", (c) => {
+  app.all("/function/*", async (c) => {
     const { pathname, search } = new URL(c.req.url)
-    return proxy(`${providerUrl}${pathname}${search}`, c.req.raw).catch((error: Error) =>
-      c.req.raw.signal.aborted
+    const request = c.req.raw
+    const send = () => proxy(`${providerUrl}${pathname}${search}`, request)
+    const failed = (error: Error) =>
+      request.signal.aborted
         ? new Response(null, { status: 499 })
-        : c.text(`cannot reach the provider: ${error.message}`, 502),
-    )
+        : c.text(`cannot reach the provider: ${error.message}`, 502)
+    // A body is streamed once: such a request gets the provider's answer, whatever it is.
+    if (request.body !== null) return send().catch(failed)
+    // A function scaled to zero behind the gateway's back (OpenFaaS's idler, an operator) may
+    // still be cached as ready: the provider refuses the request (502/503, or no connection).
+    // It is held again while the function wakes, and sent once more.
+    const answer = await send().catch((error: Error) => error)
+    if (!(answer instanceof Error) && answer.status !== 502 && answer.status !== 503) return answer
+    if (request.signal.aborted) return new Response(null, { status: 499 })
+    // Not passed on: its connection is freed now, not when the wake is over.
+    if (!(answer instanceof Error)) await answer.body?.cancel()
+    const again = await scaling.rewake(c, send).catch((error: Error) => error)
+    if (again instanceof Error) return failed(again)
+    if (again !== undefined) return again
+    return answer instanceof Error
+      ? failed(answer)
+      : c.text(`the provider refused the request (status ${answer.status})`, 502)
   })
   return { app, gate: scaling.gate }
 }

@@ -182,12 +182,62 @@ for (const runtime of ["deno", "bun"] as const) {
       try {
         expect((await fetch(`${second.url}/function/lost`)).status).toBe(200)
         await provider.close() // the function is still cached as ready
+        // A request with a body is sent once: the proxy's own answer.
+        const posted = await fetch(`${second.url}/function/lost`, { method: "POST", body: "x" })
+        expect(posted.status).toBe(502)
+        expect(await posted.text()).toContain("cannot reach the provider")
+        // A bodyless one is held again, and the gate finds the provider gone.
         const response = await fetch(`${second.url}/function/lost`)
         expect(response.status).toBe(502)
-        expect(await response.text()).toContain("cannot reach the provider")
+        expect(await response.text()).toMatch(
+          /^error scaling function lost\.openfaas-fn: .*could not be reached/,
+        )
         expect(second.stderr()).toBe("")
       } finally {
         await second.stop()
+      }
+    })
+
+    it("holds again a request refused by a function scaled to zero behind its back, and sends it once more", async () => {
+      const provider = await startFaasProviderSimulator({ startupDelayMs: 200 })
+      provider.addFunction("idled", "openfaas-fn", { replicas: 1 })
+      const second = await startRuntimeServer(binary!, commands[runtime], {
+        cwd: folder,
+        env: { PORT: "0", OPENFAAS_URL: provider.url },
+      })
+      const invocations = () =>
+        provider.requests.filter((request) => request.target.startsWith("/function/idled")).length
+      try {
+        expect((await fetch(`${second.url}/function/idled/first`)).status).toBe(200)
+        // OpenFaaS's idler, say: the gateway still has the function cached as ready.
+        const scaled = await fetch(`${provider.url}/system/scale-function/idled`, {
+          method: "POST",
+          body: JSON.stringify({ serviceName: "idled", replicas: 0 }),
+        })
+        expect(scaled.status).toBe(202)
+        expect(provider.status("idled", "openfaas-fn")).toEqual({
+          replicas: 0,
+          availableReplicas: 0,
+        })
+        const woken = await fetch(`${second.url}/function/idled/again`)
+        expect(woken.status).toBe(200)
+        expect(await woken.text()).toBe("hello from idled.openfaas-fn (/function/idled/again)")
+        expect(woken.headers.get("server-timing")).toMatch(/^cold-start;dur=\d+/)
+        // The first, the refused one (503 from the provider) and its one re-send.
+        expect(invocations()).toBe(3)
+        expect(provider.counters.scale).toBe(2)
+        // A request with a body is streamed once: the refusal is the answer.
+        await fetch(`${provider.url}/system/scale-function/idled`, {
+          method: "POST",
+          body: JSON.stringify({ serviceName: "idled", replicas: 0 }),
+        })
+        const posted = await fetch(`${second.url}/function/idled`, { method: "POST", body: "x" })
+        expect(posted.status).toBe(503)
+        await posted.body?.cancel()
+        expect(second.stderr()).toBe("")
+      } finally {
+        await second.stop()
+        await provider.close()
       }
     })
 
