@@ -282,6 +282,36 @@ session 5 (the table above), read the same way: from the first forward to the la
 Go's time on Node 20, 1.15× on 22 and 1.22× on 24 (medians of 8): on Node the drain itself is
 slower too, the same for a bare hold ("Release burst" above).
 
+Repeated cold starts of one function (session 6). The harness gives each release a function of its
+own, so every release is that function's first cold start, which the gate cannot time from earlier
+ones (section 2, "Repeated cold starts: polling timed by earlier ones"). A gateway lives on the
+same functions waking again and again: a local edit of the harness's copies (\`SAME_FUNCTION=1\`)
+gives each gateway one function for all its releases, set back to zero before each (the Go
+gateway keeps no history, so this changes nothing for it). 2026-11-30 between 20:10 and 20:23
+UTC, no other session running (load average 0.1–0.7); 8 releases a run, the function turned ready
+3.52–3.60 s after the first request was sent. Ours ÷ Go's in the same release, over the releases
+after each run's first:
+
+| gateway | runs | releases | last answer ÷ Go | ≤ 1× | CPU ÷ Go | ≤ 2× | ready → first forward ms, ours / Go (medians) | provider reads from the scale-up to ready, ours / Go |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| Hono example on Bun 1.4.5 | 2 | 14 | 0.80 (0.64–1.13) | 13 | 0.74 (0.50–1.00) | 14 | 7.5 / 23.9 | 33–35 / 37–223 |
+| Koa example, Node 20.20.2 and 24.21.0 | 2, one each | 14 | 1.23 (0.81–1.66) | 4 | 2.35 (0.88–3.44) | 5 | 22.3 / 31.3 | 32–36 / 39–232 |
+
+With the function's recorded cold starts the gate sees it ready sooner than the Go gateway's poll
+loop per held request does, and reads the provider less (the schedule spends the reads plain
+polling would, sparse early and dense when the start is due). The Hono example on Bun then meets
+target 2 in 13 of 14 releases; each run's first release, a first cold start, was 0.84× and 1.29×
+Go's. The Koa example on Node does not: from its first forward to its last answer it takes 1.40×
+Go's time (median), at 2.35× its CPU, as the bare hold of \`pnpm bench\` does.
+
+Found on the way: in 6 of the 16 releases of the first two such runs, the Hono example answered
+188–774 of the 1 000 requests with the provider's 503. The harness set the function back to zero
+and sent the burst about a second after the previous release's last answer, while the gate still
+trusted its cached "ready" (up to 4 × \`cacheExpiry\`), and unlike the Koa example the Hono example
+did not hold a refused request again. It does now (the middleware's \`rewake\`, for requests without
+a body): the two runs in the table answered all 16 000 requests 200, with one scale call per
+release.
+
 Tried, no better beyond the noise (Node 20 and 24, same harness):
 - **More connections to the provider.** The example's pool at 1 024 connections (one run of four
   releases): last answer 1.32–2.83× Go's, CPU 2.40–3.22×; at 256: 1.14–1.52×, 1.73–2.46×; at 128
@@ -1108,5 +1138,14 @@ Recorded when they were made (same machine kind, quick mode unless said), not re
   is charged 601–605 bytes on Node 20 and 22 (0–0.4 on 24), which is Hono's dispatch inlined into
   it: the bare app's pass-through middleware is charged 726–733, and with inlining off the frame
   allocates nothing.
+- **The Hono example holds a refused request again** (issue #17, point 2; session 6, 2026-11-30).
+  Releasing 1 000 held requests for the same function again and again beside the Go gateway (peer
+  harness, \`SAME_FUNCTION=1\`, Bun 1.4.5), 6 of 16 releases answered 188–774 of them with the
+  provider's 503: the function had been set back to zero about a second after the previous
+  release's last answer, while the gate still trusted its cached "ready", and the example passed
+  the provider's refusal on. The example now holds a bodyless refused request again while the
+  function wakes and sends it once more (the middleware's \`rewake\`, as the Koa example does): the
+  next two runs, 16 000 requests, all answered 200. The Hono README's \`rewake\` pattern now also
+  cancels the refused answer's body, so its upstream connection is freed at once.
 `
 }
