@@ -58,8 +58,10 @@ if ! api_answers; then
   mkdir -p "$(dirname "$SOCKET")"
   rm -f "$SOCKET"
   # setsid + nohup: the service outlives this script (.ci/run runs the tests in a later step).
-  setsid nohup podman --storage-driver=vfs system service --time=0 "unix://$SOCKET" \
-    >"$(dirname "$SOCKET")/service.log" 2>&1 </dev/null &
+  # Started from /: conmon inherits its working directory, and fails to start any container
+  # ("Failed to get working directory") once the checkout it was started in is deleted.
+  (cd / && exec setsid nohup podman --storage-driver=vfs system service --time=0 "unix://$SOCKET" \
+    >"$(dirname "$SOCKET")/service.log" 2>&1 </dev/null) &
   for _ in $(seq 1 60); do
     api_answers && break
     sleep 0.5
