@@ -77,9 +77,9 @@ export function createGateway(settings: GatewaySettings) {
     // It is held again while the function wakes, and sent once more.
     const answer = await send().catch((error: Error) => error)
     if (!(answer instanceof Error) && answer.status !== 502 && answer.status !== 503) return answer
-    if (request.signal.aborted) return new Response(null, { status: 499 })
     // Not passed on: its connection is freed now, not when the wake is over.
-    if (!(answer instanceof Error)) await answer.body?.cancel()
+    if (!(answer instanceof Error)) await answer.body?.cancel().catch(() => {})
+    if (request.signal.aborted) return new Response(null, { status: 499 })
     const again = await scaling.rewake(c, send).catch((error: Error) => error)
     if (again instanceof Error) return failed(again)
     if (again !== undefined) return again

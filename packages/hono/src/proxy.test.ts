@@ -70,7 +70,7 @@ it("rewakes a request refused by a service scaled to zero behind its back, and r
     const send = () => fetch(`${upstream.url}${c.req.path}`, { method: c.req.method })
     const answer = await send().catch(() => undefined)
     if (answer !== undefined && answer.status !== 502 && answer.status !== 503) return answer
-    await answer?.body?.cancel()
+    await answer?.body?.cancel().catch(() => {})
     return (await gateway.rewake(c, send).catch(() => undefined)) ?? c.text("bad gateway", 502)
   })
   const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 })
