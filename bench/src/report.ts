@@ -307,7 +307,7 @@ Go's time (median), at 2.35× its CPU, as the bare hold of \`pnpm bench\` does.
 Found on the way: in 6 of the 16 releases of the first two such runs, the Hono example answered
 188–774 of the 1 000 requests with the provider's 503. The harness set the function back to zero
 and sent the burst about a second after the previous release's last answer, while the gate still
-trusted its cached "ready" (up to 4 × \`cacheExpiry\`), and unlike the Koa example the Hono example
+trusted its cached "ready" (\`maxStaleMs\` past \`cacheExpiry\`: 1 s by default), and unlike the Koa example the Hono example
 did not hold a refused request again. It does now (the middleware's \`rewake\`, for requests without
 a body): the two runs in the table answered all 16 000 requests 200, with one scale call per
 release.
